@@ -1,0 +1,173 @@
+"""Text -> AST. Parse errors become Diagnostics in the language's own words.
+
+The grammar lives in grammar/iter.lark. Lark builds a parse tree (iteratively, so deep
+nesting cannot overflow the Python stack); `convert.py` turns it into the AST bottom-up.
+Indentation is handled by `_Layout`, a post-lexer that emits INDENT/DEDENT tokens.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from ..diagnostics import Diagnostic, error
+from . import ast
+from .source import Source, Span
+
+MAX_BRACKET_DEPTH = 64
+
+
+def grammar_path() -> Path:
+    """grammar/ ships inside the wheel (as iterc/_grammar) and sits at the repo root in a checkout."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_data" / "grammar" / "iter.lark", here.parent / "grammar" / "iter.lark"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("iterc grammar file iter.lark not found")
+
+
+class _LayoutError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+class _Layout:
+    """Post-lexer: INDENT/DEDENT from leading spaces, comment capture, bracket-depth limit."""
+
+    always_accept = ("_NEWLINE",)
+
+    def __init__(self) -> None:
+        self.source: Optional[Source] = None
+        self.comments: list[ast.Comment] = []
+
+    def _span(self, start: int, end: int) -> Span:
+        return Span(self.source, start, end)
+
+    def _collect_comments(self, tok) -> None:
+        text = tok.value
+        i = text.find("#")
+        while i >= 0:
+            j = text.find("\n", i)
+            j = len(text) if j < 0 else j
+            start = tok.start_pos + i
+            self.comments.append(ast.Comment(text[i + 1:j].rstrip("\r"), self._span(start, tok.start_pos + j)))
+            i = text.find("#", j)
+
+    def process(self, stream):
+        from lark import Token
+
+        levels = [0]
+        depth = 0
+        first = True
+        last = None
+        for tok in stream:
+            last = tok
+            if first and tok.type != "_NEWLINE" and tok.column != 1:
+                raise _LayoutError(error("E0006", "unexpected indentation at the start of the file",
+                                         self._span(tok.start_pos - tok.column + 1, tok.start_pos),
+                                         hint="top-level lines start in the first column"))
+            first = False
+            if tok.type in ("LPAR", "LSQB"):
+                depth += 1
+                if depth > MAX_BRACKET_DEPTH:
+                    raise _LayoutError(error(
+                        "E0007", f"brackets nested more than {MAX_BRACKET_DEPTH} deep",
+                        self._span(tok.start_pos, tok.end_pos),
+                        hint="split the expression with `let` bindings"))
+            elif tok.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            if tok.type != "_NEWLINE":
+                yield tok
+                continue
+            self._collect_comments(tok)
+            if depth > 0:
+                continue                      # a newline inside brackets continues the line
+            yield tok
+            indent = tok.value.rsplit("\n", 1)[1] if "\n" in tok.value else None
+            if indent is None:
+                continue
+            if "\t" in indent:
+                at = tok.end_pos - len(indent) + indent.index("\t")
+                raise _LayoutError(error("E0005", "tab character in indentation", self._span(at, at + 1),
+                                         hint="indent with spaces only (4 per level is the convention)"))
+            width = len(indent)
+            if width > levels[-1]:
+                levels.append(width)
+                yield Token.new_borrow_pos("_INDENT", indent, tok)
+            else:
+                while width < levels[-1]:
+                    levels.pop()
+                    yield Token.new_borrow_pos("_DEDENT", indent, tok)
+                if width != levels[-1]:
+                    at = tok.end_pos
+                    raise _LayoutError(error(
+                        "E0006", "this line's indentation matches no enclosing block",
+                        self._span(at - width, at + 1),
+                        hint=f"indent it by {levels[-1]} spaces to continue the block, "
+                             f"or by one of {sorted(set(levels[:-1]))} to close blocks"))
+        while len(levels) > 1:
+            levels.pop()
+            yield Token.new_borrow_pos("_DEDENT", "", last) if last is not None else Token("_DEDENT", "")
+
+
+_PARSER = None
+
+
+def _parser():
+    global _PARSER
+    if _PARSER is None:
+        from lark import Lark
+
+        text = grammar_path().read_text(encoding="utf-8")
+        cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "iterc"
+        cache = True
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            import hashlib
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            cache = str(cache_dir / f"grammar-{digest}.lark-cache")
+        except OSError:
+            pass
+        _PARSER = Lark(text, start="module", parser="lalr", lexer="contextual", postlex=_Layout(),
+                       propagate_positions=True, maybe_placeholders=True, cache=cache)
+    return _PARSER
+
+
+def decode(path: str, data: bytes) -> tuple[Optional[Source], list[Diagnostic]]:
+    """Bytes -> Source. Invalid UTF-8 is a diagnostic at the offending line and column."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[:exc.start].decode("utf-8", errors="replace")
+        src = Source(path, good + "?" + data[exc.end:].decode("utf-8", errors="replace"))
+        return None, [error("E0001", f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                            Span(src, len(good), len(good) + 1),
+                            hint="save the file as UTF-8")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Source(path, text), []
+
+
+def parse_source(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
+    from lark.exceptions import UnexpectedInput, UnexpectedCharacters, UnexpectedToken, UnexpectedEOF
+
+    from .convert import to_ast
+    from .errors import describe_unexpected
+
+    parser = _parser()
+    layout: _Layout = parser.parser.lexer.postlexer if hasattr(parser.parser.lexer, "postlexer") else parser.options.postlex
+    layout.source = source
+    layout.comments = []
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    try:
+        tree = parser.parse(text)
+    except _LayoutError as exc:
+        return None, [exc.diagnostic]
+    except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF, UnexpectedInput) as exc:
+        return None, [describe_unexpected(exc, source, parser)]
+    return to_ast(tree, source, tuple(layout.comments))
+
+
+def parse_text(text: str, path: str = "<string>") -> tuple[Optional[ast.Module], list[Diagnostic]]:
+    return parse_source(Source(path, text.replace("\r\n", "\n").replace("\r", "\n")))

@@ -37,6 +37,7 @@ def render(d: Diagnostic, color: bool = False) -> str:
     c = _COLORS if color else {k: "" for k in _COLORS}
     sev = d.severity.value
     out = [f"{c[sev]}{sev}[{d.code}]{c['reset']}{c['bold']}: {d.message}{c['reset']}"]
+    pad = " "
     if d.span is not None:
         src = d.span.source
         line, col = src.line_col(d.span.start)
@@ -48,6 +49,7 @@ def render(d: Diagnostic, color: bool = False) -> str:
         shown, caret_col, width = _window(text, col - 1, width)
         shown = "".join(_printable(ch) for ch in shown)
         gutter = " " * len(str(line))
+        pad = gutter + " "
         out.append(f"{gutter} {c['blue']}|{c['reset']}")
         out.append(f"{c['blue']}{line} |{c['reset']} {shown}")
         label = f" {d.label}" if d.label else ""
@@ -55,11 +57,11 @@ def render(d: Diagnostic, color: bool = False) -> str:
     for note in d.notes:
         if note.span is not None:
             nline, ncol = note.span.source.line_col(note.span.start)
-            out.append(f"  = note: {note.message} ({note.span.source.path}:{nline}:{ncol})")
+            out.append(f"{pad}= note: {note.message} ({note.span.source.path}:{nline}:{ncol})")
         else:
-            out.append(f"  = note: {note.message}")
+            out.append(f"{pad}= note: {note.message}")
     if d.hint:
-        out.append(f"  = hint: {d.hint}")
+        out.append(f"{pad}= hint: {d.hint}")
     return "\n".join(out)
 
 

@@ -1,0 +1,162 @@
+"""The checker: names, element types, shapes, domains and claims, before anything runs.
+
+`check_module(module) -> (CheckedModule | None, diagnostics)`. Checks collect
+diagnostics and go on, so every error in a file is reported in one run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from ..diagnostics import Diagnostic, Note, error, warning
+from ..syntax import ast
+from .methods import MethodChecker
+from .model import CheckedMethod, CheckedModule
+from .names import did_you_mean, reserved_reason
+
+__all__ = ["check_module", "CheckedModule", "CheckedMethod"]
+
+
+def _stdlib_modules(root: Path) -> dict[str, Path]:
+    """`use optim.adam` or `use adam` -> stdlib/optim/adam.iter."""
+    found: dict[str, Path] = {}
+    if root.is_dir():
+        for p in sorted(root.rglob("*.iter")):
+            dotted = ".".join(p.relative_to(root).with_suffix("").parts)
+            found[dotted] = p
+            found.setdefault(p.stem, p)
+    return found
+
+
+class _Loader:
+    """Parses `use`d modules once each and detects cycles."""
+
+    def __init__(self):
+        self.cache: dict[Path, Optional[ast.Module]] = {}
+        self.stack: list[Path] = []
+        try:
+            from ..api import stdlib_dir
+            self.stdlib = _stdlib_modules(stdlib_dir())
+        except FileNotFoundError:
+            self.stdlib = {}
+
+    def resolve(self, use: ast.Use, here: Path) -> Optional[Path]:
+        if use.file is not None:
+            p = (here.parent / use.file)
+            return p if p.is_file() else None
+        dotted = ".".join(i.name for i in use.path)
+        local = here.parent.joinpath(*[i.name for i in use.path]).with_suffix(".iter")
+        if local.is_file():
+            return local
+        return self.stdlib.get(dotted)
+
+    def defs_of(self, module: ast.Module, here: Optional[Path], diags: list[Diagnostic]):
+        """Defs visible in `module`: its own, plus those of the modules it uses (unqualified or via alias)."""
+        defs: dict[str, ast.Def] = {}
+        aliases: dict[str, dict[str, ast.Def]] = {}
+        for use in module.uses:
+            shown = use.file if use.file is not None else ".".join(i.name for i in use.path)
+            span = use.span
+            path = self.resolve(use, here) if here is not None else None
+            if path is None:
+                known = list(self.stdlib)
+                self.report_unknown(use, shown, known, diags)
+                continue
+            path = path.resolve()
+            if path in self.stack:
+                cycle = " -> ".join(p.name for p in self.stack[self.stack.index(path):] + [path])
+                diags.append(error("E0106", f"cyclic `use`: {cycle}", span,
+                                   hint="move the shared defs into a module that both can use"))
+                continue
+            sub = self.load(path, diags)
+            if sub is None:
+                continue
+            self.stack.append(path)
+            try:
+                sub_defs, _ = self.defs_of(sub, path, diags)
+            finally:
+                self.stack.pop()
+            own = {d.name.name: d for d in sub.defs}
+            if use.alias is not None:
+                aliases[use.alias.name] = own
+            else:
+                defs.update(sub_defs)
+        for d in module.defs:
+            if d.name.name in defs and defs[d.name.name] is not d and defs[d.name.name].span.source is d.span.source:
+                diags.append(error("E0102", f"`{d.name.name}` is defined twice", d.name.span,
+                                   notes=[Note("first defined here", defs[d.name.name].name.span)]))
+                continue
+            defs[d.name.name] = d
+        return defs, aliases
+
+    def report_unknown(self, use: ast.Use, shown: str, known, diags):
+        diags.append(error("E0105", f"unknown module `{shown}`", use.span,
+                           hint=did_you_mean(shown, known) or
+                           "modules are stdlib names (e.g. `use optim.adam`) or paths (`use \"helpers.iter\"`)"))
+
+    def load(self, path: Path, diags: list[Diagnostic]) -> Optional[ast.Module]:
+        if path in self.cache:
+            return self.cache[path]
+        from ..api import read_source
+        from ..syntax.parser import parse_source
+        source, read_diags = read_source(path)
+        module = None
+        if source is not None:
+            module, read_diags = parse_source(source)
+        diags.extend(read_diags)
+        self.cache[path] = module
+        return module
+
+
+def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    path = module.span.source.path
+    here = Path(path) if Path(path).is_file() else None
+    loader = _Loader()
+    if here is not None:
+        loader.stack.append(here.resolve())
+    defs, aliases = loader.defs_of(module, here, diags)
+
+    for d in module.defs:
+        why = reserved_reason(d.name.name)
+        if why:
+            diags.append(error("E0103", f"`{d.name.name}` cannot be a def name: {why}", d.name.span))
+        for p in d.params:
+            why = reserved_reason(p.name)
+            if why:
+                diags.append(error("E0103", f"`{p.name}` cannot be a name: {why}", p.span))
+        from ..builtins import lookup
+        if lookup(d.name.name) is not None:
+            diags.append(error("E0102", f"`{d.name.name}` is a builtin function and cannot be redefined",
+                               d.name.span, hint="choose another name"))
+
+    seen: dict[str, ast.Method] = {}
+    methods: list[CheckedMethod] = []
+    for m in module.methods:
+        if m.name.name in seen:
+            diags.append(error("E0102", f"method `{m.name.name}` is defined twice", m.name.span,
+                               notes=[Note("first defined here", seen[m.name.name].name.span)]))
+            continue
+        seen[m.name.name] = m
+        method_diags: list[Diagnostic] = []
+        checked = MethodChecker(m, method_diags, defs, aliases).run()
+        diags.extend(method_diags)
+        if checked is not None:
+            methods.append(checked)
+    if not module.methods and not module.defs:
+        diags.append(warning("W0005", "this file defines no method and no def", None if not module.span.source.text
+                             else module.span, hint="start a method with `optimizer NAME:` or `solver NAME:`"))
+    diags = _dedupe(diags)
+    if any(d.is_error for d in diags):
+        return None, diags
+    return CheckedModule(path, methods, module), diags
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        key = (d.code, d.message, d.span.start if d.span else None, d.span.source.path if d.span else None)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

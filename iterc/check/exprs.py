@@ -1,0 +1,375 @@
+"""Typing of expressions: names, operators, builtin and def calls, indexing.
+
+`ExprChecker.check` is the one choke point every expression goes through. It returns the
+expression's Type, or None after reporting a diagnostic (None stops cascades: an
+expression with an erroneous part is not reported again).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Sig, lookup
+from ..diagnostics import Diagnostic, Note, error
+from ..syntax import ast
+from ..types import BOOL, INT, LEAF, REAL, Type, shape_str
+from .model import CallInfo, DefExpansion, Symbol, Typing
+from .names import ORACLE_KINDS, did_you_mean
+
+_KIND_WORDS = {"hyper": "hyper", "param": "parameter", "oracle": "oracle", "state": "state",
+               "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding",
+               "counter": "step counter", "loopvar": "loop variable", "defarg": "def argument"}
+
+
+class Scopes:
+    """Nested name scopes: method members at the bottom, `let` blocks and loops above."""
+
+    def __init__(self, base: dict[str, Symbol]):
+        self.stack: list[dict[str, Symbol]] = [base]
+
+    def lookup(self, name: str) -> Optional[Symbol]:
+        for frame in reversed(self.stack):
+            if name in frame:
+                return frame[name]
+        return None
+
+    def push(self) -> None:
+        self.stack.append({})
+
+    def pop(self) -> None:
+        self.stack.pop()
+
+    def bind(self, sym: Symbol) -> None:
+        self.stack[-1][sym.name] = sym
+
+    def visible(self) -> list[str]:
+        return [n for frame in self.stack for n in frame]
+
+
+class ExprChecker:
+    def __init__(self, diags: list[Diagnostic], scopes: Scopes, typing: Typing, defs: dict[str, ast.Def],
+                 aliases: dict[str, dict[str, ast.Def]]):
+        self.diags = diags
+        self.scopes = scopes
+        self.typing = typing
+        self.defs = defs
+        self.aliases = aliases
+        self.reads: set[str] = set()              # symbol names read (for unused warnings)
+        self.read_hook: Optional[Callable[[Symbol, ast.Name], Optional[str]]] = None
+        self.expanding: list[str] = []
+        self.expansion_notes: list[Note] = []
+        self.prev_allowed = False
+        self.prev_used: set[str] = set()
+        self._dispatch = {
+            ast.Num: self._num, ast.Bool: self._bool, ast.Str: self._str, ast.Name: self._name,
+            ast.Unary: self._unary, ast.Binary: self._binary, ast.Compare: self._compare,
+            ast.Call: self._call, ast.Index: self._index, ast.Attr: self._attr,
+        }
+
+    # ------------------------------------------------------------ plumbing
+
+    def report(self, d: Diagnostic) -> None:
+        if self.expansion_notes:
+            d = Diagnostic(d.code, d.severity, d.message, d.span, d.hint,
+                           d.notes + tuple(reversed(self.expansion_notes)), d.label)
+        self.diags.append(d)
+
+    def _record(self, node, t: Optional[Type], static: bool = False) -> Optional[Type]:
+        if t is not None:
+            self.typing.types[id(node)] = t
+            if static:
+                self.typing.static.add(id(node))
+        return t
+
+    def is_static(self, node) -> bool:
+        return id(node) in self.typing.static
+
+    def check(self, node) -> Optional[Type]:
+        handler = self._dispatch.get(type(node))
+        if handler is None:
+            self.report(error("E0207", "this construct cannot be used as a value here", getattr(node, "span", None)))
+            return None
+        return handler(node)
+
+    # ------------------------------------------------------------ leaves
+
+    def _num(self, node: ast.Num):
+        return self._record(node, INT if node.is_int else REAL, static=True)
+
+    def _bool(self, node: ast.Bool):
+        return self._record(node, BOOL, static=True)
+
+    def _str(self, node: ast.Str):
+        self.report(error("E0207", "a string cannot be used as a value", node.span,
+                          hint="strings appear only in `use \"file.iter\"` and `by cite \"...\"`"))
+        return None
+
+    def _name(self, node: ast.Name):
+        sym = self.scopes.lookup(node.id)
+        if sym is None:
+            if node.id in self.defs or lookup(node.id) is not None:
+                self.report(error("E0115", f"`{node.id}` is a function; call it with arguments",
+                                  node.span, hint=f"write `{node.id}(...)`"))
+                return None
+            if node.id in ORACLE_KINDS:
+                self.report(error("E0101", f"`{node.id}` is an oracle kind, not a value", node.span,
+                                  hint=f"declare `oracle g = {node.id}(x)` and use `g`"))
+                return None
+            self.report(error("E0101", f"undefined name `{node.id}`", node.span,
+                              hint=did_you_mean(node.id, self.scopes.visible())))
+            return None
+        if self.read_hook is not None:
+            problem = self.read_hook(sym, node)
+            if problem:
+                return None
+        self.reads.add(sym.name)
+        self.typing.symbols[id(node)] = sym
+        return self._record(node, sym.type, static=sym.static)
+
+    # ------------------------------------------------------------ operators
+
+    def _apply(self, entry, node, operands: list, kw: Optional[dict] = None, what: Optional[str] = None) -> Optional[Type]:
+        types = [self.check(o) for o in operands]
+        if any(t is None for t in types):
+            return None
+        sig = Sig(what or entry.name, list(types), kw or {})
+        try:
+            result = entry.rule(sig)
+        except BuiltinError as exc:
+            notes = []
+            if exc.code in ("E0201", "E0210", "E0204") and len(operands) > 1:
+                for o, t in zip(operands, types):
+                    notes.append(Note(f"`{_snippet(o)}` has type {t}", o.span))
+            span = node.span
+            if exc.keyword is not None and isinstance(node, ast.Call):
+                span = next((k.span for k in node.kwargs if k.name.name == exc.keyword), node.span)
+            elif exc.arg is not None and exc.code not in ("E0201", "E0210") and exc.arg < len(operands):
+                span = operands[exc.arg].span
+            self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes))
+            return None
+        static = all(self.is_static(o) for o in operands)
+        self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))
+        return self._record(node, result, static=static)
+
+    def _unary(self, node: ast.Unary):
+        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=f"{node.op}")
+
+    def _binary(self, node: ast.Binary):
+        entry = OPERATORS[node.op]
+        return self._apply(entry, node, [node.left, node.right], what=f"{node.op}")
+
+    def _compare(self, node: ast.Compare):
+        types = [self.check(o) for o in node.operands]
+        if any(t is None for t in types):
+            return None
+        result = None
+        for i, op in enumerate(node.ops):
+            entry = OPERATORS[op]
+            try:
+                t = entry.rule(Sig(op, [types[i], types[i + 1]], {}))
+            except BuiltinError as exc:
+                a, b = node.operands[i], node.operands[i + 1]
+                notes = [Note(f"`{_snippet(a)}` has type {types[i]}", a.span),
+                         Note(f"`{_snippet(b)}` has type {types[i + 1]}", b.span)]
+                self.report(error(exc.code, exc.message, a.span.to(b.span), hint=exc.hint, notes=notes))
+                return None
+            result = t if result is None else Type("bool", _safe_broadcast(result.shape, t.shape))
+        static = all(self.is_static(o) for o in node.operands)
+        return self._record(node, result, static=static)
+
+    # ------------------------------------------------------------ calls
+
+    def _call(self, node: ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attr) and isinstance(func.value, ast.Name) and func.value.id in self.aliases:
+            module_defs = self.aliases[func.value.id]
+            if func.attr.name not in module_defs:
+                self.report(error("E0116", f"module `{func.value.id}` has no def `{func.attr.name}`", func.attr.span,
+                                  hint=did_you_mean(func.attr.name, module_defs)))
+                return None
+            return self._expand(node, module_defs[func.attr.name])
+        if not isinstance(func, ast.Name):
+            self.report(error("E0115", "only named functions can be called", func.span,
+                              hint="call a builtin or a `def` by its name"))
+            return None
+        name = func.id
+        if self.scopes.lookup(name) is not None:
+            sym = self.scopes.lookup(name)
+            self.report(error("E0115", f"`{name}` is a {_KIND_WORDS.get(sym.kind, sym.kind)}, not a function",
+                              func.span))
+            return None
+        if name in self.defs:
+            return self._expand(node, self.defs[name])
+        if name == "prev":
+            return self._prev(node)
+        entry = lookup(name)
+        if entry is None:
+            if name in ORACLE_KINDS:
+                self.report(error("E0116", f"`{name}` is an oracle: the caller supplies it", func.span,
+                                  hint=f"declare `oracle g = {name}(x)` in the method and use `g`"))
+                return None
+            candidates = [n for n, e in REGISTRY.items() if e.callable] + list(self.defs)
+            self.report(error("E0116", f"unknown function `{name}`", func.span,
+                              hint=did_you_mean(name, candidates)))
+            return None
+        if len(node.args) != len(entry.params):
+            self.report(error("E0206", f"`{name}` takes {_count(len(entry.params), 'argument')} "
+                                       f"({', '.join(entry.params)}), but {len(node.args)} were given",
+                              node.span, hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+            return None
+        kw = {}
+        for k in node.kwargs:
+            if k.name.name not in entry.keywords:
+                allowed = ", ".join(f"`{x}=`" for x in entry.keywords) or "none"
+                self.report(error("E0207", f"`{name}` has no keyword argument `{k.name.name}`", k.name.span,
+                                  hint=did_you_mean(k.name.name, entry.keywords) or f"its keywords: {allowed}"))
+                return None
+            value = _static_int(k.value)
+            if value is None:
+                self.report(error("E0205", f"`{k.name.name}=` must be a literal integer", k.value.span,
+                                  hint=f"write e.g. `{k.name.name}=0`"))
+                return None
+            kw[k.name.name] = value
+        return self._apply(entry, node, list(node.args), kw, what=name)
+
+    def _prev(self, node: ast.Call):
+        if len(node.args) != 1 or node.kwargs:
+            self.report(error("E0206", "`prev` takes one argument, a state or the parameter", node.span))
+            return None
+        arg = node.args[0]
+        if not isinstance(arg, ast.Name):
+            self.report(error("E0113", "`prev` takes the name of a state or the parameter", arg.span,
+                              hint="write `prev(m)` for a state `m`"))
+            return None
+        sym = self.scopes.lookup(arg.id)
+        if sym is not None and sym.kind not in ("state", "param"):
+            self.report(error("E0113", f"`prev({arg.id})`: `{arg.id}` is a {_KIND_WORDS.get(sym.kind, sym.kind)}, "
+                                       "which does not change during a step", arg.span,
+                              hint="`prev` applies to states and the parameter"))
+            return None
+        if not self.prev_allowed and sym is not None:
+            self.report(error("E0113", "`prev` is only meaningful inside a step", node.span))
+            return None
+        t = self.check(arg)
+        if t is None:
+            return None
+        self.prev_used.add(arg.id)
+        self.typing.calls[id(node)] = CallInfo(REGISTRY["prev"], {})
+        return self._record(node, t)
+
+    def _expand(self, node: ast.Call, defn: ast.Def):
+        name = defn.name.name
+        if name in self.expanding:
+            self.report(error("E0117", f"`{name}` calls itself; defs cannot be recursive", node.span,
+                              notes=[Note(f"`{name}` is defined here", defn.name.span)]))
+            return None
+        if node.kwargs:
+            self.report(error("E0207", f"`{name}` takes positional arguments only", node.kwargs[0].span))
+            return None
+        if len(node.args) != len(defn.params):
+            self.report(error("E0206", f"`{name}` takes {_count(len(defn.params), 'argument')} "
+                                       f"({', '.join(p.name for p in defn.params)}), but {len(node.args)} were given",
+                              node.span, notes=[Note(f"`{name}` is defined here", defn.name.span)]))
+            return None
+        arg_types = [self.check(a) for a in node.args]
+        if any(t is None for t in arg_types):
+            return None
+        inner = Typing()
+        expansion = DefExpansion(defn, node, tuple(p.name for p in defn.params), inner)
+        outer_typing, outer_scopes = self.typing, self.scopes
+        scope: dict[str, Symbol] = {}
+        for p, a, t in zip(defn.params, node.args, arg_types):
+            scope[p.name] = Symbol(p.name, "defarg", t, p, static=self.is_static(a))
+        self.typing, self.scopes = inner, Scopes(scope)
+        self.expanding.append(name)
+        self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
+        hook, self.read_hook = self.read_hook, None
+        try:
+            ok = True
+            for let in defn.lets:
+                t = self.check(let.value)
+                if t is None:
+                    ok = False
+                    break
+                if self.scopes.lookup(let.name.name) is not None:
+                    self.report(error("E0102", f"`{let.name.name}` is already defined in `{name}`", let.name.span))
+                    ok = False
+                    break
+                self.scopes.bind(Symbol(let.name.name, "local", t, let, static=self.is_static(let.value)))
+            result = self.check(defn.result) if ok else None
+            static = result is not None and self.is_static(defn.result)
+        finally:
+            self.read_hook = hook
+            self.expansion_notes.pop()
+            self.expanding.pop()
+            self.typing, self.scopes = outer_typing, outer_scopes
+        if result is None:
+            return None
+        self.typing.calls[id(node)] = expansion
+        return self._record(node, result, static=static)
+
+    # ------------------------------------------------------------ indexing and attributes
+
+    def _index(self, node: ast.Index):
+        t = self.check(node.value)
+        if t is None:
+            return None
+        for item in node.items:
+            if not isinstance(item, (ast.FullSlice, ast.NewAxis)):
+                self.report(error("E0211", "only `:` and `None` can appear in an index", item.span,
+                                  hint="`x[:, None]` adds an axis; selecting elements is not supported"))
+                return None
+        if t.shape == LEAF:
+            self.report(error("E0202", f"cannot index a value of any shape ({t})", node.span,
+                              hint="declare the parameter with a rank, e.g. `param x: real[m, n]`"))
+            return None
+        dims = list(t.shape)
+        n_slices = sum(isinstance(i, ast.FullSlice) for i in node.items)
+        if n_slices > len(dims):
+            self.report(error("E0202", f"index has {n_slices} `:` but {_snippet(node.value)} has rank {len(dims)} ({t})",
+                              node.span, hint=f"use at most {len(dims)} `:`"))
+            return None
+        shape, k = [], 0
+        for item in node.items:
+            if isinstance(item, ast.NewAxis):
+                shape.append(1)
+            else:
+                shape.append(dims[k])
+                k += 1
+        shape += dims[k:]
+        self.typing.calls[id(node)] = CallInfo(REGISTRY["expand"], {})
+        return self._record(node, Type(t.elem, tuple(shape)), static=self.is_static(node.value))
+
+    def _attr(self, node: ast.Attr):
+        if node.attr.name != "T":
+            self.report(error("E0215", f"unknown attribute `.{node.attr.name}`", node.attr.span,
+                              hint="the only attribute is `.T` (matrix transpose)"))
+            return None
+        return self._apply(REGISTRY["transpose"], node, [node.value], what=".T")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _snippet(node) -> str:
+    text = node.span.text.replace("\n", " ")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _static_int(node) -> Optional[int]:
+    if isinstance(node, ast.Num) and node.is_int:
+        return int(node.value)
+    if isinstance(node, ast.Unary) and node.op == "-" and isinstance(node.operand, ast.Num) and node.operand.is_int:
+        return -int(node.operand.value)
+    return None
+
+
+def _safe_broadcast(a, b):
+    from ..types import ShapeError, broadcast
+    try:
+        return broadcast(a, b)
+    except ShapeError:
+        return a
+
+
+__all__ = ["ExprChecker", "Scopes", "shape_str"]

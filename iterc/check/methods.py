@@ -1,0 +1,540 @@
+"""Checking one method: its members, its step, and the unused-name warnings.
+
+Order matters: dims and the parameter come first (they define symbolic dimensions), then
+hypers in declaration order (a default may use earlier hypers), then inputs, oracles and
+states, then the step, then a solver's lets, `until` and outputs.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..diagnostics import Diagnostic, Note, error, warning
+from ..syntax import ast
+from ..types import BOOL, INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
+from .consteval import const_eval
+from .exprs import ExprChecker, Scopes, _KIND_WORDS, _snippet
+from .model import CheckedMethod, HyperInfo, Symbol, Typing
+from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
+
+_ALLOWED = {
+    "optimizer": (ast.Hyper, ast.Param, ast.Oracle, ast.State, ast.Dims, ast.Step, ast.Assume, ast.Converges),
+    "solver": (ast.Hyper, ast.Input, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
+               ast.Assume, ast.Converges),
+}
+_MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.State: "state",
+                 ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
+                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges"}
+_WHY_NOT = {
+    ("optimizer", ast.Input): "an optimizer's data is its `param` and `oracle`s; `input` belongs to a solver",
+    ("optimizer", ast.Until): "an optimizer runs one step per call; `until` belongs to a solver",
+    ("optimizer", ast.Output): "an optimizer's result is its updated parameter; `output` belongs to a solver",
+    ("optimizer", ast.Let): "inside an optimizer, put `let` lines in the step",
+    ("solver", ast.Param): "a solver iterates on its `state`; declare data as `input`",
+    ("solver", ast.Oracle): "a solver's data comes as `input`s; oracles belong to optimizers",
+}
+
+
+class MethodChecker:
+    def __init__(self, method: ast.Method, diags: list[Diagnostic], defs, aliases):
+        self.m = method
+        self.diags = diags
+        self.base: dict[str, Symbol] = {}
+        self.typing = Typing()
+        self.x = ExprChecker(diags, Scopes(self.base), self.typing, defs, aliases)
+        self.hypers: list[HyperInfo] = []
+        self.params: list[Symbol] = []
+        self.inputs: list[Symbol] = []
+        self.oracles: list[Symbol] = []
+        self.states: list[Symbol] = []
+        self.dims: list[Symbol] = []
+        self.lets: list[ast.Let] = []
+        self.outputs: list[Symbol] = []
+        self.assigned: set[str] = set()
+        self.every_stack: list[str] = []
+        self.dim_names_declared: set[str] = set()
+
+    # ------------------------------------------------------------ helpers
+
+    def report(self, d: Diagnostic) -> None:
+        self.x.report(d)
+
+    def declare(self, ident: ast.Ident, kind: str, t: Type, decl, static=False, storage=None) -> Symbol:
+        why = reserved_reason(ident.name)
+        if why:
+            self.report(error("E0103", f"`{ident.name}` cannot be used as a name: {why}", ident.span,
+                              hint="choose another name"))
+        prior = self.x.scopes.lookup(ident.name)
+        sym = Symbol(ident.name, kind, t, decl, static=static, storage=storage)
+        if prior is not None:
+            prior_span = getattr(prior.decl, "name", None)
+            prior_span = prior_span.span if isinstance(prior_span, ast.Ident) else getattr(prior.decl, "span", None)
+            self.report(error("E0102", f"`{ident.name}` is already defined as a {_KIND_WORDS.get(prior.kind, prior.kind)}",
+                              ident.span, notes=[Note("first defined here", prior_span)] if prior_span else (),
+                              hint="pick a different name"))
+            return sym
+        self.x.scopes.bind(sym)
+        return sym
+
+    def member_kind_ok(self, member) -> bool:
+        allowed = _ALLOWED[self.m.kind]
+        if isinstance(member, allowed):
+            return True
+        word = _MEMBER_WORDS.get(type(member), "this")
+        self.report(error("E0110", f"`{word}` is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
+                                   f"{self.m.kind}", member.span, hint=_WHY_NOT.get((self.m.kind, type(member)))))
+        return False
+
+    def resolve_type(self, te: ast.TypeExpr, where: str, binds_dims: bool) -> Optional[Type]:
+        elem = STORAGE_NAMES.get(te.elem.name)
+        if elem is None:
+            self.report(error("E0107", f"unknown type `{te.elem.name}`", te.elem.span,
+                              hint=did_you_mean(te.elem.name, STORAGE_NAMES) or
+                              "types are real, int, bool (and storage types f64, f32, f16, bf16)"))
+            return None
+        if te.dims is None:
+            return Type(elem, ())
+        if te.dims == LEAF:
+            if self.m.kind == "solver":
+                self.report(error("E0202", "`[...]` means \"the shape of the parameter\", and a solver has none",
+                                  te.span, hint="give the dimensions, e.g. `real[n, m]`, and declare them with `dims`"))
+                return None
+            return Type(elem, LEAF)
+        dims = []
+        for d in te.dims:
+            if isinstance(d, ast.Num):
+                dims.append(int(d.value))
+                continue
+            if d.name not in self.dim_names_declared:
+                if binds_dims:
+                    self.dim_names_declared.add(d.name)
+                    self.dims.append(self.declare(d, "dim", INT, d, static=True))
+                else:
+                    self.report(error("E0112", f"dimension `{d.name}` is not declared", d.span,
+                                      hint=f"add `dims {d.name}`, or use a dimension of a {where}"))
+                    return None
+            dims.append(d.name)
+        return Type(elem, tuple(dims))
+
+    def check_domain(self, domain: Optional[ast.Domain]) -> None:
+        if domain is None:
+            return
+        name = domain.name.name
+        if name not in DOMAINS:
+            self.report(error("E0108", f"unknown domain `{name}`", domain.name.span,
+                              hint=did_you_mean(name, DOMAINS) or f"domains: {', '.join(DOMAINS)}"))
+            return
+        if len(domain.args) != DOMAINS[name]:
+            self.report(error("E0206", f"domain `{name}` takes {DOMAINS[name]} argument(s), got {len(domain.args)}",
+                              domain.span))
+            return
+        for a in domain.args:
+            self.expect_scalar(a, "a domain bound")
+
+    def expect_scalar(self, expr, what: str, elem: Optional[str] = None) -> Optional[Type]:
+        t = self.x.check(expr)
+        if t is None:
+            return None
+        if not t.is_scalar:
+            self.report(error("E0202", f"{what} must be a scalar, but `{_snippet(expr)}` is {t}", expr.span))
+            return None
+        if elem == "bool" and t.elem != "bool":
+            self.report(error("E0208", f"{what} must be a bool, but `{_snippet(expr)}` is {t}", expr.span,
+                              hint="write a comparison, e.g. `lr > 0`"))
+            return None
+        if elem == "number" and t.elem == "bool":
+            self.report(error("E0204", f"{what} must be a number, but `{_snippet(expr)}` is a bool", expr.span))
+            return None
+        return t
+
+    def expect_static_int(self, expr, what: str) -> bool:
+        t = self.x.check(expr)
+        if t is None:
+            return False
+        if t.elem != "int" or not t.is_scalar:
+            self.report(error("E0205", f"{what} must be an integer, but `{_snippet(expr)}` is {t}", expr.span,
+                              hint="use an integer literal or an `int` hyper"))
+            return False
+        if not self.x.is_static(expr):
+            self.report(error("E0205", f"{what} must be known before the run starts, but `{_snippet(expr)}` "
+                                       "changes during it", expr.span,
+                              hint="use an integer literal or an `int` hyper"))
+            return False
+        return True
+
+    def fits(self, target: Symbol, value_t: Type, expr, verb: str) -> None:
+        want = target.type
+        elem_ok = value_t.elem == want.elem or (want.elem == "real" and value_t.elem == "int")
+        try:
+            shape_ok = broadcast(want.shape, value_t.shape) == want.shape
+            why = ""
+        except ShapeError as exc:
+            shape_ok, why = False, f": {exc}"
+        if elem_ok and shape_ok:
+            return
+        self.report(error("E0209", f"{verb} `{target.name}` ({want}) a value of type {value_t}{why}", expr.span,
+                          notes=[Note(f"`{target.name}` is declared {want}", getattr(target.decl, "span", None))],
+                          hint=None if elem_ok else ("compare it to make a bool" if want.elem == "bool"
+                                                     else "convert with `where(cond, 1.0, 0.0)`")))
+
+    # ------------------------------------------------------------ members
+
+    def run(self) -> Optional[CheckedMethod]:
+        m = self.m
+        why = reserved_reason(m.name.name)
+        if why:
+            self.report(error("E0103", f"`{m.name.name}` cannot be a method name: {why}", m.name.span))
+        members = [mb for mb in m.members if self.member_kind_ok(mb)]
+        by_type = lambda T: [mb for mb in members if isinstance(mb, T)]
+
+        for d in by_type(ast.Dims):
+            for ident in d.names:
+                self.dim_names_declared.add(ident.name)
+                self.dims.append(self.declare(ident, "dim", INT, ident, static=True))
+        for p in by_type(ast.Param):
+            self.check_param(p)
+        if m.kind == "optimizer" and not self.params:
+            self.report(error("E0111", f"optimizer `{m.name.name}` has no `param`", m.name.span,
+                              hint="declare what it updates, e.g. `param x: real[...]`"))
+        for inp in by_type(ast.Input):
+            t = self.resolve_type(inp.type, "input", binds_dims=True)
+            self.check_domain(inp.domain)
+            if t is not None:
+                self.inputs.append(self.declare(inp.name, "input", t, inp))
+        for h in by_type(ast.Hyper):
+            self.check_hyper(h)
+        for o in by_type(ast.Oracle):
+            self.check_oracle(o)
+        for s in by_type(ast.State):
+            self.check_state(s)
+
+        steps = by_type(ast.Step)
+        if not steps:
+            self.report(error("E0111", f"{m.kind} `{m.name.name}` has no `step`", m.name.span,
+                              hint="add a `step t:` block with the update"))
+        for extra in steps[1:]:
+            self.report(error("E0102", "a method has one `step` block", extra.span,
+                              notes=[Note("the first step is here", steps[0].span)]))
+        counter = self.fresh_counter(steps[0] if steps else None)
+        if steps:
+            self.check_step(steps[0], counter)
+
+        until, max_iter = None, None
+        if m.kind == "solver":
+            for let in by_type(ast.Let):
+                t = self.x.check(let.value)
+                if t is not None:
+                    self.declare(let.name, "let", t, let, static=self.x.is_static(let.value))
+                    self.lets.append(let)
+            untils = by_type(ast.Until)
+            if not untils:
+                self.report(error("E0111", f"solver `{m.name.name}` has no `until` condition", m.name.span,
+                                  hint="add e.g. `until norm(x - prev(x)) <= tol max 1000`"))
+            else:
+                until = untils[0]
+                for extra in untils[1:]:
+                    self.report(error("E0102", "a solver has one `until`", extra.span))
+                self.expect_scalar(until.cond, "the `until` condition", "bool")
+                max_iter = until.max_iter
+                if max_iter is None and "max_iter" in self.base and self.base["max_iter"].kind == "hyper":
+                    max_iter = ast.Name("max_iter", until.span)
+                    self.typing.keep.append(max_iter)
+                if max_iter is None:
+                    self.report(error("E0111", "the solver has no iteration cap", until.span,
+                                      hint="write `until COND max N`, or declare `hyper max_iter: int`"))
+                else:
+                    self.expect_static_int(max_iter, "the iteration cap")
+            outs = by_type(ast.Output)
+            if not outs:
+                self.report(error("E0111", f"solver `{m.name.name}` has no `output`", m.name.span,
+                                  hint="name its results, e.g. `output x`"))
+            for out in outs:
+                for ident in out.names:
+                    sym = self.base.get(ident.name)
+                    if sym is None:
+                        self.report(error("E0101", f"undefined name `{ident.name}` in `output`", ident.span,
+                                          hint=did_you_mean(ident.name, self.base)))
+                    elif sym.kind not in ("state", "let", "input"):
+                        self.report(error("E0110", f"`output` names states and lets; `{ident.name}` is a "
+                                                   f"{_KIND_WORDS.get(sym.kind)}", ident.span))
+                    else:
+                        self.x.reads.add(sym.name)
+                        self.outputs.append(sym)
+
+        for a in by_type(ast.Assume):
+            self.check_assume(a)
+        convs = by_type(ast.Converges)
+        for c in convs:
+            self.check_converges(c)
+        self.warn_unused()
+        if any(d.is_error for d in self.diags):
+            return None
+        return CheckedMethod(
+            kind=m.kind, name=m.name.name, doc=m.doc, decl=m, hypers=self.hypers, params=self.params,
+            inputs=self.inputs, oracles=self.oracles, states=self.states, dims=self.dims, lets=self.lets,
+            outputs=self.outputs, step=steps[0], counter=counter, until=until, max_iter=max_iter,
+            converges=convs[0] if convs else None, assumes=by_type(ast.Assume), prev_used=self.x.prev_used,
+            typing=self.typing, symbols=dict(self.base))
+
+    def fresh_counter(self, step: Optional[ast.Step]) -> str:
+        if step is not None and step.counter is not None:
+            return step.counter.name
+        name, i = "t", 0
+        while name in self.base:
+            i += 1
+            name = f"step_{i}"
+        return name
+
+    def check_param(self, p: ast.Param) -> None:
+        if self.params:
+            self.report(error("E0110", "an optimizer has one `param` (it runs once per leaf of the parameter tree)",
+                              p.span, notes=[Note("the param is declared here", self.params[0].decl.span)]))
+            return
+        t = self.resolve_type(p.type, "param", binds_dims=True)
+        self.check_domain(p.domain)
+        if t is None:
+            return
+        if t.elem != "real":
+            self.report(error("E0204", f"a param must hold reals, not {t.elem}", p.type.span))
+            return
+        self.params.append(self.declare(p.name, "param", t, p, storage=p.type.elem.name))
+
+    def check_hyper(self, h: ast.Hyper) -> None:
+        t = self.resolve_type(h.type, "hyper", binds_dims=False)
+        if t is None:
+            return
+        if not t.is_scalar:
+            self.report(error("E0202", f"a hyper is a scalar, not {t}", h.type.span,
+                              hint="tensors that change belong in `state`; data belongs in `input`"))
+            return
+        hook_kinds = {"hyper", "dim"}
+
+        def only_hypers(sym: Symbol, node: ast.Name):
+            if sym.kind not in hook_kinds:
+                self.report(error("E0212", f"`{node.id}` is a {_KIND_WORDS.get(sym.kind)}; a hyper's default and "
+                                           "conditions may only use other hypers", node.span))
+                return "bad"
+            return None
+
+        self.x.read_hook = only_hypers
+        try:
+            if h.default is not None:
+                dt = self.expect_scalar(h.default, f"the default of `{h.name.name}`")
+                if dt is not None:
+                    probe = Symbol(h.name.name, "hyper", t, h)
+                    self.fits(probe, dt, h.default, "cannot give the hyper")
+        finally:
+            self.x.read_hook = None
+        sym = self.declare(h.name, "hyper", t, h, static=True)
+        conditions = list(h.where)
+        self.x.read_hook = only_hypers
+        reads_before = set(self.x.reads)
+        try:
+            for cond in h.where:
+                self.expect_scalar(cond, "a `where` condition", "bool")
+            if h.interval is not None:
+                if t.elem == "bool":
+                    self.report(error("E0204", "a bool hyper cannot have an interval", h.interval.span))
+                for bound in (h.interval.lo, h.interval.hi):
+                    self.expect_scalar(bound, "an interval bound", "number")
+                lo, hi = const_eval(h.interval.lo, {}), const_eval(h.interval.hi, {})
+                if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and (
+                        lo > hi or (lo == hi and not (h.interval.lo_closed and h.interval.hi_closed))):
+                    self.report(error("E0213", f"the interval {h.interval.span.text} is empty", h.interval.span))
+        finally:
+            self.x.read_hook = None
+            self.x.reads = reads_before | (self.x.reads - {h.name.name})
+        self.hypers.append(HyperInfo(sym, h, tuple(conditions), h.interval))
+        # A condition on a constant default is decided now, not at instantiation.
+        env = {hi.symbol.name: const_eval(hi.decl.default, {}) for hi in self.hypers if hi.decl.default is not None}
+        value = env.get(h.name.name)
+        if value is None:
+            return
+        for cond in h.where:
+            verdict = const_eval(cond, env)
+            if verdict is False:
+                self.report(error("E0214", f"the default {h.name.name} = {h.default.span.text} violates "
+                                           f"`{cond.span.text}`", h.default.span,
+                                  notes=[Note("the condition is here", cond.span)],
+                                  hint="change the default or the condition"))
+        if h.interval is not None:
+            lo, hi = const_eval(h.interval.lo, env), const_eval(h.interval.hi, env)
+            if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and isinstance(value, (int, float)):
+                inside = (lo <= value if h.interval.lo_closed else lo < value) and \
+                         (value <= hi if h.interval.hi_closed else value < hi)
+                if not inside:
+                    self.report(error("E0214", f"the default {h.name.name} = {h.default.span.text} lies outside "
+                                               f"{h.interval.span.text.removeprefix('in ').strip()}", h.default.span,
+                                      notes=[Note("the interval is here", h.interval.span)]))
+
+    def check_oracle(self, o: ast.Oracle) -> None:
+        kind = o.kind.name
+        if kind not in ORACLE_KINDS:
+            self.report(error("E0109", f"unknown oracle `{kind}`", o.kind.span,
+                              hint=did_you_mean(kind, ORACLE_KINDS) or f"oracles: {', '.join(ORACLE_KINDS)}"))
+            return
+        want_args = 2 if kind == "hvp" else 1
+        if len(o.args) != want_args:
+            self.report(error("E0206", f"`{kind}` takes {want_args} argument(s), got {len(o.args)}", o.span,
+                              hint="e.g. `oracle g = grad(x)`" if kind != "hvp" else "e.g. `oracle hv = hvp(x, u)`"))
+            return
+        param = self.params[0] if self.params else None
+        first = o.args[0]
+        if param is None or not isinstance(first, ast.Name) or first.id != param.name:
+            self.report(error("E0216", f"the first argument of `{kind}` must be the parameter"
+                                       f"{f' `{param.name}`' if param else ''}", first.span))
+            return
+        self.x.check(first)
+        if kind == "hvp":
+            ut = self.x.check(o.args[1])
+            if ut is not None and ut.shape != param.type.shape:
+                self.report(error("E0201", f"`hvp` direction must have the parameter's shape {param.type}, not {ut}",
+                                  o.args[1].span))
+        if o.every is not None:
+            self.expect_static_int(o.every, "the period of `every`")
+        t = Type("real", ()) if kind == "value" else param.type
+        self.oracles.append(self.declare(o.name, "oracle", t, o))
+
+    def check_state(self, s: ast.State) -> None:
+        t = self.resolve_type(s.type, "param or input", binds_dims=False)
+        self.check_domain(s.domain)
+        if t is None:
+            return
+        if s.init is not None:
+            def no_step_values(sym: Symbol, node: ast.Name):
+                if sym.kind in ("state", "oracle"):
+                    self.report(error("E0212", f"a state's initial value cannot use the {_KIND_WORDS[sym.kind]} "
+                                               f"`{node.id}`", node.span,
+                                      hint="initial values may use hypers, inputs and the parameter"))
+                    return "bad"
+                return None
+            self.x.read_hook = no_step_values
+            try:
+                it = self.x.check(s.init)
+            finally:
+                self.x.read_hook = None
+            if it is not None:
+                self.fits(Symbol(s.name.name, "state", t, s), it, s.init, "cannot initialise the state")
+        self.states.append(self.declare(s.name, "state", t, s, storage=s.type.elem.name))
+
+    # ------------------------------------------------------------ step
+
+    def check_step(self, step: ast.Step, counter: str) -> None:
+        self.x.scopes.push()
+        self.x.scopes.bind(Symbol(counter, "counter", INT, step.counter or step, static=False))
+        if step.counter is not None:
+            why = reserved_reason(counter)
+            if why:
+                self.report(error("E0103", f"`{counter}` cannot be used as a name: {why}", step.counter.span))
+            if counter in self.base:
+                self.report(error("E0102", f"`{counter}` is already defined as a "
+                                           f"{_KIND_WORDS.get(self.base[counter].kind)}", step.counter.span))
+        self.x.prev_allowed = True
+        self.block(step.body)
+        self.x.prev_allowed = False
+        self.x.scopes.pop()
+
+    def block(self, stmts) -> None:
+        self.x.scopes.push()
+        for s in stmts:
+            self.stmt(s)
+        self.x.scopes.pop()
+
+    def stmt(self, s) -> None:
+        if isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.Let):
+            t = self.x.check(s.value)
+            self.declare(s.name, "local", t or Type("real"), s, static=t is not None and self.x.is_static(s.value))
+        elif isinstance(s, ast.Every):
+            if self.expect_static_int(s.period, "the period of `every`"):
+                self.every_stack.append(s.period.span.text)
+            else:
+                self.every_stack.append("?")
+            self.block(s.body)
+            self.every_stack.pop()
+        elif isinstance(s, ast.If):
+            self.expect_scalar(s.cond, "an `if` condition", "bool")
+            self.block(s.body)
+            if s.orelse:
+                self.block(s.orelse)
+        elif isinstance(s, ast.For):
+            self.expect_static_int(s.lo, "a `for` bound")
+            self.expect_static_int(s.hi, "a `for` bound")
+            self.x.scopes.push()
+            self.declare(s.var, "loopvar", INT, s)
+            self.block(s.body)
+            self.x.scopes.pop()
+        elif isinstance(s, ast.Repeat):
+            self.block(s.body)
+            self.expect_scalar(s.until, "the `until` condition", "bool")
+            self.expect_static_int(s.max_iter, "the iteration cap `max`")
+        else:
+            self.report(error("E0003", "this statement is not supported here", s.span))
+
+    def assign(self, s: ast.Assign) -> None:
+        name = s.target.name
+        sym = self.x.scopes.lookup(name)
+        t = self.x.check(s.value)
+        if sym is None:
+            self.report(error("E0101", f"`{name}` is not declared", s.target.span,
+                              hint=did_you_mean(name, self.x.scopes.visible()) or
+                              f"declare it with `state {name}: real[...]`, or bind a local with `let {name} = ...`"))
+            return
+        if sym.kind not in ("state", "param"):
+            hints = {
+                "hyper": "hypers are fixed for a run; declare a `state` for a value that changes",
+                "oracle": "the caller supplies oracle values; bind a new name with `let`",
+                "input": "inputs are the solver's data; copy it into a `state` to change it",
+                "local": "a `let` binding is immutable; bind a new name, or declare a `state`",
+                "let": "a `let` binding is immutable; bind a new name, or declare a `state`",
+            }
+            self.report(error("E0104", f"cannot assign to {_KIND_WORDS.get(sym.kind, sym.kind)} `{name}`",
+                              s.target.span, hint=hints.get(sym.kind, "only states and the parameter can be updated "
+                                                                      "with `<-`"),
+                              notes=[Note(f"`{name}` is declared here", getattr(sym.decl, "span", None))]
+                              if getattr(sym.decl, "span", None) else ()))
+            return
+        self.assigned.add(name)
+        if t is not None:
+            self.fits(sym, t, s.value, "cannot assign to")
+
+    # ------------------------------------------------------------ claims and warnings
+
+    def check_assume(self, a: ast.Assume) -> None:
+        for f in a.facts:
+            name = f.name.name
+            if name not in FACTS:
+                self.report(error("E0114", f"unknown assumption `{name}`", f.name.span,
+                                  hint=did_you_mean(name, FACTS) or f"known: {', '.join(FACTS)}"))
+                continue
+            if len(f.args) != FACTS[name]:
+                self.report(error("E0206", f"`{name}` takes {FACTS[name]} argument(s), got {len(f.args)}", f.span))
+                continue
+            for arg in f.args:
+                self.expect_scalar(arg, f"the argument of `{name}`", "number")
+
+    def check_converges(self, c: ast.Converges) -> None:
+        if c.kind == "to" and c.target is not None and c.target.name != "fixed_point":
+            self.report(error("E0114", f"unknown convergence target `{c.target.name}`", c.target.span,
+                              hint="write `converges to fixed_point`"))
+            return
+        if c.kind != "heuristic" and c.cite is None:
+            self.report(warning("W0004", f"the claim `{c.span.text.strip()}` is not verified", c.span,
+                                hint='iterc does not derive this claim yet; add `by cite "REFERENCE"` to record '
+                                     'its source, or write `converges heuristic`'))
+
+    def warn_unused(self) -> None:
+        reads = self.x.reads | self.x.prev_used
+        for h in self.hypers:
+            if h.symbol.name not in reads:
+                self.diags.append(warning("W0002", f"hyper `{h.symbol.name}` is never used", h.decl.name.span,
+                                          hint="remove it, or use it in the step"))
+        for o in self.oracles:
+            if o.name not in reads:
+                self.diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span,
+                                          hint="the caller must supply it every step; remove it if the step "
+                                               "does not need it"))
+        for s in self.states:
+            if s.name in self.assigned and s.name not in reads:
+                self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,
+                                          hint="remove it, or use it in the update"))

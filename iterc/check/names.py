@@ -1,0 +1,44 @@
+"""Name rules: reserved words and "did you mean" suggestions."""
+from __future__ import annotations
+
+import difflib
+import keyword
+from typing import Iterable, Optional
+
+# words of the language itself; contextual in the grammar, but never usable as names
+LANGUAGE_WORDS = frozenset("""
+use as def return optimizer solver hyper param oracle state input dims let output step until
+max every if elif else for in repeat assume converges by cite where true false inf None
+and or not
+""".split()) - {"max"}              # `max` is also a builtin function
+
+ORACLE_KINDS = ("grad", "value", "hvp", "hess_diag", "rand_normal")
+DOMAINS = {"simplex": 0, "nonneg": 0, "positive": 0, "box": 2, "ball": 1, "sphere": 0, "psd": 0, "stiefel": 0}
+FACTS = {"convex": 0, "strongly_convex": 1, "smooth": 1, "lipschitz": 1, "monotone": 0,
+         "nonexpansive": 0, "contractive": 1}
+
+
+def reserved_reason(name: str) -> Optional[str]:
+    if name.startswith("_"):
+        return "names starting with `_` are reserved for generated code"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("np", "rt", "math"):
+        return f"`{name}` is reserved in the generated Python"
+    if name in LANGUAGE_WORDS:
+        return f"`{name}` is a word of the .iter language"
+    return None
+
+
+def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
+    pool = sorted(set(c for c in candidates if c != name))
+    match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not match:
+        lowered = {c.lower(): c for c in pool}
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+        return None
+    return match[0]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
+    s = suggest(name, candidates)
+    return f"did you mean `{s}`?" if s else None

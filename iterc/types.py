@@ -1,0 +1,92 @@
+"""Types of `.iter` values: an element type and a shape.
+
+Shapes: `()` is a scalar, `LEAF` ("...") is "the shape of the parameter leaf" (known only
+per leaf, at run time), and a tuple of dims is a ranked shape. A dim is a symbol (`"n"`)
+or a static int. Broadcasting follows NumPy, with symbols compared by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+Dim = Union[str, int]
+LEAF = "..."
+Shape = Union[str, tuple]          # LEAF or tuple[Dim, ...]
+
+ELEM_NAMES = ("bool", "int", "real")
+STORAGE_NAMES = {"real": "real", "f64": "real", "f32": "real", "f16": "real", "bf16": "real",
+                 "int": "int", "bool": "bool"}
+_RANK = {"bool": 0, "int": 1, "real": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    elem: str                      # bool | int | real
+    shape: Shape = ()
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == ()
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.shape == LEAF
+
+    @property
+    def rank(self):
+        return None if self.shape == LEAF else len(self.shape)
+
+    def with_elem(self, elem: str) -> "Type":
+        return Type(elem, self.shape)
+
+    def with_shape(self, shape: Shape) -> "Type":
+        return Type(self.elem, shape)
+
+    def __str__(self) -> str:
+        if self.shape == ():
+            return self.elem
+        return f"{self.elem}{shape_str(self.shape)}"
+
+
+def shape_str(shape: Shape) -> str:
+    if shape == LEAF:
+        return "[...]"
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+REAL = Type("real")
+INT = Type("int")
+BOOL = Type("bool")
+
+
+def join_elem(a: str, b: str) -> str:
+    """The element type of arithmetic on a and b: int op real is real."""
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+class ShapeError(Exception):
+    pass
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting with symbolic dims; raises ShapeError when it cannot be proven to work."""
+    if a == ():
+        return b
+    if b == ():
+        return a
+    if a == LEAF or b == LEAF:
+        if a == b:
+            return LEAF
+        raise ShapeError("a value shaped like the parameter leaf `[...]` has no fixed rank, so it "
+                         "cannot be combined with a ranked shape")
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        da = a[-i] if i <= len(a) else 1
+        db = b[-i] if i <= len(b) else 1
+        if da == db or db == 1:
+            out.append(da)
+        elif da == 1:
+            out.append(db)
+        else:
+            raise ShapeError(f"dimension {da} does not match dimension {db}")
+    return tuple(reversed(out))

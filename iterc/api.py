@@ -91,3 +91,83 @@ def compile_file(path: str | Path, target: str = "numpy") -> str:
     from .ir import lower_module
     from .backends import emit
     return emit(lower_module(result.module), target)
+
+
+# ---------------------------------------------------------------- load
+
+def _resolve_method_file(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.suffix == ".iter" or p.exists():
+        if not p.is_file():
+            raise FileNotFoundError(f"no .iter file at `{name_or_path}`")
+        return p
+    root = stdlib_dir()
+    dotted = str(name_or_path).replace("/", ".")
+    candidates = sorted(root.rglob(f"{dotted.split('.')[-1]}.iter"))
+    exact = root.joinpath(*dotted.split(".")).with_suffix(".iter")
+    if exact.is_file():
+        return exact
+    if candidates:
+        return candidates[0]
+    import difflib
+    names = sorted(q.stem for q in root.rglob("*.iter"))
+    close = difflib.get_close_matches(str(name_or_path), names, n=1)
+    hint = f"; did you mean `{close[0]}`?" if close else f"; stdlib methods: {', '.join(names)}"
+    raise LookupError(f"no stdlib method `{name_or_path}`{hint}")
+
+
+_COMPILED: dict[tuple, object] = {}
+
+
+def _compiled_module(path: Path, target: str):
+    """Compile and import a generated module, cached by source hash, target and compiler version."""
+    import hashlib
+    import types
+
+    from . import __version__
+    text = path.read_bytes()
+    key = (str(path.resolve()), hashlib.sha256(text).hexdigest(), target, __version__)
+    if key not in _COMPILED:
+        code = compile_file(path, target)
+        module = types.ModuleType(f"iterc_generated_{path.stem}")
+        module.__file__ = f"<iterc {target}: {path}>"
+        exec(compile(code, module.__file__, "exec"), module.__dict__)
+        module.__iterc_source__ = code
+        _COMPILED[key] = module
+    return _COMPILED[key]
+
+
+class LoadedMethod:
+    """One method of a .iter file, ready to instantiate per backend: `.numpy(**hypers)`."""
+
+    def __init__(self, path: Path, name: str, kind: str, checked):
+        self.path, self.name, self.kind, self.checked = path, name, kind, checked
+
+    def __repr__(self) -> str:
+        return f"<iterc {self.kind} {self.name} from {self.path}>"
+
+    @property
+    def hypers(self) -> list[str]:
+        return [h.symbol.name for h in self.checked.hypers]
+
+    def numpy(self, **hypers):
+        module = _compiled_module(self.path, "numpy")
+        return module.METHODS[self.name](**hypers)
+
+    def source(self, target: str = "numpy") -> str:
+        return _compiled_module(self.path, target).__iterc_source__
+
+
+def load(name_or_path: str | Path, method: Optional[str] = None) -> LoadedMethod:
+    """A stdlib method by name (`"adamw"`, `"optim.adamw"`) or a `.iter` file by path."""
+    path = _resolve_method_file(name_or_path)
+    result = check_file(path)
+    if not result.ok:
+        raise DiagnosticError(result.diagnostics)
+    m = result.module.method(method)
+    return LoadedMethod(path, m.name, m.kind, m)
+
+
+def list_stdlib():
+    from .stdlib_index import list_methods
+    return list_methods()

@@ -205,7 +205,7 @@ class _MethodEmitter:
         for name, copy in m.prev:
             w.line(f"{copy} = {name}")
         self.stmts(m.body)
-        w.line(f"return {', '.join([x] + state_names)}")
+        w.line(f"return {', '.join([x] + state_names)}" if state_names else f"return ({x},)")
         w.dedent()
         w.line()
         w.line()
@@ -241,9 +241,12 @@ class _MethodEmitter:
         self.stmts(m.body)
         for s in m.after:
             self.stmt(s)
+        stop = self.expr(m.until)
         if m.residual is not None:
             w.line(f"_residual = float({self.expr(m.residual)})")
-        w.line(f"if {self.expr(m.until)}:")
+            op = {"le": "<=", "lt": "<"}[m.until.fn]
+            stop = f"_residual {op} {self.expr(m.until.args[1])}"
+        w.line(f"if {stop}:")
         w.indent()
         w.line("_converged = True")
         w.line("break")

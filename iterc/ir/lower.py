@@ -245,6 +245,19 @@ def _carried(stmts) -> tuple[str, ...]:
     return tuple(out)
 
 
+_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6, "neg": 7, "^": 8}
+
+
+def _prec(node) -> int:
+    if isinstance(node, ast.Binary):
+        return _PREC[node.op]
+    if isinstance(node, ast.Compare):
+        return _PREC["cmp"]
+    if isinstance(node, ast.Unary):
+        return _PREC["not"] if node.op == "not" else _PREC["neg"]
+    return 9
+
+
 def _canonical(node) -> str:
     """A condition as .iter text, rebuilt from the AST: identifiers, numbers and operators only."""
     if isinstance(node, ast.Num):
@@ -257,13 +270,15 @@ def _canonical(node) -> str:
         return node.id
     if isinstance(node, ast.Unary):
         sep = " " if node.op == "not" else ""
-        return f"{node.op}{sep}{_wrap(node.operand)}"
+        return f"{node.op}{sep}{_wrap(node.operand, _prec(node))}"
     if isinstance(node, ast.Binary):
-        return f"{_wrap(node.left)} {node.op} {_wrap(node.right)}"
+        p = _prec(node)
+        right_assoc = node.op == "^"
+        return f"{_wrap(node.left, p + (1 if right_assoc else 0))} {node.op} {_wrap(node.right, p + (0 if right_assoc else 1))}"
     if isinstance(node, ast.Compare):
-        parts = [_wrap(node.operands[0])]
+        parts = [_wrap(node.operands[0], 5)]
         for op, o in zip(node.ops, node.operands[1:]):
-            parts += [op, _wrap(o)]
+            parts += [op, _wrap(o, 5)]
         return " ".join(parts)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         args = [_canonical(a) for a in node.args] + [f"{k.name.name}={_canonical(k.value)}" for k in node.kwargs]
@@ -271,9 +286,9 @@ def _canonical(node) -> str:
     return "<expr>"
 
 
-def _wrap(node) -> str:
+def _wrap(node, min_prec: int) -> str:
     text = _canonical(node)
-    return f"({text})" if isinstance(node, (ast.Binary, ast.Compare)) else text
+    return f"({text})" if _prec(node) < min_prec else text
 
 
 def lower_method(method: CheckedMethod) -> MethodIR:

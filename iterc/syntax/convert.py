@@ -386,6 +386,11 @@ def _converges(c, ch, span):
     return ast.Converges(kind, target, rate, on, cite, span)
 
 
+@rule("method_kind")
+def _method_kind(c, ch, span):
+    return str(ch[0])
+
+
 @rule("method")
 def _method(c, ch, span):
     kind, name = str(ch[0]), c.ident(ch[1])

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, Note, error
 from . import ast
 from .source import Source, Span
 
@@ -31,14 +31,25 @@ class _LayoutError(Exception):
         self.diagnostic = diagnostic
 
 
-class _Layout:
-    """Post-lexer: INDENT/DEDENT from leading spaces, comment capture, bracket-depth limit."""
+_BRACKETS = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_CLOSERS = {"RPAR": "LPAR", "RSQB": "LSQB"}
 
-    always_accept = ("_NEWLINE",)
+
+class _Layout:
+    """Post-lexer: INDENT/DEDENT from leading spaces, comment capture, bracket matching."""
+
+    # NAME in every lexer state: otherwise a state that expects only keywords would lex
+    # `paramx` as `param` + `x`. With NAME present, lark lexes the whole word and turns it
+    # into a keyword only when it equals one.
+    always_accept = ("_NEWLINE", "NAME")
+    # words that are never names: a NAME token with this text is retyped to the keyword so
+    # that a misplaced `else` reads "unexpected `else`", not a puzzling error after it
+    hard_keywords = {"else": "ELSE", "elif": "ELIF"}
 
     def __init__(self) -> None:
         self.source: Optional[Source] = None
         self.comments: list[ast.Comment] = []
+        self.open_brackets: list = []        # tokens of the brackets open at the current token
 
     def _span(self, start: int, end: int) -> Span:
         return Span(self.source, start, end)
@@ -57,7 +68,7 @@ class _Layout:
         from lark import Token
 
         levels = [0]
-        depth = 0
+        opens = self.open_brackets = []
         first = True
         last = None
         for tok in stream:
@@ -67,20 +78,35 @@ class _Layout:
                                          self._span(tok.start_pos - tok.column + 1, tok.start_pos),
                                          hint="top-level lines start in the first column"))
             first = False
-            if tok.type in ("LPAR", "LSQB"):
-                depth += 1
-                if depth > MAX_BRACKET_DEPTH:
+            if tok.type == "NAME" and tok.value in self.hard_keywords:
+                tok = Token.new_borrow_pos(self.hard_keywords[tok.value], tok.value, tok)
+            if tok.type in _BRACKETS:
+                opens.append(tok)
+                if len(opens) > MAX_BRACKET_DEPTH:
                     raise _LayoutError(error(
                         "E0007", f"brackets nested more than {MAX_BRACKET_DEPTH} deep",
                         self._span(tok.start_pos, tok.end_pos),
                         hint="split the expression with `let` bindings"))
-            elif tok.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
+            elif tok.type in _CLOSERS:
+                if not opens:
+                    raise _LayoutError(error("E0003", f"unmatched `{tok.value}`", self._span(tok.start_pos, tok.end_pos),
+                                             hint=f"this `{tok.value}` closes no bracket; remove it or add the "
+                                                  f"missing `{'(' if tok.type == 'RPAR' else '['}` before it"))
+                if opens[-1].type != _CLOSERS[tok.type]:
+                    line, col = self.source.line_col(opens[-1].start_pos)
+                    want = ")" if opens[-1].type == "LPAR" else "]"
+                    raise _LayoutError(error(
+                        "E0003", f"`{tok.value}` does not match the `{opens[-1].value}` at {line}:{col}",
+                        self._span(tok.start_pos, tok.end_pos),
+                        notes=[Note(f"the `{opens[-1].value}` is opened here",
+                                        self._span(opens[-1].start_pos, opens[-1].end_pos))],
+                        hint=f"close the `{opens[-1].value}` with `{want}` first"))
+                opens.pop()
             if tok.type != "_NEWLINE":
                 yield tok
                 continue
             self._collect_comments(tok)
-            if depth > 0:
+            if opens:
                 continue                      # a newline inside brackets continues the line
             yield tok
             indent = tok.value.rsplit("\n", 1)[1] if "\n" in tok.value else None
@@ -95,19 +121,32 @@ class _Layout:
                 levels.append(width)
                 yield Token.new_borrow_pos("_INDENT", indent, tok)
             else:
+                if width not in levels:
+                    at = tok.end_pos
+                    deeper = [w for w in levels if w > width]
+                    shallower = [w for w in levels if w < width]
+                    raise _LayoutError(error(
+                        "E0006", f"this line is indented by {width} spaces, which matches no enclosing block",
+                        self._span(at - width, at),
+                        hint=f"indent it by {deeper[-1]} spaces to stay in the block above, or by "
+                             f"{_or_list(shallower[::-1])} to close blocks"))
                 while width < levels[-1]:
                     levels.pop()
                     yield Token.new_borrow_pos("_DEDENT", indent, tok)
-                if width != levels[-1]:
-                    at = tok.end_pos
-                    raise _LayoutError(error(
-                        "E0006", "this line's indentation matches no enclosing block",
-                        self._span(at - width, at + 1),
-                        hint=f"indent it by {levels[-1]} spaces to continue the block, "
-                             f"or by one of {sorted(set(levels[:-1]))} to close blocks"))
+        if opens:
+            bracket = opens[-1]
+            want = ")" if bracket.type == "LPAR" else "]"
+            raise _LayoutError(error("E0003", f"unclosed `{bracket.value}`",
+                                     self._span(bracket.start_pos, bracket.end_pos),
+                                     hint=f"close it with `{want}`; inside brackets a line break continues the line"))
         while len(levels) > 1:
             levels.pop()
             yield Token.new_borrow_pos("_DEDENT", "", last) if last is not None else Token("_DEDENT", "")
+
+
+def _or_list(items) -> str:
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 _PARSER = None

@@ -1,0 +1,55 @@
+"""Structural equality of two ASTs, ignoring where things are (spans).
+
+`iterc fmt` checks every result with this before it writes a file: formatting must not
+change what a program means. The walk is iterative because a flat chain like
+`a + b + ... ` parses to a left spine of any length.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..syntax import ast
+
+_POSITION_FIELDS = frozenset({"span", "op_span"})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _POSITION_FIELDS)
+        _FIELDS[cls] = names
+    return names
+
+
+def first_difference(a, b, *, comments: bool = True):
+    """None when the two trees are equal modulo spans (and, for modules, when their
+    comment texts match in order); else a short description of the first difference."""
+    stack = [(a, b, "module")]
+    while stack:
+        x, y, where = stack.pop()
+        if type(x) is not type(y):
+            return f"{where}: {type(x).__name__} != {type(y).__name__}"
+        if isinstance(x, ast.Module) and not comments:
+            x = dataclasses.replace(x, comments=())
+            y = dataclasses.replace(y, comments=())
+        if isinstance(x, ast.Comment):
+            if x.text.rstrip() != y.text.rstrip():
+                return f"{where}: comment {x.text!r} != {y.text!r}"
+        elif dataclasses.is_dataclass(x):
+            for name in _fields(type(x)):
+                stack.append((getattr(x, name), getattr(y, name), f"{where}.{name}"))
+        elif isinstance(x, (tuple, list)):
+            if len(x) != len(y):
+                return f"{where}: {len(x)} items != {len(y)}"
+            stack.extend((p, q, f"{where}[{i}]") for i, (p, q) in enumerate(zip(x, y)))
+        elif isinstance(x, float) and x != x:
+            if y == y:
+                return f"{where}: {x!r} != {y!r}"
+        elif x != y:
+            return f"{where}: {x!r} != {y!r}"
+    return None
+
+
+def same_program(a, b, *, comments: bool = True) -> bool:
+    return first_difference(a, b, comments=comments) is None

@@ -1,0 +1,74 @@
+"""Generated code: golden files for the numpy target, and the rule that user text never
+reaches generated Python outside comments and validated identifiers."""
+import io
+import os
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from iterc.api import check_text, compile_file
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "codegen"
+SOURCES = sorted((ROOT / "stdlib").rglob("*.iter")) + [ROOT / "examples" / "sinkhorn.iter"]
+
+
+def _update(request) -> bool:
+    try:
+        return bool(request.config.getoption("--update-golden"))
+    except ValueError:
+        return os.environ.get("ITERC_UPDATE_GOLDEN") == "1"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_numpy_codegen_golden(source, request):
+    code = compile_file(source, "numpy")
+    golden = GOLDEN / f"{source.stem}.py"
+    if _update(request) or not golden.exists():
+        golden.write_text(code)
+    assert code == golden.read_text(), f"generated code for {source.name} changed; review and rerun with --update-golden"
+    compile(code, str(golden), "exec")
+
+
+HOSTILE = '''
+optimizer sneaky:
+    """Docstring with code: __import__("os").system("echo pwned") ' "
+    second line """
+    hyper lr: real = 1e-3 where lr > 0
+    param x: real[...]
+    oracle g = grad(x)
+    step:
+        x <- x - lr * g   # comment "); import os #
+    converges linear by cite "x'); __import__('os').system('echo pwned'); ('"
+'''
+
+
+def test_user_text_only_in_comments(tmp_path):
+    p = tmp_path / 'we"ird name.iter'
+    p.write_text(HOSTILE)
+    code = compile_file(p, "numpy")
+    allowed_strings = set()
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        if tok.type == tokenize.STRING:
+            allowed_strings.add(tok.string)
+    for s in allowed_strings:
+        assert "pwned" not in s and "import" not in s.replace("numpy reference implementation", ""), s
+    namespace = {}
+    exec(compile(code, "<generated>", "exec"), namespace)      # importing it runs no user code
+    assert "make_sneaky" in namespace
+
+
+@pytest.mark.parametrize("name", ["lambda", "class", "__init__", "_hidden", "np", "rt"])
+def test_dangerous_names_are_rejected(name):
+    src = f"""
+optimizer o:
+    hyper {name}: real = 0.1
+    param x: real[...]
+    oracle g = grad(x)
+    step:
+        x <- x - {name} * g
+    converges heuristic
+"""
+    result = check_text(src, "main.iter")
+    assert any(d.code == "E0103" for d in result.errors), [d.code for d in result.diagnostics]

@@ -88,9 +88,15 @@ def compile_file(path: str | Path, target: str = "numpy") -> str:
     result = check_file(path)
     if not result.ok:
         raise DiagnosticError(result.diagnostics)
-    from .ir import lower_module
+    import os
+
     from .backends import emit
-    return emit(lower_module(result.module), target)
+    from .ir import lower_module
+    ir = lower_module(result.module)
+    if os.environ.get("ITERC_VERIFY") == "1":
+        from .ir.verify import verify_module
+        verify_module(ir)
+    return emit(ir, target)
 
 
 # ---------------------------------------------------------------- load

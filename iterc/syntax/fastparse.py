@@ -1,0 +1,726 @@
+"""A hand-written parser for valid programs: the fast path of `parse_source`.
+
+grammar/iter.lark stays the specification and the error reporter. This parser accepts the
+same language and builds the same AST (spans included) as the lark path; on anything it
+does not accept it gives up (`Bail`) and the caller re-parses with lark, so every syntax
+diagnostic still comes from one place. tests/test_fastparse.py checks that the two agree
+on every corpus program and on randomly mutated ones.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from . import ast
+from .source import Source, Span
+
+MAX_DEPTH = 150            # deeper programs take the lark path (which reports E0007 past its own limit)
+MAX_BRACKETS = 64
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\f]+|\\[ \t\f]*\n)
+  | (?P<comment>\#[^\n]*)
+  | (?P<nl>\n[ \t\f]*)
+  | (?P<string>\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")
+  | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<int>\d+)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
+""", re.VERBOSE)
+
+_CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
+_MEMBERS = frozenset(("hyper", "param", "oracle", "state", "input", "dims", "let", "output", "step", "until",
+                      "assume", "converges"))
+
+
+class Bail(Exception):
+    """The fast path does not accept this input; use the lark path."""
+
+
+class _Tok:
+    __slots__ = ("kind", "value", "start", "end")
+
+    def __init__(self, kind, value, start, end):
+        self.kind, self.value, self.start, self.end = kind, value, start, end
+
+
+def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
+    toks: list[_Tok] = []
+    levels = [0]
+    depth = 0
+    pos, n = 0, len(text)
+    match = _TOKEN.match
+    first = True
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            raise Bail
+        kind = m.lastgroup
+        start, end = pos, m.end()
+        pos = end
+        if kind == "ws":
+            continue
+        if kind == "comment":
+            comments.append(ast.Comment(text[start + 1:end], Span(source, start, end)))
+            continue
+        if kind == "nl":
+            if depth > 0:
+                continue
+            # blank and comment-only lines: keep reading until a line with code (or the end)
+            indent_start = start + 1
+            while True:
+                m2 = match(text, pos)
+                if m2 is None or m2.lastgroup not in ("nl", "comment", "ws"):
+                    break
+                if m2.lastgroup == "comment":
+                    comments.append(ast.Comment(text[m2.start() + 1:m2.end()], Span(source, m2.start(), m2.end())))
+                elif m2.lastgroup == "nl":
+                    indent_start = m2.start() + 1
+                elif text[m2.start()] == "\\":
+                    raise Bail
+                pos = m2.end()
+            if not toks or toks[-1].kind != "nl":
+                toks.append(_Tok("nl", None, start, start))
+            if pos >= n:
+                break
+            indent = text[indent_start:pos]
+            if "\t" in indent:
+                raise Bail
+            width = len(indent)
+            if width > levels[-1]:
+                levels.append(width)
+                toks.append(_Tok("indent", None, start, start))
+            else:
+                while width < levels[-1]:
+                    levels.pop()
+                    toks.append(_Tok("dedent", None, start, start))
+                if width != levels[-1]:
+                    raise Bail
+            continue
+        if first and start != 0 and text[start - 1] != "\n":
+            raise Bail
+        first = False
+        value = m.group()
+        if kind == "op":
+            if value in ("(", "["):
+                depth += 1
+                if depth > MAX_BRACKETS:
+                    raise Bail
+            elif value in (")", "]"):
+                depth = max(0, depth - 1)
+        toks.append(_Tok(kind, value, start, end))
+    if toks and toks[-1].kind not in ("nl",):
+        toks.append(_Tok("nl", None, n, n))
+    end = toks[-1].start if toks else 0
+    while len(levels) > 1:
+        levels.pop()
+        toks.append(_Tok("dedent", None, end, end))
+    toks.append(_Tok("eof", None, n, n))
+    return toks
+
+
+class _Parser:
+    def __init__(self, source: Source, toks: list[_Tok]):
+        self.src = source
+        self.toks = toks
+        self.i = 0
+        self.depth = 0
+
+    # ------------------------------------------------------------ token helpers
+
+    def peek(self, k: int = 0) -> _Tok:
+        return self.toks[self.i + k]
+
+    def at(self, value: str) -> bool:
+        t = self.toks[self.i]
+        return t.value == value and t.kind in ("op", "name")
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def expect(self, value: str) -> _Tok:
+        t = self.toks[self.i]
+        if t.value != value or t.kind not in ("op", "name"):
+            raise Bail
+        self.i += 1
+        return t
+
+    def expect_kind(self, kind: str) -> _Tok:
+        t = self.toks[self.i]
+        if t.kind != kind:
+            raise Bail
+        self.i += 1
+        return t
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(self.src, start, end)
+
+    def ident(self) -> ast.Ident:
+        t = self.expect_kind("name")
+        return ast.Ident(t.value, self.span(t.start, t.end))
+
+    def prev_end(self) -> int:
+        return self.toks[self.i - 1].end
+
+    # ------------------------------------------------------------ expressions
+    # Each returns (node, extent_start, extent_end); the extent includes parentheses,
+    # as lark's rule positions do.
+
+    def expr(self):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise Bail
+        try:
+            return self.or_expr()
+        finally:
+            self.depth -= 1
+
+    def _keyword_chain(self, word: str, sub):
+        node, s, e = sub()
+        while self.at(word) and self.peek().kind == "name":
+            op = self.take()
+            right, _, e = sub()
+            node = ast.Binary(word, node, right, self.span(op.start, op.end), node.span.to(right.span))
+        return node, s, e
+
+    def or_expr(self):
+        return self._keyword_chain("or", self.and_expr)
+
+    def and_expr(self):
+        return self._keyword_chain("and", self.not_expr)
+
+    def not_expr(self):
+        if self.at("not"):
+            t = self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise Bail
+            operand, _, e = self.not_expr()
+            self.depth -= 1
+            return ast.Unary("not", operand, self.span(t.start, e)), t.start, e
+        return self.comparison()
+
+    def comparison(self):
+        node, s, e = self.arith()
+        if not (self.peek().kind == "op" and self.peek().value in _CMP):
+            return node, s, e
+        ops, operands = [], [node]
+        while self.peek().kind == "op" and self.peek().value in _CMP:
+            ops.append(self.take().value)
+            right, _, e = self.arith()
+            operands.append(right)
+        return ast.Compare(tuple(ops), tuple(operands), self.span(s, e)), s, e
+
+    def _op_chain(self, ops, sub):
+        node, s, e = sub()
+        while self.peek().kind == "op" and self.peek().value in ops:
+            op = self.take()
+            right, _, e = sub()
+            node = ast.Binary(op.value, node, right, self.span(op.start, op.end), node.span.to(right.span))
+        return node, s, e
+
+    def arith(self):
+        return self._op_chain(("+", "-"), self.term)
+
+    def term(self):
+        return self._op_chain(("*", "/", "@", "%"), self.unary)
+
+    def unary(self):
+        t = self.peek()
+        if t.kind == "op" and t.value in ("-", "+"):
+            self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise Bail
+            operand, _, e = self.unary()
+            self.depth -= 1
+            return ast.Unary(t.value, operand, self.span(t.start, e)), t.start, e
+        return self.power()
+
+    def power(self):
+        node, s, e = self.postfix()
+        if self.at("^") and self.peek().kind == "op":
+            op = self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise Bail
+            right, _, e = self.unary()
+            self.depth -= 1
+            node = ast.Binary("^", node, right, self.span(op.start, op.end), self.span(s, e))
+        return node, s, e
+
+    def postfix(self):
+        node, s, e = self.atom()
+        base = self.depth
+        try:
+            return self._postfix_ops(node, s, e)
+        finally:
+            self.depth = base
+
+    def _postfix_ops(self, node, s, e):
+        while True:
+            t = self.peek()
+            if t.kind != "op":
+                return node, s, e
+            if t.value == "(":
+                self.take()
+                args, kwargs = self.arg_list(")")
+                e = self.expect(")").end
+                node = ast.Call(node, tuple(args), tuple(kwargs), self.span(s, e))
+            elif t.value == "[":
+                self.take()
+                items = [self.index_item()]
+                while self.at(","):
+                    self.take()
+                    items.append(self.index_item())
+                e = self.expect("]").end
+                node = ast.Index(node, tuple(items), self.span(s, e))
+            elif t.value == ".":
+                self.take()
+                name = self.ident()
+                e = name.span.end
+                node = ast.Attr(node, name, self.span(s, e))
+            else:
+                return node, s, e
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise Bail
+
+    def index_item(self):
+        t = self.peek()
+        if t.kind == "op" and t.value == ":":
+            self.take()
+            return ast.FullSlice(self.span(t.start, t.end))
+        if t.kind == "name" and t.value == "None":
+            self.take()
+            return ast.NewAxis(self.span(t.start, t.end))
+        return self.expr()[0]
+
+    def arg_list(self, closer: str):
+        """Arguments up to `closer`; an empty list gives lark's None placeholder semantics (no args)."""
+        args, kwargs = [], []
+        if self.at(closer):
+            return args, kwargs
+        while True:
+            t, nxt = self.peek(), self.peek(1)
+            if t.kind == "name" and nxt.kind == "op" and nxt.value == "=":
+                name = self.ident()
+                self.take()
+                value, _, e = self.expr()
+                kwargs.append(ast.Keyword(name, value, self.span(name.span.start, e)))
+            else:
+                if kwargs:
+                    # lark keeps the written order in one list; positional after keyword is still
+                    # positional there, so mirror it exactly
+                    pass
+                args.append(self.expr()[0])
+            if not self.at(","):
+                return args, kwargs
+            self.take()
+            if self.at(closer):
+                return args, kwargs
+
+    def atom(self):
+        t = self.take()
+        if t.kind == "name":
+            if t.value in ("true", "false"):
+                return ast.Bool(t.value == "true", self.span(t.start, t.end)), t.start, t.end
+            if t.value == "inf":
+                return ast.Num(float("inf"), False, self.span(t.start, t.end)), t.start, t.end
+            if t.value in ("not", "None"):
+                raise Bail
+            return ast.Name(t.value, self.span(t.start, t.end)), t.start, t.end
+        if t.kind == "int":
+            return ast.Num(int(t.value), True, self.span(t.start, t.end)), t.start, t.end
+        if t.kind == "float":
+            return ast.Num(float(t.value), False, self.span(t.start, t.end)), t.start, t.end
+        if t.kind == "string":
+            raw = t.value
+            return ast.Str(raw[3:-3] if raw.startswith('"""') else raw[1:-1], self.span(t.start, t.end)), t.start, t.end
+        if t.kind == "op" and t.value == "(":
+            inner, _, _ = self.expr()
+            close = self.expect(")")
+            return inner, t.start, close.end
+        raise Bail
+
+    # ------------------------------------------------------------ types, domains, lines
+
+    def end_line(self) -> int:
+        end = self.prev_end()
+        self.expect_kind("nl")
+        return end
+
+    def type_expr(self) -> ast.TypeExpr:
+        elem = self.ident()
+        if not self.at("["):
+            return ast.TypeExpr(elem, None, elem.span)
+        self.take()
+        if self.at("..."):
+            self.take()
+            dims = "..."
+        else:
+            items = []
+            while True:
+                t = self.take()
+                if t.kind == "name":
+                    items.append(ast.Ident(t.value, self.span(t.start, t.end)))
+                elif t.kind == "int":
+                    items.append(ast.Num(int(t.value), True, self.span(t.start, t.end)))
+                else:
+                    raise Bail
+                if not self.at(","):
+                    break
+                self.take()
+            dims = tuple(items)
+        close = self.expect("]")
+        return ast.TypeExpr(elem, dims, self.span(elem.span.start, close.end))
+
+    def domain(self) -> Optional[ast.Domain]:
+        if not (self.at("in") and self.peek().kind == "name"):
+            return None
+        start = self.take().start
+        name = self.ident()
+        args: list = []
+        end = name.span.end
+        if self.at("("):
+            self.take()
+            args, kwargs = self.arg_list(")")
+            if kwargs:
+                raise Bail
+            end = self.expect(")").end
+        return ast.Domain(name, tuple(args), self.span(start, end))
+
+    def name_list(self) -> tuple[ast.Ident, ...]:
+        names = [self.ident()]
+        while self.at(","):
+            self.take()
+            names.append(self.ident())
+        return tuple(names)
+
+    def docstring(self) -> Optional[str]:
+        if self.peek().kind != "string":
+            return None
+        from .convert import _clean_doc
+        raw = self.take().value
+        self.expect_kind("nl")
+        return _clean_doc(raw)
+
+    def block(self):
+        self.expect_kind("nl")
+        self.expect_kind("indent")
+        stmts = [self.stmt()]
+        while self.peek().kind != "dedent":
+            stmts.append(self.stmt())
+        end = self.take().start
+        return tuple(stmts), end
+
+    # ------------------------------------------------------------ statements
+
+    def stmt(self):
+        t = self.peek()
+        if t.kind != "name":
+            raise Bail
+        word = t.value
+        if word == "let":
+            return self.let()
+        if word == "every":
+            self.take()
+            period, _, _ = self.expr()
+            self.expect(":")
+            body, end = self.block()
+            return ast.Every(period, body, self.span(t.start, end))
+        if word == "if":
+            return self.if_stmt()
+        if word == "for":
+            self.take()
+            var = self.ident()
+            self.expect("in")
+            lo, _, _ = self.expr()
+            self.expect("..")
+            hi, _, _ = self.expr()
+            self.expect(":")
+            body, end = self.block()
+            return ast.For(var, lo, hi, body, self.span(t.start, end))
+        if word == "repeat":
+            self.take()
+            self.expect(":")
+            body, _ = self.block()
+            self.expect("until")
+            cond, _, _ = self.expr()
+            self.expect("max")
+            cap, _, _ = self.expr()
+            end = self.end_line()
+            return ast.Repeat(body, cond, cap, self.span(t.start, end))
+        if word in ("elif", "else"):
+            raise Bail
+        target = self.ident()
+        self.expect("<-")
+        value, _, _ = self.expr()
+        end = self.end_line()
+        return ast.Assign(target, value, self.span(t.start, end))
+
+    def let(self) -> ast.Let:
+        t = self.take()
+        name = self.ident()
+        self.expect("=")
+        value, _, _ = self.expr()
+        end = self.end_line()
+        return ast.Let(name, value, self.span(t.start, end))
+
+    def if_stmt(self) -> ast.If:
+        t = self.take()
+        cond, _, _ = self.expr()
+        self.expect(":")
+        body, end = self.block()
+        clauses = []
+        while self.at("elif") and self.peek().kind == "name":
+            e = self.take()
+            econd, _, _ = self.expr()
+            self.expect(":")
+            ebody, eend = self.block()
+            clauses.append((econd, ebody, self.span(e.start, eend)))
+            end = eend
+        orelse: tuple = ()
+        if self.at("else") and self.peek().kind == "name":
+            self.take()
+            self.expect(":")
+            orelse, end = self.block()
+        for econd, ebody, espan in reversed(clauses):
+            orelse = (ast.If(econd, ebody, orelse, espan),)
+        return ast.If(cond, body, orelse, self.span(t.start, end))
+
+    # ------------------------------------------------------------ members
+
+    def member(self):
+        t = self.peek()
+        if t.kind != "name" or t.value not in _MEMBERS:
+            raise Bail
+        word = t.value
+        if word == "let":
+            return self.let()
+        self.take()
+        start = t.start
+        if word == "hyper":
+            name = self.ident()
+            self.expect(":")
+            type_ = self.type_expr()
+            interval = None
+            if self.at("in") and self.peek(1).kind == "op" and self.peek(1).value in ("[", "("):
+                s = self.take().start
+                lo_b = self.take().value
+                lo, _, _ = self.expr()
+                self.expect(",")
+                hi, _, _ = self.expr()
+                close = self.take()
+                if close.kind != "op" or close.value not in ("]", ")"):
+                    raise Bail
+                interval = ast.Interval(lo, hi, lo_b == "[", close.value == "]", self.span(s, close.end))
+            default = None
+            if self.at("="):
+                self.take()
+                default = self.expr()[0]
+            where: list = []
+            if self.at("where") and self.peek().kind == "name":
+                self.take()
+                where.append(self.expr()[0])
+                while self.at(","):
+                    self.take()
+                    where.append(self.expr()[0])
+            end = self.end_line()
+            return ast.Hyper(name, type_, interval, default, tuple(where), self.span(start, end))
+        if word in ("param", "input"):
+            name = self.ident()
+            self.expect(":")
+            type_ = self.type_expr()
+            domain = self.domain()
+            end = self.end_line()
+            cls = ast.Param if word == "param" else ast.Input
+            return cls(name, type_, domain, self.span(start, end))
+        if word == "state":
+            name = self.ident()
+            self.expect(":")
+            type_ = self.type_expr()
+            domain = self.domain()
+            init = None
+            if self.at("="):
+                self.take()
+                init = self.expr()[0]
+            end = self.end_line()
+            return ast.State(name, type_, domain, init, self.span(start, end))
+        if word == "oracle":
+            name = self.ident()
+            self.expect("=")
+            kind = self.ident()
+            self.expect("(")
+            args, kwargs = self.arg_list(")")
+            if kwargs:
+                raise Bail
+            self.expect(")")
+            every = None
+            if self.at("every") and self.peek().kind == "name":
+                self.take()
+                every = self.expr()[0]
+            end = self.end_line()
+            return ast.Oracle(name, kind, tuple(args), every, self.span(start, end))
+        if word == "dims":
+            names = self.name_list()
+            end = self.end_line()
+            return ast.Dims(names, self.span(start, end))
+        if word == "output":
+            names = self.name_list()
+            end = self.end_line()
+            return ast.Output(names, self.span(start, end))
+        if word == "step":
+            counter = self.ident() if self.peek().kind == "name" else None
+            self.expect(":")
+            body, end = self.block()
+            return ast.Step(counter, body, self.span(start, end))
+        if word == "until":
+            cond = self.expr()[0]
+            cap = None
+            if self.at("max") and self.peek().kind == "name":
+                self.take()
+                cap = self.expr()[0]
+            end = self.end_line()
+            return ast.Until(cond, cap, self.span(start, end))
+        if word == "assume":
+            subject = self.ident()
+            self.expect(":")
+            facts = [self.fact()]
+            while self.at(","):
+                self.take()
+                facts.append(self.fact())
+            end = self.end_line()
+            return ast.Assume(subject, tuple(facts), self.span(start, end))
+        if word == "converges":
+            return self.converges(start)
+        raise Bail
+
+    def fact(self) -> ast.Fact:
+        name = self.ident()
+        end = name.span.end
+        args: list = []
+        if self.at("("):
+            self.take()
+            args, kwargs = self.arg_list(")")
+            if kwargs:
+                raise Bail
+            end = self.expect(")").end
+        return ast.Fact(name, tuple(args), self.span(name.span.start, end))
+
+    def converges(self, start: int) -> ast.Converges:
+        t = self.take()
+        if t.kind != "name":
+            raise Bail
+        target = rate = on = None
+        if t.value in ("heuristic", "linear", "sublinear"):
+            kind = t.value
+        elif t.value == "to":
+            kind = "to"
+            target = self.ident()
+        elif t.value == "rate":
+            kind = "rate"
+            rate = self.expr()[0]
+            if self.at("on") and self.peek().kind == "name":
+                self.take()
+                on = self.expr()[0]
+        else:
+            raise Bail
+        cite = None
+        if self.at("by") and self.peek().kind == "name":
+            self.take()
+            self.expect("cite")
+            s = self.expect_kind("string").value
+            cite = s[3:-3] if s.startswith('"""') else s[1:-1]
+        end = self.end_line()
+        return ast.Converges(kind, target, rate, on, cite, self.span(start, end))
+
+    # ------------------------------------------------------------ top level
+
+    def module(self, comments) -> ast.Module:
+        uses, defs, methods = [], [], []
+        while self.peek().kind != "eof":
+            t = self.peek()
+            if t.kind == "nl":
+                self.take()
+                continue
+            if t.kind != "name":
+                raise Bail
+            if t.value == "use":
+                uses.append(self.use())
+            elif t.value == "def":
+                defs.append(self.def_())
+            elif t.value in ("optimizer", "solver"):
+                methods.append(self.method())
+            else:
+                raise Bail
+        return ast.Module(tuple(uses), tuple(defs), tuple(methods), tuple(comments),
+                          Span(self.src, 0, len(self.src.text)))
+
+    def use(self) -> ast.Use:
+        start = self.take().start
+        if self.peek().kind == "string":
+            raw = self.take().value
+            path, file = (), (raw[3:-3] if raw.startswith('"""') else raw[1:-1])
+        else:
+            parts = [self.ident()]
+            while self.at(".") and self.peek().kind == "op":
+                self.take()
+                parts.append(self.ident())
+            path, file = tuple(parts), None
+        alias = None
+        if self.at("as") and self.peek().kind == "name":
+            self.take()
+            alias = self.ident()
+        end = self.end_line()
+        return ast.Use(path, file, alias, self.span(start, end))
+
+    def def_(self) -> ast.Def:
+        start = self.take().start
+        name = self.ident()
+        self.expect("(")
+        params = () if self.at(")") else self.name_list()
+        self.expect(")")
+        if self.at("="):
+            self.take()
+            result = self.expr()[0]
+            end = self.end_line()
+            return ast.Def(name, params, None, (), result, self.span(start, end))
+        self.expect(":")
+        self.expect_kind("nl")
+        self.expect_kind("indent")
+        doc = self.docstring()
+        lets = []
+        while self.at("let") and self.peek().kind == "name":
+            lets.append(self.let())
+        self.expect("return")
+        result = self.expr()[0]
+        self.end_line()
+        end = self.expect_kind("dedent").start
+        return ast.Def(name, params, doc, tuple(lets), result, self.span(start, end))
+
+    def method(self) -> ast.Method:
+        t = self.take()
+        name = self.ident()
+        self.expect(":")
+        self.expect_kind("nl")
+        self.expect_kind("indent")
+        doc = self.docstring()
+        members = [self.member()]
+        while self.peek().kind != "dedent":
+            members.append(self.member())
+        end = self.take().start
+        return ast.Method(t.value, name, doc, tuple(members), self.span(t.start, end))
+
+
+def fast_parse(source: Source) -> Optional[ast.Module]:
+    """The AST of a valid program, or None when the lark path must decide."""
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    comments: list = []
+    try:
+        toks = _tokenize(text, source, comments)
+        return _Parser(source, toks).module(comments)
+    except (Bail, IndexError, RecursionError):
+        return None

@@ -34,11 +34,18 @@ class _Loader:
     def __init__(self):
         self.cache: dict[Path, Optional[ast.Module]] = {}
         self.stack: list[Path] = []
-        try:
-            from ..api import stdlib_dir
-            self.stdlib = _stdlib_modules(stdlib_dir())
-        except FileNotFoundError:
-            self.stdlib = {}
+        self._stdlib: Optional[dict[str, Path]] = None
+
+    @property
+    def stdlib(self) -> dict[str, Path]:
+        """Scanned on the first `use` only: most files use nothing."""
+        if self._stdlib is None:
+            try:
+                from ..api import stdlib_dir
+                self._stdlib = _stdlib_modules(stdlib_dir())
+            except FileNotFoundError:
+                self._stdlib = {}
+        return self._stdlib
 
     def resolve(self, use: ast.Use, here: Path) -> Optional[Path]:
         if use.file is not None:

@@ -18,7 +18,7 @@ MAX_DEPTH = 150            # deeper programs take the lark path (which reports E
 MAX_BRACKETS = 64
 
 _TOKEN = re.compile(r"""
-    (?P<ws>[ \t\f]+|\\[ \t\f]*\n)
+    (?P<ws>[ \t\f]+)
   | (?P<comment>\#[^\n]*)
   | (?P<nl>\n[ \t\f]*)
   | (?P<string>\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")
@@ -26,6 +26,7 @@ _TOKEN = re.compile(r"""
   | (?P<int>\d+)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
+  | (?P<other>[\s\S])
 """, re.VERBOSE)
 
 _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
@@ -45,77 +46,66 @@ class _Tok:
 
 
 def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
+    """Tokens with layout: one pass over regex matches; a newline is held back until the
+    next real token shows the indentation of its line."""
     toks: list[_Tok] = []
+    append = toks.append
     levels = [0]
     depth = 0
-    pos, n = 0, len(text)
-    match = _TOKEN.match
-    first = True
-    while pos < n:
-        m = match(text, pos)
-        if m is None:
-            raise Bail
+    pending = -1                      # start of a held-back newline, or -1
+    indent = ""
+    for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        start, end = pos, m.end()
-        pos = end
         if kind == "ws":
             continue
+        start = m.start()
         if kind == "comment":
-            comments.append(ast.Comment(text[start + 1:end], Span(source, start, end)))
+            comments.append(ast.Comment(m.group()[1:], Span(source, start, m.end())))
             continue
         if kind == "nl":
-            if depth > 0:
-                continue
-            # blank and comment-only lines: keep reading until a line with code (or the end)
-            indent_start = start + 1
-            while True:
-                m2 = match(text, pos)
-                if m2 is None or m2.lastgroup not in ("nl", "comment", "ws"):
-                    break
-                if m2.lastgroup == "comment":
-                    comments.append(ast.Comment(text[m2.start() + 1:m2.end()], Span(source, m2.start(), m2.end())))
-                elif m2.lastgroup == "nl":
-                    indent_start = m2.start() + 1
-                elif text[m2.start()] == "\\":
-                    raise Bail
-                pos = m2.end()
+            if depth == 0:
+                if pending < 0:
+                    pending = start
+                indent = m.group()[1:]
+            continue
+        if kind == "other":
+            raise Bail                # a stray character, or a line continuation: the lark path decides
+        if pending >= 0:
             if not toks or toks[-1].kind != "nl":
-                toks.append(_Tok("nl", None, start, start))
-            if pos >= n:
-                break
-            indent = text[indent_start:pos]
+                append(_Tok("nl", None, pending, pending))
             if "\t" in indent:
                 raise Bail
             width = len(indent)
             if width > levels[-1]:
                 levels.append(width)
-                toks.append(_Tok("indent", None, start, start))
+                append(_Tok("indent", None, pending, pending))
             else:
                 while width < levels[-1]:
                     levels.pop()
-                    toks.append(_Tok("dedent", None, start, start))
+                    append(_Tok("dedent", None, pending, pending))
                 if width != levels[-1]:
                     raise Bail
-            continue
-        if first and start != 0 and text[start - 1] != "\n":
-            raise Bail
-        first = False
+            pending = -1
+        elif not toks and start != 0 and text[start - 1] != "\n":
+            raise Bail                # the first line is indented
         value = m.group()
         if kind == "op":
-            if value in ("(", "["):
+            if value == "(" or value == "[":
                 depth += 1
                 if depth > MAX_BRACKETS:
                     raise Bail
-            elif value in (")", "]"):
+            elif value == ")" or value == "]":
                 depth = max(0, depth - 1)
-        toks.append(_Tok(kind, value, start, end))
-    if toks and toks[-1].kind not in ("nl",):
-        toks.append(_Tok("nl", None, n, n))
+        append(_Tok(kind, value, start, m.end()))
+    n = len(text)
+    if toks and toks[-1].kind != "nl":
+        at = pending if pending >= 0 else n
+        append(_Tok("nl", None, at, at))
     end = toks[-1].start if toks else 0
     while len(levels) > 1:
         levels.pop()
-        toks.append(_Tok("dedent", None, end, end))
-    toks.append(_Tok("eof", None, n, n))
+        append(_Tok("dedent", None, end, end))
+    append(_Tok("eof", None, n, n))
     return toks
 
 

@@ -12,17 +12,26 @@ from .registry import Builtin, BuiltinError, Infix, Prefix, Sig, register
 
 # ---------------------------------------------------------------- rule helpers
 
+def _arg_words(sig: Sig, i: int) -> str:
+    """How a message names argument i: "the left operand" of `*`, "argument 2" of `clip`."""
+    if sig.name.isidentifier() and sig.name not in ("and", "or", "not"):
+        return f"argument {i + 1}"
+    if len(sig.args) == 1:
+        return "its operand"
+    return "the left operand" if i == 0 else "the right operand"
+
+
 def _numeric(sig: Sig, i: int) -> None:
     t = sig.args[i]
     if t.elem == "bool":
-        raise BuiltinError("E0204", f"`{sig.name}` needs numbers, but argument {i + 1} is a {t}", arg=i,
+        raise BuiltinError("E0204", f"`{sig.name}` needs numbers, but {_arg_words(sig, i)} is {t}", arg=i,
                            hint="booleans are not numbers here; use `where(cond, 1.0, 0.0)` to convert")
 
 
 def _boolean(sig: Sig, i: int) -> None:
     t = sig.args[i]
     if t.elem != "bool":
-        raise BuiltinError("E0204", f"`{sig.name}` needs a bool, but argument {i + 1} is a {t}", arg=i,
+        raise BuiltinError("E0204", f"`{sig.name}` needs a bool, but {_arg_words(sig, i)} is {t}", arg=i,
                            hint="compare it to get a bool, e.g. `x > 0`")
 
 
@@ -60,7 +69,8 @@ def _axis(sig: Sig, arg: int = 0):
     rank = len(t.shape)
     if not -rank <= axis < rank:
         raise BuiltinError("E0203", f"axis {axis} is out of range for {t} (rank {rank})", keyword="axis",
-                           hint=f"valid axes are 0..{rank - 1}" if rank else "a scalar has no axes")
+                           hint=("the only axis is 0" if rank == 1 else f"valid axes are 0 to {rank - 1} "
+                                 f"(or -1 to -{rank}, counting from the end)") if rank else "a scalar has no axes")
     return axis % rank
 
 
@@ -132,9 +142,14 @@ def _ranked(sig: Sig, i: int, rank: int, what: str) -> tuple:
     t = sig.args[i]
     if t.shape == LEAF or len(t.shape) != rank:
         have = "any shape `[...]`" if t.shape == LEAF else f"rank {len(t.shape)} ({t})"
-        raise BuiltinError("E0202", f"{what} needs a rank-{rank} value, but argument {i + 1} has {have}", arg=i,
-                           hint="declare the parameter with a rank, e.g. `param x: real[m, n]`"
-                           if t.shape == LEAF else None)
+        noun = {1: "a vector (rank 1)", 2: "a matrix (rank 2)"}.get(rank, f"a rank-{rank} value")
+        hint = None
+        if t.shape == LEAF:
+            hint = "declare the parameter with a rank, e.g. `param x: real[m, n]`"
+        elif sig.name == ".T" and len(t.shape) == 1:
+            hint = "a vector has nothing to transpose; `v[:, None]` is a column and `v[None, :]` a row"
+        raise BuiltinError("E0202", f"{what} needs {noun}, but {_arg_words(sig, i)} has {have}", arg=i,
+                           hint=hint)
     return t.shape
 
 

@@ -47,14 +47,17 @@ class _Loader:
                 self._stdlib = {}
         return self._stdlib
 
-    def resolve(self, use: ast.Use, here: Path) -> Optional[Path]:
+    def resolve(self, use: ast.Use, here: Optional[Path]) -> Optional[Path]:
+        """A relative file or a module next to `here` first, then the stdlib. Text that is not
+        a file on disk (`here` is None) can still use the stdlib."""
         if use.file is not None:
-            p = (here.parent / use.file)
-            return p if p.is_file() else None
+            p = (here.parent / use.file) if here is not None else None
+            return p if p is not None and p.is_file() else None
         dotted = ".".join(i.name for i in use.path)
-        local = here.parent.joinpath(*[i.name for i in use.path]).with_suffix(".iter")
-        if local.is_file():
-            return local
+        if here is not None:
+            local = here.parent.joinpath(*[i.name for i in use.path]).with_suffix(".iter")
+            if local.is_file():
+                return local
         return self.stdlib.get(dotted)
 
     def defs_of(self, module: ast.Module, here: Optional[Path], diags: list[Diagnostic]):
@@ -64,10 +67,15 @@ class _Loader:
         for use in module.uses:
             shown = use.file if use.file is not None else ".".join(i.name for i in use.path)
             span = use.span
-            path = self.resolve(use, here) if here is not None else None
+            path = self.resolve(use, here)
             if path is None:
+                if use.file is not None and here is None:
+                    diags.append(error("E0105", f"cannot find `{shown}`", use.span,
+                                       hint="a path is looked up next to the file that uses it, and this "
+                                            "text was not read from a file"))
+                    continue
                 known = list(self.stdlib)
-                self.report_unknown(use, shown, known, diags)
+                self.report_unknown(use, shown, known, diags, here)
                 continue
             path = path.resolve()
             if path in self.stack:
@@ -96,7 +104,12 @@ class _Loader:
             defs[d.name.name] = d
         return defs, aliases
 
-    def report_unknown(self, use: ast.Use, shown: str, known, diags):
+    def report_unknown(self, use: ast.Use, shown: str, known, diags, here: Optional[Path] = None):
+        if use.file is not None:
+            diags.append(error("E0105", f"no file `{shown}` next to this one", use.span,
+                               hint=did_you_mean(shown, [p.name for p in here.parent.glob("*.iter")])
+                               if here is not None else None))
+            return
         diags.append(error("E0105", f"unknown module `{shown}`", use.span,
                            hint=did_you_mean(shown, known) or
                            "modules are stdlib names (e.g. `use optim.adam`) or paths (`use \"helpers.iter\"`)"))

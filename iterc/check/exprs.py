@@ -13,11 +13,17 @@ from ..diagnostics import Diagnostic, Note, error
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, Type, shape_str
 from .model import CallInfo, DefExpansion, Symbol, Typing
-from .names import ORACLE_KINDS, did_you_mean
+from .names import ORACLE_KINDS, did_you_mean, suggest
 
 _KIND_WORDS = {"hyper": "hyper", "param": "parameter", "oracle": "oracle", "state": "state",
                "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding",
                "counter": "step counter", "loopvar": "loop variable", "defarg": "def argument"}
+
+
+def _a_kind(kind: str) -> str:
+    """"a hyper", "an oracle": the kind of a symbol in words, with its article."""
+    word = _KIND_WORDS.get(kind, kind)
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 class Scopes:
@@ -55,6 +61,8 @@ class ExprChecker:
         self.aliases = aliases
         self.reads: set[str] = set()              # symbol names read (for unused warnings)
         self.read_hook: Optional[Callable[[Symbol, ast.Name], Optional[str]]] = None
+        # called with a Name not in scope; True when it has reported the problem itself
+        self.undefined_hook: Optional[Callable[[ast.Name], bool]] = None
         self.expanding: list[str] = []
         self.expansion_notes: list[Note] = []
         self.prev_allowed = False
@@ -83,6 +91,23 @@ class ExprChecker:
     def is_static(self, node) -> bool:
         return id(node) in self.typing.static
 
+    def did_you_mean_read(self, name: str) -> Optional[str]:
+        """A "did you mean" hint over the visible names. The suggested name counts as read:
+        "`lr` is never used" next to "undefined `lrr`; did you mean `lr`?" is noise."""
+        guess = suggest(name, self.scopes.visible())
+        if guess is None:
+            return None
+        self.reads.add(guess)
+        return f"did you mean `{guess}`?"
+
+    def visit_args(self, node: ast.Call) -> None:
+        """Check the arguments of a call that is itself wrong, so that what they read counts as
+        read and real errors inside them are reported too."""
+        for a in node.args:
+            self.check(a)
+        for k in node.kwargs:
+            self.check(k.value)
+
     def check(self, node) -> Optional[Type]:
         handler = self._dispatch.get(type(node))
         if handler is None:
@@ -106,6 +131,8 @@ class ExprChecker:
     def _name(self, node: ast.Name):
         sym = self.scopes.lookup(node.id)
         if sym is None:
+            if self.undefined_hook is not None and self.undefined_hook(node):
+                return None
             if node.id in self.defs or lookup(node.id) is not None:
                 self.report(error("E0115", f"`{node.id}` is a function; call it with arguments",
                                   node.span, hint=f"write `{node.id}(...)`"))
@@ -115,7 +142,10 @@ class ExprChecker:
                                   hint=f"declare `oracle g = {node.id}(x)` and use `g`"))
                 return None
             self.report(error("E0101", f"undefined name `{node.id}`", node.span,
-                              hint=did_you_mean(node.id, self.scopes.visible())))
+                              hint=self.did_you_mean_read(node.id)))
+            return None
+        if sym.type is None:                 # its declaration has an error, reported already
+            self.reads.add(sym.name)
             return None
         if self.read_hook is not None:
             problem = self.read_hook(sym, node)
@@ -184,7 +214,10 @@ class ExprChecker:
             module_defs = self.aliases[func.value.id]
             if func.attr.name not in module_defs:
                 self.report(error("E0116", f"module `{func.value.id}` has no def `{func.attr.name}`", func.attr.span,
-                                  hint=did_you_mean(func.attr.name, module_defs)))
+                                  hint=did_you_mean(func.attr.name, module_defs) or
+                                  (f"it defines: {', '.join(sorted(module_defs))}" if module_defs
+                                   else "it defines no `def`s")))
+                self.visit_args(node)
                 return None
             return self._expand(node, module_defs[func.attr.name])
         if not isinstance(func, ast.Name):
@@ -194,8 +227,10 @@ class ExprChecker:
         name = func.id
         if self.scopes.lookup(name) is not None:
             sym = self.scopes.lookup(name)
-            self.report(error("E0115", f"`{name}` is a {_KIND_WORDS.get(sym.kind, sym.kind)}, not a function",
+            self.reads.add(sym.name)
+            self.report(error("E0115", f"`{name}` is {_a_kind(sym.kind)}, not a function",
                               func.span))
+            self.visit_args(node)
             return None
         if name in self.defs:
             return self._expand(node, self.defs[name])
@@ -206,27 +241,38 @@ class ExprChecker:
             if name in ORACLE_KINDS:
                 self.report(error("E0116", f"`{name}` is an oracle: the caller supplies it", func.span,
                                   hint=f"declare `oracle g = {name}(x)` in the method and use `g`"))
+                self.visit_args(node)
                 return None
             candidates = [n for n, e in REGISTRY.items() if e.callable] + list(self.defs)
             self.report(error("E0116", f"unknown function `{name}`", func.span,
                               hint=did_you_mean(name, candidates)))
+            self.visit_args(node)
             return None
         if len(node.args) != len(entry.params):
             self.report(error("E0206", f"`{name}` takes {_count(len(entry.params), 'argument')} "
-                                       f"({', '.join(entry.params)}), but {len(node.args)} were given",
+                                       f"({', '.join(entry.params)}), but {len(node.args)} "
+                                       f"{'was' if len(node.args) == 1 else 'were'} given",
                               node.span, hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+            self.visit_args(node)
             return None
         kw = {}
         for k in node.kwargs:
+            if not entry.keywords:
+                self.report(error("E0207", f"`{name}` takes no keyword arguments", k.span,
+                                  hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+                self.visit_args(node)
+                return None
             if k.name.name not in entry.keywords:
-                allowed = ", ".join(f"`{x}=`" for x in entry.keywords) or "none"
+                allowed = ", ".join(f"`{x}=`" for x in entry.keywords)
                 self.report(error("E0207", f"`{name}` has no keyword argument `{k.name.name}`", k.name.span,
                                   hint=did_you_mean(k.name.name, entry.keywords) or f"its keywords: {allowed}"))
+                self.visit_args(node)
                 return None
             value = _static_int(k.value)
             if value is None:
                 self.report(error("E0205", f"`{k.name.name}=` must be a literal integer", k.value.span,
                                   hint=f"write e.g. `{k.name.name}=0`"))
+                self.visit_args(node)
                 return None
             kw[k.name.name] = value
         return self._apply(entry, node, list(node.args), kw, what=name)
@@ -234,15 +280,18 @@ class ExprChecker:
     def _prev(self, node: ast.Call):
         if len(node.args) != 1 or node.kwargs:
             self.report(error("E0206", "`prev` takes one argument, a state or the parameter", node.span))
+            self.visit_args(node)
             return None
         arg = node.args[0]
         if not isinstance(arg, ast.Name):
             self.report(error("E0113", "`prev` takes the name of a state or the parameter", arg.span,
                               hint="write `prev(m)` for a state `m`"))
+            self.visit_args(node)
             return None
         sym = self.scopes.lookup(arg.id)
         if sym is not None and sym.kind not in ("state", "param"):
-            self.report(error("E0113", f"`prev({arg.id})`: `{arg.id}` is a {_KIND_WORDS.get(sym.kind, sym.kind)}, "
+            self.reads.add(sym.name)
+            self.report(error("E0113", f"`prev({arg.id})`: `{arg.id}` is {_a_kind(sym.kind)}, "
                                        "which does not change during a step", arg.span,
                               hint="`prev` applies to states and the parameter"))
             return None
@@ -263,12 +312,16 @@ class ExprChecker:
                               notes=[Note(f"`{name}` is defined here", defn.name.span)]))
             return None
         if node.kwargs:
-            self.report(error("E0207", f"`{name}` takes positional arguments only", node.kwargs[0].span))
+            self.report(error("E0207", f"`{name}` takes positional arguments only", node.kwargs[0].span,
+                              notes=[Note(f"`{name}` is defined here", defn.name.span)]))
+            self.visit_args(node)
             return None
         if len(node.args) != len(defn.params):
             self.report(error("E0206", f"`{name}` takes {_count(len(defn.params), 'argument')} "
-                                       f"({', '.join(p.name for p in defn.params)}), but {len(node.args)} were given",
+                                       f"({', '.join(p.name for p in defn.params)}), but {len(node.args)} "
+                                       f"{'was' if len(node.args) == 1 else 'were'} given",
                               node.span, notes=[Note(f"`{name}` is defined here", defn.name.span)]))
+            self.visit_args(node)
             return None
         arg_types = [self.check(a) for a in node.args]
         if any(t is None for t in arg_types):
@@ -283,6 +336,7 @@ class ExprChecker:
         self.expanding.append(name)
         self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
         hook, self.read_hook = self.read_hook, None
+        undefined_hook, self.undefined_hook = self.undefined_hook, None     # a def sees only its arguments
         try:
             ok = True
             for let in defn.lets:
@@ -299,6 +353,7 @@ class ExprChecker:
             static = result is not None and self.is_static(defn.result)
         finally:
             self.read_hook = hook
+            self.undefined_hook = undefined_hook
             self.expansion_notes.pop()
             self.expanding.pop()
             self.typing, self.scopes = outer_typing, outer_scopes
@@ -325,7 +380,7 @@ class ExprChecker:
         dims = list(t.shape)
         n_slices = sum(isinstance(i, ast.FullSlice) for i in node.items)
         if n_slices > len(dims):
-            self.report(error("E0202", f"index has {n_slices} `:` but {_snippet(node.value)} has rank {len(dims)} ({t})",
+            self.report(error("E0202", f"index has {n_slices} `:` but `{_snippet(node.value)}` has rank {len(dims)} ({t})",
                               node.span, hint=f"use at most {len(dims)} `:`"))
             return None
         shape, k = [], 0

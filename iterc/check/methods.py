@@ -12,7 +12,7 @@ from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
-from .exprs import ExprChecker, Scopes, _KIND_WORDS, _snippet
+from .exprs import ExprChecker, Scopes, _KIND_WORDS, _a_kind, _count, _snippet
 from .model import CheckedMethod, HyperInfo, Symbol, Typing
 from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
 
@@ -32,6 +32,18 @@ _WHY_NOT = {
     ("solver", ast.Param): "a solver iterates on its `state`; declare data as `input`",
     ("solver", ast.Oracle): "a solver's data comes as `input`s; oracles belong to optimizers",
 }
+
+
+def _name_span(sym: Symbol):
+    """Where a symbol's name is written in its declaration (the whole declaration as a fallback)."""
+    decl = sym.decl
+    if isinstance(decl, ast.Ident):
+        return decl.span
+    for attr in ("name", "var"):
+        ident = getattr(decl, attr, None)
+        if isinstance(ident, ast.Ident):
+            return ident.span
+    return getattr(decl, "span", None)
 
 
 class MethodChecker:
@@ -58,7 +70,10 @@ class MethodChecker:
     def report(self, d: Diagnostic) -> None:
         self.x.report(d)
 
-    def declare(self, ident: ast.Ident, kind: str, t: Type, decl, static=False, storage=None) -> Symbol:
+    def declare(self, ident: ast.Ident, kind: str, t: Optional[Type], decl, static=False, storage=None) -> Symbol:
+        """Bind a name in the current scope. `t` is None for a declaration that already has an
+        error: the name then exists (so uses of it are not "undefined"), but has no type (so
+        they report nothing more)."""
         why = reserved_reason(ident.name)
         if why:
             self.report(error("E0103", f"`{ident.name}` cannot be used as a name: {why}", ident.span,
@@ -68,7 +83,7 @@ class MethodChecker:
         if prior is not None:
             prior_span = getattr(prior.decl, "name", None)
             prior_span = prior_span.span if isinstance(prior_span, ast.Ident) else getattr(prior.decl, "span", None)
-            self.report(error("E0102", f"`{ident.name}` is already defined as a {_KIND_WORDS.get(prior.kind, prior.kind)}",
+            self.report(error("E0102", f"`{ident.name}` is already defined as {_a_kind(prior.kind)}",
                               ident.span, notes=[Note("first defined here", prior_span)] if prior_span else (),
                               hint="pick a different name"))
             return sym
@@ -82,6 +97,8 @@ class MethodChecker:
         word = _MEMBER_WORDS.get(type(member), "this")
         self.report(error("E0110", f"`{word}` is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
                                    f"{self.m.kind}", member.span, hint=_WHY_NOT.get((self.m.kind, type(member)))))
+        if isinstance(getattr(member, "name", None), ast.Ident):
+            self.declare(member.name, {"let": "local"}.get(word, word), None, member)   # no cascade on its uses
         return False
 
     def resolve_type(self, te: ast.TypeExpr, where: str, binds_dims: bool) -> Optional[Type]:
@@ -124,8 +141,9 @@ class MethodChecker:
                               hint=did_you_mean(name, DOMAINS) or f"domains: {', '.join(DOMAINS)}"))
             return
         if len(domain.args) != DOMAINS[name]:
-            self.report(error("E0206", f"domain `{name}` takes {DOMAINS[name]} argument(s), got {len(domain.args)}",
-                              domain.span))
+            example = {"ball": "ball(1.0)", "box": "box(-1, 1)"}.get(name, name)
+            self.report(error("E0206", f"domain `{name}` takes {_count(DOMAINS[name], 'argument')}, got {len(domain.args)}",
+                              domain.span, hint=f"write `in {example}`"))
             return
         for a in domain.args:
             self.expect_scalar(a, "a domain bound")
@@ -135,11 +153,15 @@ class MethodChecker:
         if t is None:
             return None
         if not t.is_scalar:
-            self.report(error("E0202", f"{what} must be a scalar, but `{_snippet(expr)}` is {t}", expr.span))
+            self.report(error("E0202", f"{what} must be a scalar, but `{_snippet(expr)}` is {t}", expr.span,
+                              hint="choose elementwise with `where(cond, a, b)`, or reduce to a scalar first "
+                                   "(e.g. `norm(g) > 0`)" if t.elem == "bool" else
+                              "reduce it to a scalar, e.g. with `sum` or `norm`"))
             return None
         if elem == "bool" and t.elem != "bool":
             self.report(error("E0208", f"{what} must be a bool, but `{_snippet(expr)}` is {t}", expr.span,
-                              hint="write a comparison, e.g. `lr > 0`"))
+                              hint=f"write a comparison, e.g. `{_snippet(expr)} "
+                                   f"{'<= tol' if 'until' in what else '> 0'}`"))
             return None
         if elem == "number" and t.elem == "bool":
             self.report(error("E0204", f"{what} must be a number, but `{_snippet(expr)}` is a bool", expr.span))
@@ -166,15 +188,27 @@ class MethodChecker:
         elem_ok = value_t.elem == want.elem or (want.elem == "real" and value_t.elem == "int")
         try:
             shape_ok = broadcast(want.shape, value_t.shape) == want.shape
-            why = ""
-        except ShapeError as exc:
-            shape_ok, why = False, f": {exc}"
+        except ShapeError:        # the two types in the message say more than the failing dimension
+            shape_ok = False
         if elem_ok and shape_ok:
             return
-        self.report(error("E0209", f"{verb} `{target.name}` ({want}) a value of type {value_t}{why}", expr.span,
-                          notes=[Note(f"`{target.name}` is declared {want}", getattr(target.decl, "span", None))],
-                          hint=None if elem_ok else ("compare it to make a bool" if want.elem == "bool"
-                                                     else "convert with `where(cond, 1.0, 0.0)`")))
+        message = {
+            "cannot assign to": f"cannot assign a {value_t} value to `{target.name}`, which is {want}",
+            "cannot initialise the state": f"cannot initialise `{target.name}`, which is {want}, with a {value_t} value",
+            "cannot give the hyper": f"the default of `{target.name}` must be {want}, but `{_snippet(expr)}` is {value_t}",
+        }.get(verb, f"{verb} `{target.name}` ({want}) a value of type {value_t}")
+        if not elem_ok:
+            hint = {"bool": f"compare it to make a bool, e.g. `{_snippet(expr)} > 0`",
+                    "int": "an int holds whole numbers (and `/` always gives a real)"}.get(
+                want.elem, "convert a bool with `where(cond, 1.0, 0.0)`")
+        elif want.shape == ():
+            hint = "reduce the value to a scalar, e.g. with `sum` or `norm`"
+        elif LEAF in (want.shape, value_t.shape):
+            hint = "`[...]` is the shape of the parameter leaf; it does not mix with ranked shapes"
+        else:
+            hint = f"the value must have shape {shape_str(want.shape)}, or broadcast to it"
+        self.report(error("E0209", message, expr.span, hint=hint,
+                          notes=[Note(f"`{target.name}` is declared here", _name_span(target))]))
 
     # ------------------------------------------------------------ members
 
@@ -184,6 +218,11 @@ class MethodChecker:
         if why:
             self.report(error("E0103", f"`{m.name.name}` cannot be a method name: {why}", m.name.span))
         members = [mb for mb in m.members if self.member_kind_ok(mb)]
+        # every named member, so that a name used before its member is checked gets a precise error
+        self.decls: dict[str, tuple[str, ast.Ident]] = {}
+        for mb in members:
+            if isinstance(getattr(mb, "name", None), ast.Ident):
+                self.decls.setdefault(mb.name.name, (_MEMBER_WORDS[type(mb)], mb.name))
         by_type = lambda T: [mb for mb in members if isinstance(mb, T)]
 
         for d in by_type(ast.Dims):
@@ -198,8 +237,9 @@ class MethodChecker:
         for inp in by_type(ast.Input):
             t = self.resolve_type(inp.type, "input", binds_dims=True)
             self.check_domain(inp.domain)
+            sym = self.declare(inp.name, "input", t, inp)
             if t is not None:
-                self.inputs.append(self.declare(inp.name, "input", t, inp))
+                self.inputs.append(sym)
         for h in by_type(ast.Hyper):
             self.check_hyper(h)
         for o in by_type(ast.Oracle):
@@ -220,10 +260,13 @@ class MethodChecker:
 
         until, max_iter = None, None
         if m.kind == "solver":
+            # a solver's lets and `until` run after each step, where `prev(x)` is the value
+            # x had when the step began (`until norm(x - prev(x)) <= tol`)
+            self.x.prev_allowed = True
             for let in by_type(ast.Let):
                 t = self.x.check(let.value)
+                self.declare(let.name, "let", t, let, static=t is not None and self.x.is_static(let.value))
                 if t is not None:
-                    self.declare(let.name, "let", t, let, static=self.x.is_static(let.value))
                     self.lets.append(let)
             untils = by_type(ast.Until)
             if not untils:
@@ -243,6 +286,7 @@ class MethodChecker:
                                       hint="write `until COND max N`, or declare `hyper max_iter: int`"))
                 else:
                     self.expect_static_int(max_iter, "the iteration cap")
+            self.x.prev_allowed = False
             outs = by_type(ast.Output)
             if not outs:
                 self.report(error("E0111", f"solver `{m.name.name}` has no `output`", m.name.span,
@@ -254,8 +298,8 @@ class MethodChecker:
                         self.report(error("E0101", f"undefined name `{ident.name}` in `output`", ident.span,
                                           hint=did_you_mean(ident.name, self.base)))
                     elif sym.kind not in ("state", "let", "input"):
-                        self.report(error("E0110", f"`output` names states and lets; `{ident.name}` is a "
-                                                   f"{_KIND_WORDS.get(sym.kind)}", ident.span))
+                        self.report(error("E0110", f"`output` names states, lets and inputs; `{ident.name}` is "
+                                                   f"{_a_kind(sym.kind)}", ident.span))
                     else:
                         self.x.reads.add(sym.name)
                         self.outputs.append(sym)
@@ -291,31 +335,49 @@ class MethodChecker:
             return
         t = self.resolve_type(p.type, "param", binds_dims=True)
         self.check_domain(p.domain)
-        if t is None:
-            return
-        if t.elem != "real":
+        if t is not None and t.elem != "real":
             self.report(error("E0204", f"a param must hold reals, not {t.elem}", p.type.span))
-            return
+            t = None
         self.params.append(self.declare(p.name, "param", t, p, storage=p.type.elem.name))
 
     def check_hyper(self, h: ast.Hyper) -> None:
         t = self.resolve_type(h.type, "hyper", binds_dims=False)
-        if t is None:
-            return
-        if not t.is_scalar:
+        if t is not None and not t.is_scalar:
             self.report(error("E0202", f"a hyper is a scalar, not {t}", h.type.span,
                               hint="tensors that change belong in `state`; data belongs in `input`"))
+            t = None
+        if t is None:
+            self.declare(h.name, "hyper", None, h, static=True)
             return
         hook_kinds = {"hyper", "dim"}
 
         def only_hypers(sym: Symbol, node: ast.Name):
             if sym.kind not in hook_kinds:
-                self.report(error("E0212", f"`{node.id}` is a {_KIND_WORDS.get(sym.kind)}; a hyper's default and "
+                self.report(error("E0212", f"`{node.id}` is {_a_kind(sym.kind)}; a hyper's default and "
                                            "conditions may only use other hypers", node.span))
                 return "bad"
             return None
 
+        def declared_later(node: ast.Name) -> bool:
+            """A name not in scope yet: a member declared further down (states, oracles and
+            later hypers are checked after this hyper)."""
+            kind, ident = self.decls.get(node.id, (None, None))
+            if kind is None:
+                return False
+            self.x.reads.add(node.id)
+            if node.id == h.name.name:
+                self.report(error("E0212", f"the default of `{node.id}` cannot use `{node.id}` itself", node.span))
+            elif kind == "hyper":
+                self.report(error("E0101", f"`{node.id}` is used before its declaration", node.span,
+                                  notes=[Note(f"`{node.id}` is declared here", ident.span)],
+                                  hint=f"declare `hyper {node.id}` above `hyper {h.name.name}`"))
+            else:
+                self.report(error("E0212", f"`{node.id}` is {_a_kind(kind)}; a hyper's default and "
+                                           "conditions may only use other hypers", node.span))
+            return True
+
         self.x.read_hook = only_hypers
+        self.x.undefined_hook = declared_later
         try:
             if h.default is not None:
                 dt = self.expect_scalar(h.default, f"the default of `{h.name.name}`")
@@ -339,9 +401,13 @@ class MethodChecker:
                 lo, hi = const_eval(h.interval.lo, {}), const_eval(h.interval.hi, {})
                 if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and (
                         lo > hi or (lo == hi and not (h.interval.lo_closed and h.interval.hi_closed))):
-                    self.report(error("E0213", f"the interval {h.interval.span.text} is empty", h.interval.span))
+                    shown = h.interval.span.text.removeprefix("in").strip()
+                    self.report(error("E0213", f"the interval {shown} is empty", h.interval.span,
+                                      hint="the lower bound must be below the upper bound" if lo > hi else
+                                      "with equal bounds, both ends must be closed: `[a, a]`"))
         finally:
             self.x.read_hook = None
+            self.x.undefined_hook = None
             self.x.reads = reads_before | (self.x.reads - {h.name.name})
         self.hypers.append(HyperInfo(sym, h, tuple(conditions), h.interval))
         # A condition on a constant default is decided now, not at instantiation.
@@ -371,22 +437,30 @@ class MethodChecker:
         if kind not in ORACLE_KINDS:
             self.report(error("E0109", f"unknown oracle `{kind}`", o.kind.span,
                               hint=did_you_mean(kind, ORACLE_KINDS) or f"oracles: {', '.join(ORACLE_KINDS)}"))
+            self.declare(o.name, "oracle", None, o)
             return
         want_args = 2 if kind == "hvp" else 1
         if len(o.args) != want_args:
-            self.report(error("E0206", f"`{kind}` takes {want_args} argument(s), got {len(o.args)}", o.span,
+            self.report(error("E0206", f"`{kind}` takes {_count(want_args, 'argument')}, got {len(o.args)}",
+                              o.kind.span.to(o.args[-1].span if o.args else o.kind.span),
                               hint="e.g. `oracle g = grad(x)`" if kind != "hvp" else "e.g. `oracle hv = hvp(x, u)`"))
+            self.declare(o.name, "oracle", None, o)
             return
         param = self.params[0] if self.params else None
         first = o.args[0]
-        if param is None or not isinstance(first, ast.Name) or first.id != param.name:
-            self.report(error("E0216", f"the first argument of `{kind}` must be the parameter"
-                                       f"{f' `{param.name}`' if param else ''}", first.span))
+        if param is None:                     # "has no `param`" is reported already
+            self.declare(o.name, "oracle", None, o)
+            return
+        if not isinstance(first, ast.Name) or first.id != param.name:
+            self.report(error("E0216", f"the first argument of `{kind}` must be the parameter `{param.name}`",
+                              first.span, hint=f"oracles are taken at the parameter: `{kind}({param.name}"
+                                               f"{', u' if kind == 'hvp' else ''})`"))
+            self.declare(o.name, "oracle", None, o)
             return
         self.x.check(first)
         if kind == "hvp":
             ut = self.x.check(o.args[1])
-            if ut is not None and ut.shape != param.type.shape:
+            if ut is not None and param.type is not None and ut.shape != param.type.shape:
                 self.report(error("E0201", f"`hvp` direction must have the parameter's shape {param.type}, not {ut}",
                                   o.args[1].span))
         if o.every is not None:
@@ -398,6 +472,7 @@ class MethodChecker:
         t = self.resolve_type(s.type, "param or input", binds_dims=False)
         self.check_domain(s.domain)
         if t is None:
+            self.declare(s.name, "state", None, s)
             return
         if s.init is not None:
             def no_step_values(sym: Symbol, node: ast.Name):
@@ -407,11 +482,22 @@ class MethodChecker:
                                       hint="initial values may use hypers, inputs and the parameter"))
                     return "bad"
                 return None
+            def declared_later(node: ast.Name) -> bool:
+                kind, _ = self.decls.get(node.id, (None, None))
+                if kind is None:
+                    return False
+                self.x.reads.add(node.id)
+                self.report(error("E0212", f"a state's initial value cannot use the {_KIND_WORDS.get(kind, kind)} "
+                                           f"`{node.id}`", node.span,
+                                  hint="initial values may use hypers, inputs and the parameter"))
+                return True
             self.x.read_hook = no_step_values
+            self.x.undefined_hook = declared_later
             try:
                 it = self.x.check(s.init)
             finally:
                 self.x.read_hook = None
+                self.x.undefined_hook = None
             if it is not None:
                 self.fits(Symbol(s.name.name, "state", t, s), it, s.init, "cannot initialise the state")
         self.states.append(self.declare(s.name, "state", t, s, storage=s.type.elem.name))
@@ -426,8 +512,11 @@ class MethodChecker:
             if why:
                 self.report(error("E0103", f"`{counter}` cannot be used as a name: {why}", step.counter.span))
             if counter in self.base:
-                self.report(error("E0102", f"`{counter}` is already defined as a "
-                                           f"{_KIND_WORDS.get(self.base[counter].kind)}", step.counter.span))
+                prior = self.base[counter]
+                self.report(error("E0102", f"`{counter}` is already defined as "
+                                           f"{_a_kind(prior.kind)}", step.counter.span,
+                                  notes=[Note("first defined here", _name_span(prior))],
+                                  hint="name the step counter differently, e.g. `step k:`"))
         self.x.prev_allowed = True
         self.block(step.body)
         self.x.prev_allowed = False
@@ -444,7 +533,7 @@ class MethodChecker:
             self.assign(s)
         elif isinstance(s, ast.Let):
             t = self.x.check(s.value)
-            self.declare(s.name, "local", t or Type("real"), s, static=t is not None and self.x.is_static(s.value))
+            self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
         elif isinstance(s, ast.Every):
             if self.expect_static_int(s.period, "the period of `every`"):
                 self.every_stack.append(s.period.span.text)
@@ -491,11 +580,11 @@ class MethodChecker:
             self.report(error("E0104", f"cannot assign to {_KIND_WORDS.get(sym.kind, sym.kind)} `{name}`",
                               s.target.span, hint=hints.get(sym.kind, "only states and the parameter can be updated "
                                                                       "with `<-`"),
-                              notes=[Note(f"`{name}` is declared here", getattr(sym.decl, "span", None))]
-                              if getattr(sym.decl, "span", None) else ()))
+                              notes=[Note(f"`{name}` is declared here", _name_span(sym))]
+                              if _name_span(sym) is not None else ()))
             return
         self.assigned.add(name)
-        if t is not None:
+        if t is not None and sym.type is not None:
             self.fits(sym, t, s.value, "cannot assign to")
 
     # ------------------------------------------------------------ claims and warnings
@@ -508,7 +597,10 @@ class MethodChecker:
                                   hint=did_you_mean(name, FACTS) or f"known: {', '.join(FACTS)}"))
                 continue
             if len(f.args) != FACTS[name]:
-                self.report(error("E0206", f"`{name}` takes {FACTS[name]} argument(s), got {len(f.args)}", f.span))
+                example = {"strongly_convex": "strongly_convex(mu)", "smooth": "smooth(L)", "lipschitz": "lipschitz(G)",
+                           "contractive": "contractive(q)"}.get(name, name)
+                self.report(error("E0206", f"`{name}` takes {_count(FACTS[name], 'argument')}, got {len(f.args)}",
+                                  f.span, hint=f"write `{example}`, naming a hyper or a number"))
                 continue
             for arg in f.args:
                 self.expect_scalar(arg, f"the argument of `{name}`", "number")

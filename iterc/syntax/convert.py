@@ -448,10 +448,25 @@ def to_ast(tree, source: Source, comments: tuple) -> tuple[Optional[ast.Module],
 
     c = _Ctx(source)
     converted: dict[int, Any] = {}
+    comment_starts = {cm.span.end: cm.span.start for cm in comments}
+    text = source.text
+
+    def trimmed(start: int, end: int) -> Span:
+        """A rule's span without the line end lark counts in: trailing blanks and comments."""
+        end = min(end, len(text))             # lark parsed the text with a final newline added
+        while end > start:
+            if text[end - 1] in " \t\f\n":
+                end -= 1
+            elif end in comment_starts:
+                end = comment_starts[end]
+            else:
+                break
+        return Span(source, start, end)
+
     root = None
     for sub in tree.iter_subtrees():
         children = [converted[id(x)] if isinstance(x, Tree) else x for x in sub.children]
-        span = Span(source, sub.meta.start_pos, sub.meta.end_pos) if not sub.meta.empty else Span(source, 0, 0)
+        span = trimmed(sub.meta.start_pos, sub.meta.end_pos) if not sub.meta.empty else Span(source, 0, 0)
         if sub.data == "module":
             root = (children, span)
             continue
@@ -459,7 +474,14 @@ def to_ast(tree, source: Source, comments: tuple) -> tuple[Optional[ast.Module],
         if handler is None:
             raise AssertionError(f"no AST handler for grammar rule {sub.data!r}")
         node = handler(c, children, span)
-        depth = _children_depth(c, children) + 1
+        # a chain `a + b + c` is built by one handler but nests one level per operator
+        if sub.data in ("arith", "term"):
+            levels = max(1, (len(children) - 1) // 2)
+        elif sub.data in ("or_expr", "and_expr", "comparison"):
+            levels = max(1, len(children) - 1) if sub.data != "comparison" else max(1, len(children) // 2)
+        else:
+            levels = 1
+        depth = _children_depth(c, children) + levels
         if depth > MAX_EXPR_DEPTH:
             return None, [error("E0007", f"expression nested more than {MAX_EXPR_DEPTH} levels deep", span,
                                 hint="split the expression with `let` bindings")]

@@ -14,6 +14,9 @@ _WORDS = {
 }
 _EXPR_START = {"NAME", "INT", "FLOAT", "LPAR", "MINUS", "PLUS", "NOT", "TRUE", "FALSE", "INF"}
 _OPERATORS = {"ADD_OP", "MUL_OP", "COMPARE_OP", "CIRCUMFLEX", "AND", "OR", "LPAR", "LSQB", "DOT"}
+_LINE_KEYWORDS = ("use", "def", "optimizer", "solver", "hyper", "param", "oracle", "state", "input", "dims",
+                  "output", "step", "until", "assume", "converges", "let", "every", "if", "elif", "else",
+                  "for", "repeat", "return")
 _STMT_START = {"LET", "IF", "FOR", "EVERY", "REPEAT"}
 _MEMBER_START = {"HYPER", "PARAM", "ORACLE", "STATE", "INPUT", "DIMS", "LET", "OUTPUT", "STEP", "UNTIL",
                  "ASSUME", "CONVERGES"}
@@ -37,7 +40,7 @@ def expected_words(parser, expected: set[str]) -> str:
     expected = set(expected)
     words: list[str] = []
     if len(expected & _MEMBER_START) >= 6:
-        expected -= _MEMBER_START
+        expected -= _MEMBER_START | {"STRING"}       # a string there is only the docstring
         words.append("a member (`hyper`, `param`, `state`, `step`, ...)")
     if _STMT_START <= expected and "NAME" in expected:
         expected -= _STMT_START | {"NAME"}
@@ -80,7 +83,8 @@ def _hint(tok_type: str, tok_value: str, expected: set[str], literals: set[str],
         return "use `<-` to update a state or the param, `let NAME = ...` for a local, and `==` to compare"
     if "COLON" in expected and tok_type == "_NEWLINE":
         return "a block opens with `:` at the end of the line"
-    if "COLON" in expected and first_word in ("hyper", "param", "state", "input"):
+    if first_word in ("hyper", "param", "state", "input") and (
+            "COLON" in expected or source.text[line_start:pos].rstrip().endswith(":")):
         return f"give the type after a colon, e.g. `{first_word} x: real`"
     if ".." in literals:
         return "a `for` loop runs over an inclusive range: `for i in 1..K:`"
@@ -92,6 +96,10 @@ def _hint(tok_type: str, tok_value: str, expected: set[str], literals: set[str],
         close = difflib.get_close_matches(tok_value, sorted(literals), n=1, cutoff=0.75)
         if close:
             return f"did you mean `{close[0]}`?"
+    if first_word and first_word not in _LINE_KEYWORDS and pos > line_start + len(first_word):
+        close = difflib.get_close_matches(first_word, _LINE_KEYWORDS, n=1, cutoff=0.75)
+        if close and source.text[line_start:].lstrip().startswith(first_word + " "):
+            return f"did you mean `{close[0]}`? (`{first_word}` is not a keyword)"
     if tok_type == "_INDENT":
         return "only the body of a block (after a line ending in `:`) is indented more than the line before it"
     if tok_type in ("NAME", "$END") and pos == line_start and literals & {"def", "optimizer", "solver"}:
@@ -223,6 +231,22 @@ def describe_unexpected(exc, source: Source, parser) -> Diagnostic:
         code = "E0004" if tok.type == "$END" else "E0003"
         return error(code, "expected an indented block after this line", span,
                      hint="a line ending in `:` opens a block: indent the lines that belong to it")
+    if tok.type in ("RPAR", "RSQB"):
+        opener, closer = getattr(layout, "last_pair", (None, None))
+        if closer is None or closer.start_pos != tok.start_pos:
+            opener = opens[-1] if opens else None        # the lexer stopped before the layout saw it
+        if opener is None:
+            return error("E0003", f"unmatched `{tok.value}`", span,
+                         hint=f"this `{tok.value}` closes no bracket; remove it or add the "
+                              f"missing `{'(' if tok.type == 'RPAR' else '['}` before it")
+        if (opener.type, tok.type) not in (("LPAR", "RPAR"), ("LSQB", "RSQB")):
+            bracket = opener
+            line, col = source.line_col(bracket.start_pos)
+            want = ")" if bracket.type == "LPAR" else "]"
+            return error("E0003", f"`{tok.value}` cannot close the `{bracket.value}` opened at {line}:{col}", span,
+                         notes=[Note(f"the `{bracket.value}` is opened here",
+                                     Span(source, bracket.start_pos, bracket.end_pos))],
+                         hint=f"close the `{bracket.value}` with `{want}`")
     if opens and tok.type not in ("_INDENT", "_DEDENT", "$END") and _starts_line(source, start) \
             and source.line_col(start)[0] > source.line_col(opens[-1].start_pos)[0]:
         # a line that cannot continue the expression above: most likely a bracket was left open
@@ -233,7 +257,8 @@ def describe_unexpected(exc, source: Source, parser) -> Diagnostic:
                                  "the expression", span)],
                      hint=f"close it with `{want}`; inside brackets a line break continues the line")
     if _starts_line(source, start) and tok.type not in ("_NEWLINE", "_DEDENT", "_INDENT", "$END"):
-        expected.discard("_NEWLINE")           # "expected the end of the line" before a line's first word
+        if expected - {"_NEWLINE", "$END"}:   # "expected the end of the line" before a line's first word
+            expected -= {"_NEWLINE", "$END"}
     if tok.type == "$END":
         return error("E0004", f"the file ends early; expected {expected_words(parser, expected)}", span,
                      hint=_hint(tok.type, "", expected, literals, source, span.start))

@@ -71,6 +71,8 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
         if kind == "other":
             raise Bail                # a stray character, or a line continuation: the lark path decides
         if pending >= 0:
+            if toks:                  # layout tokens sit where the last line's code ends
+                pending = toks[-1].end
             if not toks or toks[-1].kind != "nl":
                 append(_Tok("nl", None, pending, pending))
             if "\t" in indent:
@@ -99,7 +101,7 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
         append(_Tok(kind, value, start, m.end()))
     n = len(text)
     if toks and toks[-1].kind != "nl":
-        at = pending if pending >= 0 else n
+        at = toks[-1].end
         append(_Tok("nl", None, at, at))
     end = toks[-1].start if toks else 0
     while len(levels) > 1:
@@ -167,12 +169,21 @@ class _Parser:
         finally:
             self.depth -= 1
 
+    def _deeper(self) -> None:
+        """Each operator of a left-assoc chain nests the tree one level deeper."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise Bail
+
     def _keyword_chain(self, word: str, sub):
         node, s, e = sub()
+        base = self.depth
         while self.at(word) and self.peek().kind == "name":
+            self._deeper()
             op = self.take()
             right, _, e = sub()
             node = ast.Binary(word, node, right, self.span(op.start, op.end), node.span.to(right.span))
+        self.depth = base
         return node, s, e
 
     def or_expr(self):
@@ -197,18 +208,24 @@ class _Parser:
         if not (self.peek().kind == "op" and self.peek().value in _CMP):
             return node, s, e
         ops, operands = [], [node]
+        base = self.depth
         while self.peek().kind == "op" and self.peek().value in _CMP:
+            self._deeper()
             ops.append(self.take().value)
             right, _, e = self.arith()
             operands.append(right)
+        self.depth = base
         return ast.Compare(tuple(ops), tuple(operands), self.span(s, e)), s, e
 
     def _op_chain(self, ops, sub):
         node, s, e = sub()
+        base = self.depth
         while self.peek().kind == "op" and self.peek().value in ops:
+            self._deeper()
             op = self.take()
             right, _, e = sub()
             node = ast.Binary(op.value, node, right, self.span(op.start, op.end), node.span.to(right.span))
+        self.depth = base
         return node, s, e
 
     def arith(self):

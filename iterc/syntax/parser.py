@@ -50,6 +50,7 @@ class _Layout:
         self.source: Optional[Source] = None
         self.comments: list[ast.Comment] = []
         self.open_brackets: list = []        # tokens of the brackets open at the current token
+        self.last_pair = (None, None)         # (opener, closer) of the last closing bracket
 
     def _span(self, start: int, end: int) -> Span:
         return Span(self.source, start, end)
@@ -69,6 +70,7 @@ class _Layout:
 
         levels = [0]
         opens = self.open_brackets = []
+        self.last_pair = (None, None)
         first = True
         last = None
         for tok in stream:
@@ -88,20 +90,9 @@ class _Layout:
                         self._span(tok.start_pos, tok.end_pos),
                         hint="split the expression with `let` bindings"))
             elif tok.type in _CLOSERS:
-                if not opens:
-                    raise _LayoutError(error("E0003", f"unmatched `{tok.value}`", self._span(tok.start_pos, tok.end_pos),
-                                             hint=f"this `{tok.value}` closes no bracket; remove it or add the "
-                                                  f"missing `{'(' if tok.type == 'RPAR' else '['}` before it"))
-                if opens[-1].type != _CLOSERS[tok.type]:
-                    line, col = self.source.line_col(opens[-1].start_pos)
-                    want = ")" if opens[-1].type == "LPAR" else "]"
-                    raise _LayoutError(error(
-                        "E0003", f"`{tok.value}` does not match the `{opens[-1].value}` at {line}:{col}",
-                        self._span(tok.start_pos, tok.end_pos),
-                        notes=[Note(f"the `{opens[-1].value}` is opened here",
-                                        self._span(opens[-1].start_pos, opens[-1].end_pos))],
-                        hint=f"close the `{opens[-1].value}` with `{want}` first"))
-                opens.pop()
+                # any closer closes the innermost bracket: intervals are written `[0, 1)`; a
+                # wrong pair elsewhere is a parse error, and `last_pair` lets errors.py say so
+                self.last_pair = (opens.pop() if opens else None, tok)
             if tok.type != "_NEWLINE":
                 yield tok
                 continue
@@ -189,6 +180,17 @@ def decode(path: str, data: bytes) -> tuple[Optional[Source], list[Diagnostic]]:
 
 
 def parse_source(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
+    """The fast hand-written parser first; the lark parser (the grammar, and every syntax
+    diagnostic) whenever the fast path declines."""
+    from .fastparse import fast_parse
+
+    module = fast_parse(source)
+    if module is not None:
+        return module, []
+    return parse_source_lark(source)
+
+
+def parse_source_lark(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
     from lark.exceptions import UnexpectedInput, UnexpectedCharacters, UnexpectedToken, UnexpectedEOF
 
     from .convert import to_ast

@@ -27,8 +27,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                SystemExit, KeyboardInterrupt):
-            raise
+                SystemExit, KeyboardInterrupt, BrokenPipeError):
+            raise                                     # click reports these (a closed pipe quietly)
         except Exception as exc:                      # noqa: BLE001 - the one choke point
             if os.environ.get("ITERC_DEBUG") == "1":
                 raise
@@ -45,7 +45,7 @@ def _use_color(choice: str, err: bool = False) -> bool:
         return True
     if choice == "never" or os.environ.get("NO_COLOR"):
         return False
-    stream = click.get_text_stream("stderr" if err else "stdout")
+    stream = sys.stderr if err else sys.stdout
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -209,7 +209,7 @@ def fmt(files: tuple[str, ...], check_only: bool, color: str) -> None:
     for path in files:
         if path == "-":
             from .syntax.parser import decode
-            source, diags = decode("<stdin>", click.get_binary_stream("stdin").read())
+            source, diags = decode("<stdin>", sys.stdin.buffer.read())
         else:
             source, diags = api.read_source(path)
         formatted = None

@@ -25,14 +25,20 @@ class FormatterBug(AssertionError):
     """The formatted text would not mean the same program: a bug in iterc, never the user's."""
 
 
-def format_module(module: ast.Module) -> str:
-    """Canonical text of a parsed module (its comments come from `module.comments`)."""
+def format_module(module: ast.Module, *, clarity: bool = True) -> str:
+    """Canonical text of a parsed module (its comments come from `module.comments`).
+    `clarity=False` drops the one pair of parentheses kept for readers (`a or (b and c)`)."""
+    from . import exprs
     from .layout import attach_comments, flatten, render
     from .units import UnitBuilder
 
-    units = UnitBuilder(module).build()
-    at_end = attach_comments(units, module)
-    return render(flatten(units, at_end), module.span.source.text)
+    saved, exprs.clarity_parentheses = exprs.clarity_parentheses, clarity
+    try:
+        units = UnitBuilder(module).build()
+        at_end = attach_comments(units, module)
+        return render(flatten(units, at_end), module.span.source.text)
+    finally:
+        exprs.clarity_parentheses = saved
 
 
 def format_source(text: str, path: str = "<string>", *, verify: bool = True
@@ -40,13 +46,23 @@ def format_source(text: str, path: str = "<string>", *, verify: bool = True
     """(canonical text, []) or (None, parse diagnostics)."""
     from ..syntax.parser import parse_text
 
+    if text.startswith("\ufeff"):                          # a byte-order mark is not content
+        text = text[1:]
     module, diags = parse_text(text, path)
     if module is None or any(d.is_error for d in diags):
         return None, diags
     formatted = format_module(module)
     if verify:
-        _verify(module, formatted, path)
+        try:
+            _verify(module, formatted, path)
+        except _TooDeep:
+            formatted = format_module(module, clarity=False)
+            _verify(module, formatted, path)
     return formatted, diags
+
+
+class _TooDeep(Exception):
+    """The extra parentheses pushed bracket nesting past the parser's limit."""
 
 
 def _verify(module: ast.Module, formatted: str, path: str) -> None:
@@ -54,6 +70,8 @@ def _verify(module: ast.Module, formatted: str, path: str) -> None:
     from .same import first_difference
 
     again, diags = parse_text(formatted, path)
+    if again is None and any(d.code == "E0007" for d in diags):
+        raise _TooDeep()
     if again is None:
         raise FormatterBug(f"formatting {path} produced text that does not parse: "
                            f"{diags[0].message if diags else '?'}")

@@ -4,9 +4,9 @@ Precedence, lowest to highest (grammar/iter.lark): `or`, `and`, `not`, compariso
 (one chain, never nested without parentheses), `+ -`, `* / @ %`, unary `- +`, `^`
 (right-associative; its left side is a postfix expression, its right side a unary one,
 so `-x ^ 2` is `-(x ^ 2)` and `2 ^ -k` needs no parentheses), then call, index and
-attribute. Two deliberate extra pairs, for the reader: an `and` inside an `or` keeps
-its parentheses, and so does a sign inside a sign (`-(-x)`). Numbers print as the user
-wrote them (`1e-3` stays `1e-3`).
+attribute. One deliberate extra pair, for the reader: an `and` inside an `or` keeps its
+parentheses (`a or (b and c)`). A sign inside a sign is spaced (`- -x`). Numbers print
+as the user wrote them (`1e-3` stays `1e-3`).
 
 Long flat chains (`a + b + c + ...`) are printed without recursion: the parser builds
 them as one left-leaning spine of any length, while every other kind of nesting is
@@ -22,6 +22,10 @@ OR, AND, NOT, COMPARE, ADD, MUL, UNARY, POWER, POSTFIX, ATOM = range(1, 11)
 
 BINARY_PRECEDENCE = {"or": OR, "and": AND, "+": ADD, "-": ADD,
                      "*": MUL, "/": MUL, "@": MUL, "%": MUL, "^": POWER}
+
+# Set to False to get strictly minimal parentheses (when the extra ones would nest
+# brackets past the parser's limit).
+clarity_parentheses = True
 
 _NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf")
 
@@ -74,7 +78,7 @@ def expr(e) -> str:
             return "not " + _operand(e.operand, NOT)
         inner = _operand(e.operand, UNARY)
         if type(e.operand) is ast.Unary and e.operand.op != "not":
-            inner = "(" + inner + ")"          # `-(-x)` reads better than `--x`
+            return e.op + " " + inner          # `- -x`, not `--x`
         return e.op + inner
     if kind is ast.Compare:
         parts = [_operand(e.operands[0], ADD)]
@@ -127,7 +131,7 @@ def _binary(e: ast.Binary) -> str:
         node = node.left
     # `a or (b and c)` keeps its parentheses: the one place where readers misjudge the
     # precedence, and the stdlib writes it that way.
-    need = AND + 1 if level == OR else None
+    need = AND + 1 if level == OR and clarity_parentheses else None
     parts = [_operand(node, need or level)]
     for op, right in reversed(rights):
         parts.append(op)

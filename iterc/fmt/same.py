@@ -22,32 +22,41 @@ def _fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _path(link) -> str:
+    parts = []
+    while link is not None:
+        link, name = link
+        parts.append(name)
+    return "".join(reversed(parts))
+
+
 def first_difference(a, b, *, comments: bool = True):
     """None when the two trees are equal modulo spans (and, for modules, when their
-    comment texts match in order); else a short description of the first difference."""
-    stack = [(a, b, "module")]
+    comment texts match in order); else a short description of the first difference.
+    Paths are kept as (parent, step) links and spelled out only for the answer."""
+    stack = [(a, b, (None, "module"))]
     while stack:
-        x, y, where = stack.pop()
+        x, y, link = stack.pop()
         if type(x) is not type(y):
-            return f"{where}: {type(x).__name__} != {type(y).__name__}"
+            return f"{_path(link)}: {type(x).__name__} != {type(y).__name__}"
         if isinstance(x, ast.Module) and not comments:
             x = dataclasses.replace(x, comments=())
             y = dataclasses.replace(y, comments=())
         if isinstance(x, ast.Comment):
             if x.text.rstrip() != y.text.rstrip():
-                return f"{where}: comment {x.text!r} != {y.text!r}"
+                return f"{_path(link)}: comment {x.text!r} != {y.text!r}"
         elif dataclasses.is_dataclass(x):
             for name in _fields(type(x)):
-                stack.append((getattr(x, name), getattr(y, name), f"{where}.{name}"))
+                stack.append((getattr(x, name), getattr(y, name), (link, "." + name)))
         elif isinstance(x, (tuple, list)):
             if len(x) != len(y):
-                return f"{where}: {len(x)} items != {len(y)}"
-            stack.extend((p, q, f"{where}[{i}]") for i, (p, q) in enumerate(zip(x, y)))
+                return f"{_path(link)}: {len(x)} items != {len(y)}"
+            stack.extend((p, q, (link, f"[{i}]")) for i, (p, q) in enumerate(zip(x, y)))
         elif isinstance(x, float) and x != x:
             if y == y:
-                return f"{where}: {x!r} != {y!r}"
+                return f"{_path(link)}: {x!r} != {y!r}"
         elif x != y:
-            return f"{where}: {x!r} != {y!r}"
+            return f"{_path(link)}: {x!r} != {y!r}"
     return None
 
 

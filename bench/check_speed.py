@@ -1,0 +1,110 @@
+"""How fast `iterc check` answers: a cold process, and an in-process check of 300 lines.
+
+    python bench/check_speed.py [--runs 10]
+
+Targets: a cold `iterc check stdlib/optim/adamw.iter` (a whole new process) under 0.3 s;
+checking a 300-line file in a warm process under 30 ms. Prints medians; the in-process
+numbers also give parse-only and `fmt` times, to show where the time goes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADAMW = ROOT / "stdlib" / "optim" / "adamw.iter"
+
+
+def cold_process(cmd: list[str], runs: int) -> float:
+    subprocess.run(cmd, capture_output=True, check=True)          # warm the OS file cache, not Python
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout.decode()}{proc.stderr.decode()}")
+    return statistics.median(times)
+
+
+def stdlib_style(n_lines: int = 300) -> str:
+    """The stdlib optimizers, renamed and repeated until the file has about n_lines lines."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "stdlib").rglob("*.iter"))]
+    parts, lines, i = [], 0, 0
+    while lines < n_lines:
+        text = texts[i % len(texts)]
+        for kind in ("optimizer ", "solver "):
+            if f"\n{kind}" in "\n" + text:
+                name = ("\n" + text).split(f"\n{kind}")[1].split(":")[0]
+                text = text.replace(f"{kind}{name}:", f"{kind}{name}_{i}:", 1)
+        parts.append(text)
+        lines += text.count("\n") + 1
+        i += 1
+    return "\n".join(parts)
+
+
+def dense(n_lines: int = 300) -> str:
+    """One long step of busy lines (about 28 tokens each): the parser's worst case."""
+    head = ["optimizer big:", "    hyper lr: real = 1e-3 where lr > 0",
+            "    hyper beta: real = 0.9 where 0 <= beta < 1", "    param x: real[...]",
+            "    oracle g = grad(x)", "    state m: real[...] = 0", "    step t:"]
+    body, i = [], 0
+    while len(head) + len(body) < n_lines - 1:
+        body.append(f"        let a{i} = beta * m + (1 - beta) * g * sqrt(abs(x) + {i}.0)")
+        body.append(f"        m <- clip(a{i} / (norm(a{i}) + 1e-8), -1, 1) + max(m, 0) * lr ^ 2")
+        i += 1
+    return "\n".join(head + body + ["    converges heuristic"]) + "\n"
+
+
+def median_ms(fn, runs: int) -> float:
+    fn()                                                            # warm: grammar cache, imports
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=10, help="cold-process runs (median)")
+    ap.add_argument("--inproc-runs", type=int, default=50, help="in-process runs (median)")
+    args = ap.parse_args()
+
+    from iterc.api import check_text
+    from iterc.fmt import format_source
+    from iterc.syntax.parser import parse_text
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    commands = [("python -m iterc check", [sys.executable, "-m", "iterc", "check", str(ADAMW)])]
+    script = shutil.which("iterc", path=str(Path(sys.executable).parent))
+    if script:
+        commands.append(("iterc check (console script)", [script, "check", str(ADAMW)]))
+    for label, cmd in commands:
+        seconds = cold_process(cmd, args.runs)
+        verdict = "ok" if seconds < 0.3 else "OVER TARGET"
+        print(f"cold   {label:34s} median of {args.runs}: {seconds * 1000:6.1f} ms  (target < 300 ms) {verdict}")
+
+    for label, text in (("stdlib-style", stdlib_style()), ("dense", dense())):
+        n = text.count("\n")
+        result = check_text(text, "big.iter")
+        if not result.ok:
+            raise SystemExit(f"the {label} benchmark program does not check:\n"
+                             + "\n".join(d.message for d in result.errors[:5]))
+        check = median_ms(lambda: check_text(text, "big.iter"), args.inproc_runs)
+        parse = median_ms(lambda: parse_text(text, "big.iter"), args.inproc_runs)
+        fmt = median_ms(lambda: format_source(text, "big.iter"), max(5, args.inproc_runs // 5))
+        verdict = "ok" if check < 30 else "OVER TARGET"
+        print(f"in-process {label:13s} {n} lines: check {check:6.1f} ms (target < 30 ms) {verdict}; "
+              f"parse {parse:5.1f} ms; fmt {fmt:5.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

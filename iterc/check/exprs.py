@@ -59,7 +59,8 @@ class ExprChecker:
         self.typing = typing
         self.defs = defs
         self.aliases = aliases
-        self.reads: set[str] = set()              # symbol names read (for unused warnings)
+        self.reads: set[str] = set()
+        self.read_symbols: set[int] = set()       # by identity: sibling blocks may reuse a name              # symbol names read (for unused warnings)
         self.read_hook: Optional[Callable[[Symbol, ast.Name], Optional[str]]] = None
         # called with a Name not in scope; True when it has reported the problem itself
         self.undefined_hook: Optional[Callable[[ast.Name], bool]] = None
@@ -80,6 +81,10 @@ class ExprChecker:
             d = Diagnostic(d.code, d.severity, d.message, d.span, d.hint,
                            d.notes + tuple(reversed(self.expansion_notes)), d.label)
         self.diags.append(d)
+
+    def mark_read(self, sym: Symbol) -> None:
+        self.reads.add(sym.name)
+        self.read_symbols.add(id(sym))
 
     def _record(self, node, t: Optional[Type], static: bool = False) -> Optional[Type]:
         if t is not None:
@@ -145,13 +150,13 @@ class ExprChecker:
                               hint=self.did_you_mean_read(node.id)))
             return None
         if sym.type is None:                 # its declaration has an error, reported already
-            self.reads.add(sym.name)
+            self.mark_read(sym)
             return None
         if self.read_hook is not None:
             problem = self.read_hook(sym, node)
             if problem:
                 return None
-        self.reads.add(sym.name)
+        self.mark_read(sym)
         self.typing.symbols[id(node)] = sym
         return self._record(node, sym.type, static=sym.static)
 
@@ -227,7 +232,7 @@ class ExprChecker:
         name = func.id
         if self.scopes.lookup(name) is not None:
             sym = self.scopes.lookup(name)
-            self.reads.add(sym.name)
+            self.mark_read(sym)
             self.report(error("E0115", f"`{name}` is {_a_kind(sym.kind)}, not a function",
                               func.span))
             self.visit_args(node)
@@ -290,7 +295,7 @@ class ExprChecker:
             return None
         sym = self.scopes.lookup(arg.id)
         if sym is not None and sym.kind not in ("state", "param"):
-            self.reads.add(sym.name)
+            self.mark_read(sym)
             self.report(error("E0113", f"`prev({arg.id})`: `{arg.id}` is {_a_kind(sym.kind)}, "
                                        "which does not change during a step", arg.span,
                               hint="`prev` applies to states and the parameter"))

@@ -62,6 +62,7 @@ class MethodChecker:
         self.lets: list[ast.Let] = []
         self.outputs: list[Symbol] = []
         self.assigned: set[str] = set()
+        self.bound_lets: list[Symbol] = []          # step and solver lets, for W0006
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
 
@@ -88,6 +89,8 @@ class MethodChecker:
                               hint="pick a different name"))
             return sym
         self.x.scopes.bind(sym)
+        if kind in ("local", "let") and t is not None:
+            self.bound_lets.append(sym)
         return sym
 
     def member_kind_ok(self, member) -> bool:
@@ -301,7 +304,7 @@ class MethodChecker:
                         self.report(error("E0110", f"`output` names states, lets and inputs; `{ident.name}` is "
                                                    f"{_a_kind(sym.kind)}", ident.span))
                     else:
-                        self.x.reads.add(sym.name)
+                        self.x.mark_read(sym)
                         self.outputs.append(sym)
 
         for a in by_type(ast.Assume):
@@ -617,6 +620,11 @@ class MethodChecker:
 
     def warn_unused(self) -> None:
         reads = self.x.reads | self.x.prev_used
+        if not any(d.is_error for d in self.diags):
+            for sym in self.bound_lets:
+                if id(sym) not in self.x.read_symbols:
+                    self.diags.append(warning("W0006", f"`{sym.name}` is computed but never used",
+                                              sym.decl.name.span, hint="remove the `let`, or use it"))
         for h in self.hypers:
             if h.symbol.name not in reads:
                 self.diags.append(warning("W0002", f"hyper `{h.symbol.name}` is never used", h.decl.name.span,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..builtins import REGISTRY, Infix, Prefix
+from ..builtins import REGISTRY, ByShape, Infix, Prefix
 from ..ir import Apply, Const, Ref
 
 ATOM = 13
@@ -39,6 +39,8 @@ class ExprPrinter:
     def apply(self, v: Apply) -> tuple[str, int]:
         entry = REGISTRY[v.fn]
         low = entry.lower[self.target]
+        if isinstance(low, ByShape):
+            low = low.scalar if all(a.type.is_scalar for a in v.args) else low.array
         kw = dict(v.kw)
         if isinstance(low, Infix):
             (a, pa), (b, pb) = self.print(v.args[0]), self.print(v.args[1])

@@ -5,9 +5,9 @@ shape and element-type rule (used by the checker), its kind (used by IR passes:
 elementwise runs, reductions, matmuls, library calls) and its lowering per backend.
 Adding a builtin is adding one entry in `catalog.py`.
 """
-from .registry import (Builtin, BuiltinError, Infix, Prefix, Sig, REGISTRY, OPERATORS,
+from .registry import (Builtin, BuiltinError, ByShape, Infix, Prefix, Sig, REGISTRY, OPERATORS,
                        UNARY_OPERATORS, lookup)
 from . import catalog as _catalog  # noqa: F401  (fills REGISTRY)
 
-__all__ = ["Builtin", "BuiltinError", "Infix", "Prefix", "Sig", "REGISTRY", "OPERATORS",
+__all__ = ["Builtin", "BuiltinError", "ByShape", "Infix", "Prefix", "Sig", "REGISTRY", "OPERATORS",
            "UNARY_OPERATORS", "lookup"]

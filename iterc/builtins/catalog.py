@@ -7,7 +7,7 @@ NumPy lowerings are templates over the argument code ({0}, {1}, ...) and `{axis_
 from __future__ import annotations
 
 from ..types import LEAF, Type, ShapeError, broadcast, join_elem, shape_str
-from .registry import Builtin, BuiltinError, Infix, Prefix, Sig, register
+from .registry import Builtin, BuiltinError, ByShape, Infix, Prefix, Sig, register
 
 
 # ---------------------------------------------------------------- rule helpers
@@ -189,22 +189,6 @@ def zeros_like_rule(sig: Sig) -> Type:
 
 # ---------------------------------------------------------------- numpy lowering helpers
 
-def _np_logic(op: str):
-    def lower(args, kw, types, result):
-        if all(t.is_scalar for t in types):
-            return f"{args[0]} {op} {args[1]}"
-        return f"np.logical_{op}({args[0]}, {args[1]})"
-    return lower
-
-
-def _np_not(args, kw, types, result):
-    return f"not {args[0]}" if types[0].is_scalar else f"np.logical_not({args[0]})"
-
-
-def _np_pow(args, kw, types, result):
-    return f"{args[0]} ** {args[1]}"
-
-
 # ---------------------------------------------------------------- operators
 
 _ARITH = [("add", "+", 9, "sum"), ("sub", "-", 9, "difference"), ("mul", "*", 10, "product"),
@@ -222,11 +206,11 @@ for _name, _sym in [("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt"
                      lower={"numpy": Infix(_sym, 4)}, operator=_sym, callable=False))
 
 register(Builtin("and", ("a", "b"), elementwise_rule(2, "bool", want="bool"), "elementwise", "logical and",
-                 lower={"numpy": _np_logic("and")}, operator="and", callable=False))
+                 lower={"numpy": ByShape(Infix("and", 2), "np.logical_and({0}, {1})")}, operator="and", callable=False))
 register(Builtin("or", ("a", "b"), elementwise_rule(2, "bool", want="bool"), "elementwise", "logical or",
-                 lower={"numpy": _np_logic("or")}, operator="or", callable=False))
+                 lower={"numpy": ByShape(Infix("or", 1), "np.logical_or({0}, {1})")}, operator="or", callable=False))
 register(Builtin("not", ("a",), elementwise_rule(1, "bool", want="bool"), "elementwise", "logical not",
-                 lower={"numpy": _np_not}, operator="not", callable=False), unary=True)
+                 lower={"numpy": ByShape(Prefix("not ", 3), "np.logical_not({0})")}, operator="not", callable=False), unary=True)
 register(Builtin("neg", ("a",), elementwise_rule(1), "elementwise", "negation `-a`",
                  lower={"numpy": Prefix("-", 11)}, operator="-", callable=False), unary=True)
 register(Builtin("pos", ("a",), elementwise_rule(1), "elementwise", "unary plus `+a`",
@@ -274,7 +258,7 @@ for _name, _res, _what, _np in [
                      lower={"numpy": _np}))
 
 register(Builtin("dot", ("a", "b"), dot_rule, "reduction", "inner product sum(a * b) of two same-shaped values",
-                 lower={"numpy": "np.sum({0} * {1})"}))
+                 lower={"numpy": "np.sum(np.multiply({0}, {1}))"}))
 
 # ---------------------------------------------------------------- library calls
 

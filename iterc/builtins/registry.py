@@ -22,7 +22,15 @@ class Prefix:
     prec: int
 
 
-Lowering = Union[str, Infix, Prefix, Callable[..., str]]
+@dataclass(frozen=True)
+class ByShape:
+    """One lowering for all-scalar arguments, another when any argument is an array
+    (Python's `and` on scalars, `np.logical_and` on arrays)."""
+    scalar: "Lowering"
+    array: "Lowering"
+
+
+Lowering = Union[str, Infix, Prefix, ByShape, Callable[..., str]]
 
 
 class BuiltinError(Exception):

@@ -63,6 +63,7 @@ class MethodChecker:
         self.outputs: list[Symbol] = []
         self.assigned: set[str] = set()
         self.bound_lets: list[Symbol] = []          # step and solver lets, for W0006
+        self.dims_bound: set[str] = set()           # dims whose size a param or input gives
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
 
@@ -132,6 +133,8 @@ class MethodChecker:
                     self.report(error("E0112", f"dimension `{d.name}` is not declared", d.span,
                                       hint=f"add `dims {d.name}`, or use a dimension of a {where}"))
                     return None
+            if binds_dims:
+                self.dims_bound.add(d.name)
             dims.append(d.name)
         return Type(elem, tuple(dims))
 
@@ -243,6 +246,17 @@ class MethodChecker:
             sym = self.declare(inp.name, "input", t, inp)
             if t is not None:
                 self.inputs.append(sym)
+        in_rejected = {d.name for mb in m.members if mb not in members      # already reported (E0110)
+                       for d in (getattr(getattr(mb, "type", None), "dims", None) or ())
+                       if isinstance(d, ast.Ident)}
+        for d in by_type(ast.Dims):
+            for ident in d.names:
+                if ident.name not in self.dims_bound and ident.name not in in_rejected:
+                    where = "the param's type, e.g. `param x: real[" if m.kind == "optimizer" else \
+                        "an input's type, e.g. `input v: real["
+                    self.report(error("E0112", f"dimension `{ident.name}` is not the size of any "
+                                               f"{'param' if m.kind == 'optimizer' else 'input'}, so it is unknown",
+                                      ident.span, hint=f"use it in {where}{ident.name}]`"))
         for h in by_type(ast.Hyper):
             self.check_hyper(h)
         for o in by_type(ast.Oracle):
@@ -352,10 +366,13 @@ class MethodChecker:
         if t is None:
             self.declare(h.name, "hyper", None, h, static=True)
             return
-        hook_kinds = {"hyper", "dim"}
-
         def only_hypers(sym: Symbol, node: ast.Name):
-            if sym.kind not in hook_kinds:
+            if sym.kind == "dim":
+                self.report(error("E0212", f"`{node.id}` is a dimension, known only per "
+                                           f"{'leaf' if self.m.kind == 'optimizer' else 'input'}; a hyper's default "
+                                           "and conditions may only use other hypers", node.span))
+                return "bad"
+            if sym.kind != "hyper":
                 self.report(error("E0212", f"`{node.id}` is {_a_kind(sym.kind)}; a hyper's default and "
                                            "conditions may only use other hypers", node.span))
                 return "bad"

@@ -18,10 +18,16 @@ FACTS = {"convex": 0, "strongly_convex": 1, "smooth": 1, "lipschitz": 1, "monoto
          "nonexpansive": 0, "contractive": 1}
 
 
+# Names that generated code of some backend refers to: module aliases, the hyper record
+# `hp`, and the Python builtins the emitters call. A user name must not shadow them.
+GENERATED_NAMES = frozenset(("np", "rt", "math", "hp", "jnp", "jax", "lax", "optax", "torch", "triton", "tl",
+                             "range", "float", "int", "bool", "len", "dims"))
+
+
 def reserved_reason(name: str) -> Optional[str]:
     if name.startswith("_"):
         return "names starting with `_` are reserved for generated code"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("np", "rt", "math"):
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in GENERATED_NAMES:
         return f"`{name}` is reserved in the generated Python"
     if name in LANGUAGE_WORDS:
         return f"`{name}` is a word of the .iter language"

@@ -122,3 +122,25 @@ optimizer rowscale:
     np.testing.assert_allclose(new, expected)
     with pytest.raises(ValueError, match="rank-2 parameters, but params has shape"):
         opt.step(np.ones(3), opt.init(W), np.ones(3))
+
+
+def test_storage_type_of_a_state_persists_across_steps(tmp_path):
+    p = tmp_path / "f32.iter"
+    p.write_text('''
+optimizer heavy:
+    hyper lr: real = 0.1
+    param x: real[...]
+    oracle g = grad(x)
+    state m: f32[...] = 0
+    step:
+        m <- 0.9 * m + g
+        x <- x - lr * m
+    converges heuristic
+''')
+    opt = iterc.load(p).numpy()
+    x = np.ones(3)
+    s = opt.init(x)
+    assert s["m"].dtype == np.float32
+    for _ in range(3):
+        x, s = opt.step(x, s, np.full(3, 1 / 3))
+        assert s["m"].dtype == np.float32 and x.dtype == np.float64

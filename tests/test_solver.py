@@ -64,3 +64,28 @@ def test_solver_input_errors_name_the_input_and_dim():
         solver.solve(C=C, a=a)
     with pytest.raises(ValueError, match=r"input `C` must have rank 2"):
         solver.solve(C=C[0], a=a, b=b)
+
+
+def test_outputs_have_declared_types_and_zero_cap_is_an_error(tmp_path):
+    p = tmp_path / "count.iter"
+    p.write_text('''
+solver count:
+    dims n
+    input a: real[n]
+    hyper max_iter: int = 5
+    state d: real = 0
+    state k: int = 0
+    step:
+        d <- 2 * 3
+        k <- k + 1
+    let total = sum(a) + d
+    until k >= 2
+    output d, k, total
+''')
+    solver = iterc.load(p).numpy()
+    sol = solver.solve(a=np.ones(2))
+    assert isinstance(sol.d, np.floating) and sol.d == 6.0
+    assert isinstance(sol.k, np.integer) and sol.k == 2
+    assert sol.total == 8.0 and sol.info.iterations == 2 and sol.info.converged
+    with pytest.raises(ValueError, match="iteration cap is 0"):
+        solver.solve(a=np.ones(2), max_iter=0)

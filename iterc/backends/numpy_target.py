@@ -59,6 +59,13 @@ class _MethodEmitter:
         self.expr = ExprPrinter("numpy", _ref_namer(m))
         self.file = _comment(os.path.basename(m.source_path))
 
+    def output_elems(self):
+        slots = {s.name: s for s in self.m.states + self.m.inputs}
+        lets = {b.name: b.value.type for b in self.m.after if isinstance(b, Bind)}
+        for o in self.m.outputs:
+            t = slots[o].type if o in slots else lets[o]
+            yield o, t.elem
+
     def where(self, span) -> str:
         if span is None:
             return ""
@@ -167,7 +174,7 @@ class _MethodEmitter:
             w.dedent()
             w.line("),")
         if m.outputs:
-            w.line("outputs=" + _tuple(f'"{o}"' for o in m.outputs) + ",")
+            w.line("outputs=" + _tuple(f'("{o}", "{elem}")' for o, elem in self.output_elems()) + ",")
         w.dedent()
         w.line(")")
 
@@ -233,7 +240,8 @@ class _MethodEmitter:
         w.line(f"{t} = 0")
         w.line("_converged = False")
         w.line("_residual = None")
-        w.line(f"while {t} < {self.expr(m.max_iter)}:")
+        w.line(f"_cap = rt.require_steps(SPEC_{m.name}, {self.expr(m.max_iter)})")
+        w.line(f"while {t} < _cap:")
         w.indent()
         w.line(f"{t} += 1")
         for name, copy in m.prev:

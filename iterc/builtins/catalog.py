@@ -89,7 +89,7 @@ def elementwise_rule(n: int, result: str | None = None, want: str = "numeric"):
 
 
 def comparison_rule(sig: Sig) -> Type:
-    if sig.name in ("eq", "ne") and all(t.elem == "bool" for t in sig.args):
+    if sig.name in ("eq", "ne", "==", "!=") and all(t.elem == "bool" for t in sig.args):
         return Type("bool", _broadcast_all(sig, [0, 1]))
     for i in range(2):
         _numeric(sig, i)

@@ -401,6 +401,8 @@ class ExprChecker:
 
     def _attr(self, node: ast.Attr):
         if node.attr.name != "T":
+            if isinstance(node.value, ast.Name) and self.scopes.lookup(node.value.id) is not None:
+                self.mark_read(self.scopes.lookup(node.value.id))     # no "never used" on top of this
             self.report(error("E0215", f"unknown attribute `.{node.attr.name}`", node.attr.span,
                               hint="the only attribute is `.T` (matrix transpose)"))
             return None

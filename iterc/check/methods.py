@@ -413,6 +413,7 @@ class MethodChecker:
         try:
             for cond in h.where:
                 self.expect_scalar(cond, "a `where` condition", "bool")
+            empty_interval = False
             if h.interval is not None:
                 if t.elem == "bool":
                     self.report(error("E0204", "a bool hyper cannot have an interval", h.interval.span))
@@ -422,6 +423,7 @@ class MethodChecker:
                 if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and (
                         lo > hi or (lo == hi and not (h.interval.lo_closed and h.interval.hi_closed))):
                     shown = h.interval.span.text.removeprefix("in").strip()
+                    empty_interval = True
                     self.report(error("E0213", f"the interval {shown} is empty", h.interval.span,
                                       hint="the lower bound must be below the upper bound" if lo > hi else
                                       "with equal bounds, both ends must be closed: `[a, a]`"))
@@ -442,7 +444,7 @@ class MethodChecker:
                                            f"`{cond.span.text}`", h.default.span,
                                   notes=[Note("the condition is here", cond.span)],
                                   hint="change the default or the condition"))
-        if h.interval is not None:
+        if h.interval is not None and not empty_interval:     # an empty one is reported already
             lo, hi = const_eval(h.interval.lo, env), const_eval(h.interval.hi, env)
             if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and isinstance(value, (int, float)):
                 inside = (lo <= value if h.interval.lo_closed else lo < value) and \
@@ -538,9 +540,31 @@ class MethodChecker:
                                   notes=[Note("first defined here", _name_span(prior))],
                                   hint="name the step counter differently, e.g. `step k:`"))
         self.x.prev_allowed = True
-        self.block(step.body)
-        self.x.prev_allowed = False
+        self.x.read_hook = self.oracle_supplied
+        try:
+            self.block(step.body)
+        finally:
+            self.x.read_hook = None
+            self.x.prev_allowed = False
         self.x.scopes.pop()
+
+    def oracle_supplied(self, sym: Symbol, node: ast.Name):
+        """An oracle declared `every k` is supplied on those steps only: read it inside `every k:`."""
+        every = getattr(sym.decl, "every", None) if sym.kind == "oracle" else None
+        if every is None:
+            return None
+        period_type = self.typing.types.get(id(every))
+        if period_type is None or period_type.elem != "int" or id(every) not in self.typing.static:
+            return None                        # the period itself is wrong, and reported
+        period = "".join(every.span.text.split())
+        if period in ("".join(p.split()) for p in self.every_stack):
+            return None
+        self.x.mark_read(sym)
+        self.report(error("E0217", f"oracle `{node.id}` is supplied only every {every.span.text} steps, "
+                                   "but is read outside an `every` block with that period", node.span,
+                          notes=[Note(f"`{node.id}` is declared `every {every.span.text}` here", every.span)],
+                          hint=f"read it inside `every {every.span.text}:`, or copy it into a state there"))
+        return "bad"
 
     def block(self, stmts) -> None:
         self.x.scopes.push()

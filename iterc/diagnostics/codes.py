@@ -45,6 +45,7 @@ CODES: dict[str, str] = {
     "E0214": "default violates a condition",
     "E0215": "unknown attribute",
     "E0216": "bad oracle argument",
+    "E0217": "oracle read on steps where it is not supplied",
     # ---- warnings
     "W0001": "state never read",
     "W0002": "hyper never used",

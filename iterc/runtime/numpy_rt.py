@@ -15,7 +15,7 @@ from .hypers import Condition, Hyper, Hypers, resolve
 from .tree import flatten, paths, unflatten
 
 __all__ = ["Spec", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
-           "full", "sigmoid", "norm", "logsumexp", "softmax", "normalize", "bind_dims"]
+           "require_steps", "full", "sigmoid", "norm", "logsumexp", "softmax", "normalize", "bind_dims"]
 
 _DTYPES = {"f64": np.float64, "f32": np.float32, "f16": np.float16, "bf16": np.float32}
 
@@ -40,7 +40,7 @@ class Spec:
     states: tuple[str, ...] = ()
     oracles: tuple[Oracle, ...] = ()
     inputs: tuple[tuple[str, tuple], ...] = ()     # solver: (name, dims)
-    outputs: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
 
 
 # ---------------------------------------------------------------- math helpers
@@ -171,7 +171,8 @@ class Optimizer:
             out = self._step_leaf(hp, t, x, *[o[i] for o in oracle_leaves], *[s[i] for s in state_leaves])
             new_params.append(np.asarray(out[0], dtype=x.dtype))
             for j, s in enumerate(out[1:]):
-                new_states[j].append(s)
+                old = state_leaves[j][i]                # a state keeps its storage type (f32 stays f32)
+                new_states[j].append(np.asarray(s, dtype=old.dtype) if isinstance(old, np.ndarray) else s)
         new_state = {"t": t}
         for j, name in enumerate(self.spec.states):
             new_state[name] = unflatten(structure, new_states[j])
@@ -228,4 +229,20 @@ class Solver:
         hp = resolve(self.spec.name, self.spec.hypers, self.spec.conditions, kwargs, base=self.hypers) \
             if kwargs else self.hypers
         outputs, info = self._solve(hp, **inputs)
-        return Solution(outputs, info)
+        return Solution({name: _as_elem(outputs[name], elem) for name, elem in self.spec.outputs}, info)
+
+
+_CASTS = {"real": np.float64, "int": np.int64, "bool": np.bool_}
+
+
+def _as_elem(value, elem: str):
+    """An output in its declared element type: `real` state assigned `2 * 3` is 6.0, not 6."""
+    arr = np.asarray(value, dtype=_CASTS[elem])
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def require_steps(spec: Spec, cap) -> int:
+    cap = int(cap)
+    if cap < 1:
+        raise ValueError(f"{spec.name}: the iteration cap is {cap}; a solver takes at least one step")
+    return cap

@@ -28,7 +28,7 @@ SPEC_sinkhorn = rt.Spec(
         ("a", ('n',)),
         ("b", ('m',)),
     ),
-    outputs=("P", "f", "g"),
+    outputs=(("P", "real"), ("f", "real"), ("g", "real")),
 )
 
 
@@ -42,7 +42,8 @@ def solve_sinkhorn(hp, C, a, b):
     t = 0
     _converged = False
     _residual = None
-    while t < hp.max_iter:
+    _cap = rt.require_steps(SPEC_sinkhorn, hp.max_iter)
+    while t < _cap:
         t += 1
         f = hp.eps * (np.log(a) - rt.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
         g = hp.eps * (np.log(b) - rt.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21

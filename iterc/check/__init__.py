@@ -10,6 +10,7 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
+from .defs import check_def_names
 from .methods import MethodChecker
 from .model import CheckedMethod, CheckedModule
 from .names import did_you_mean, reserved_reason
@@ -149,6 +150,7 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
         if lookup(d.name.name) is not None:
             diags.append(error("E0102", f"`{d.name.name}` is a builtin function and cannot be redefined",
                                d.name.span, hint="choose another name"))
+        check_def_names(d, defs, aliases, diags)
 
     seen: dict[str, ast.Method] = {}
     methods: list[CheckedMethod] = []

@@ -175,10 +175,15 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
-    seen, out = set(), []
+    """One diagnostic per (code, message, place); of duplicates, the one with the most notes
+    (an error in a def seen from a call site says where it was called)."""
+    index: dict[tuple, int] = {}
+    out: list[Diagnostic] = []
     for d in diags:
         key = (d.code, d.message, d.span.start if d.span else None, d.span.source.path if d.span else None)
-        if key not in seen:
-            seen.add(key)
+        if key not in index:
+            index[key] = len(out)
             out.append(d)
+        elif len(d.notes) > len(out[index[key]].notes):
+            out[index[key]] = d
     return out

@@ -83,6 +83,19 @@ def check_file(path: str | Path) -> CheckResult:
     return check_source(source)
 
 
+def compile_ir_text(path: str | Path) -> str:
+    """The lowered IR of every method in a file, as text (`iterc compile --emit ir`)."""
+    result = check_file(path)
+    if not result.ok:
+        raise DiagnosticError(result.diagnostics)
+    from .ir import lower_module
+    from .ir.printer import module_text
+    from .ir.verify import verify_module
+    ir = lower_module(result.module)
+    verify_module(ir)
+    return module_text(ir)
+
+
 def compile_file(path: str | Path, target: str = "numpy") -> str:
     """Python source of the compiled module; raises DiagnosticError on errors."""
     result = check_file(path)

@@ -150,13 +150,22 @@ def _json_rows(diags, path: str) -> list[dict]:
               help="Which backend to generate code for.")
 @click.option("-o", "--output", "out", metavar="OUT", default=None,
               help="Write the result to OUT (atomically) instead of stdout.")
-@click.option("--emit", type=click.Choice(["py", "ast"]), default="py", show_default=True,
-              help="py: the generated module; ast: the parsed syntax tree (a debugging aid).")
+@click.option("--emit", type=click.Choice(["py", "ast", "ir"]), default="py", show_default=True,
+              help="py: the generated module; ast: the parsed syntax tree; ir: the lowered IR (debugging aids).")
 @_color_option
 def compile_cmd(file: str, target: str, out: str | None, emit: str, color: str) -> None:
     """Compile FILE to a Python module for a backend."""
     if emit == "ast":
         text = _ast_dump(file, color)
+    elif emit == "ir":
+        from . import api
+        from .diagnostics import DiagnosticError
+        try:
+            text = api.compile_ir_text(file)
+        except DiagnosticError as exc:
+            click.echo(_render(exc.diagnostics, _use_color(color, err=True)), err=True,
+                       color=_use_color(color, err=True))
+            sys.exit(EXIT_ERRORS)
     else:
         if target not in AVAILABLE_TARGETS:
             click.echo(f"error: target `{target}` is not available yet "

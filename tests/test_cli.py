@@ -323,3 +323,11 @@ def test_check_fmt_list_import_no_backend_library(tmp_path):
     proc = _python("-c", probe, str(ADAMW))
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY=\n" in proc.stdout, proc.stdout
+
+
+def test_compile_emit_ir_prints_the_lowered_step():
+    from click.testing import CliRunner
+    from iterc.cli import cli
+    result = CliRunner().invoke(cli, ["compile", "stdlib/optim/sgd.iter", "--emit", "ir"])
+    assert result.exit_code == 0, result.output
+    assert "optimizer sgd" in result.output and "set %buf" in result.output

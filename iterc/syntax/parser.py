@@ -190,7 +190,17 @@ def parse_source(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]
     return parse_source_lark(source)
 
 
-def parse_source_lark(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
+def parse_source_lark(source: Source, recover: bool = True) -> tuple[Optional[ast.Module], list[Diagnostic]]:
+    """Parse with the grammar. On a syntax error, `recover` looks for more errors in the
+    other top-level items and members (see recover.py)."""
+    module, diags = _parse_lark(source)
+    if module is None and recover and diags:
+        from .recover import more_syntax_errors
+        diags = diags + more_syntax_errors(source, diags[0], lambda src: _parse_lark(src)[1])
+    return module, diags
+
+
+def _parse_lark(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
     from lark.exceptions import UnexpectedInput, UnexpectedCharacters, UnexpectedToken, UnexpectedEOF
 
     from .convert import to_ast

@@ -17,9 +17,10 @@ from .source import Source, Span
 MAX_DEPTH = 150            # deeper programs take the lark path (which reports E0007 past its own limit)
 MAX_BRACKETS = 64
 
-_TOKEN = re.compile(r"""
-    (?P<ws>[ \t\f]+)
-  | (?P<comment>\#[^\n]*)
+# Leading blanks are folded into each match (one finditer step per token); the token
+# itself is the named group that matched, read with m.span(m.lastindex).
+_TOKEN = re.compile(r"""[ \t\f]*(?:
+    (?P<comment>\#[^\n]*)
   | (?P<nl>\n[ \t\f]*)
   | (?P<string>\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")
   | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)
@@ -27,9 +28,12 @@ _TOKEN = re.compile(r"""
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
   | (?P<other>[\s\S])
-""", re.VERBOSE)
+  | (?P<end>$)
+)""", re.VERBOSE)
 
 _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
+_PREC = {"or": 1, "and": 2, "<=": 4, ">=": 4, "==": 4, "!=": 4, "<": 4, ">": 4,
+         "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6}
 _MEMBERS = frozenset(("hyper", "param", "oracle", "state", "input", "dims", "let", "output", "step", "until",
                       "assume", "converges"))
 
@@ -56,17 +60,17 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
     indent = ""
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
-        if kind == "ws":
-            continue
-        start = m.start()
+        if kind == "end":
+            break
+        start, stop = m.span(m.lastindex)
         if kind == "comment":
-            comments.append(ast.Comment(m.group()[1:], Span(source, start, m.end())))
+            comments.append(ast.Comment(text[start + 1:stop], Span(source, start, stop)))
             continue
         if kind == "nl":
             if depth == 0:
                 if pending < 0:
                     pending = start
-                indent = m.group()[1:]
+                indent = text[start + 1:stop]
             continue
         if kind == "other":
             raise Bail                # a stray character, or a line continuation: the lark path decides
@@ -90,7 +94,7 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
             pending = -1
         elif not toks and start != 0 and text[start - 1] != "\n":
             raise Bail                # the first line is indented
-        value = m.group()
+        value = text[start:stop]
         if kind == "op":
             if value == "(" or value == "[":
                 depth += 1
@@ -98,7 +102,7 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
                     raise Bail
             elif value == ")" or value == "]":
                 depth = max(0, depth - 1)
-        append(_Tok(kind, value, start, m.end()))
+        append(_Tok(kind, value, start, stop))
     n = len(text)
     if toks and toks[-1].kind != "nl":
         at = toks[-1].end
@@ -165,7 +169,7 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise Bail
         try:
-            return self.or_expr()
+            return self.binary(1)
         finally:
             self.depth -= 1
 
@@ -175,64 +179,52 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise Bail
 
-    def _keyword_chain(self, word: str, sub):
-        node, s, e = sub()
-        base = self.depth
-        while self.at(word) and self.peek().kind == "name":
+    def _binop(self):
+        """The binary operator at the cursor and its precedence, or (None, 0)."""
+        t = self.toks[self.i]
+        if t.kind == "op":
+            return t, _PREC.get(t.value, 0)
+        if t.kind == "name" and (t.value == "and" or t.value == "or"):
+            return t, _PREC[t.value]
+        return None, 0
+
+    def binary(self, min_prec: int):
+        """Precedence climbing over or < and < not < comparisons < + - < * / @ % (all left-assoc;
+        comparisons chain into one Compare, as in the grammar)."""
+        t = self.toks[self.i]
+        if t.kind == "name" and t.value == "not" and min_prec <= 3:
+            self.i += 1
             self._deeper()
-            op = self.take()
-            right, _, e = sub()
-            node = ast.Binary(word, node, right, self.span(op.start, op.end), node.span.to(right.span))
-        self.depth = base
-        return node, s, e
-
-    def or_expr(self):
-        return self._keyword_chain("or", self.and_expr)
-
-    def and_expr(self):
-        return self._keyword_chain("and", self.not_expr)
-
-    def not_expr(self):
-        if self.at("not"):
-            t = self.take()
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise Bail
-            operand, _, e = self.not_expr()
+            operand, _, e = self.binary(3)
             self.depth -= 1
-            return ast.Unary("not", operand, self.span(t.start, e)), t.start, e
-        return self.comparison()
-
-    def comparison(self):
-        node, s, e = self.arith()
-        if not (self.peek().kind == "op" and self.peek().value in _CMP):
-            return node, s, e
-        ops, operands = [], [node]
+            left, s = ast.Unary("not", operand, self.span(t.start, e)), t.start
+        else:
+            left, s, e = self.unary()
         base = self.depth
-        while self.peek().kind == "op" and self.peek().value in _CMP:
-            self._deeper()
-            ops.append(self.take().value)
-            right, _, e = self.arith()
-            operands.append(right)
-        self.depth = base
-        return ast.Compare(tuple(ops), tuple(operands), self.span(s, e)), s, e
-
-    def _op_chain(self, ops, sub):
-        node, s, e = sub()
-        base = self.depth
-        while self.peek().kind == "op" and self.peek().value in ops:
-            self._deeper()
-            op = self.take()
-            right, _, e = sub()
-            node = ast.Binary(op.value, node, right, self.span(op.start, op.end), node.span.to(right.span))
-        self.depth = base
-        return node, s, e
-
-    def arith(self):
-        return self._op_chain(("+", "-"), self.term)
-
-    def term(self):
-        return self._op_chain(("*", "/", "@", "%"), self.unary)
+        try:
+            while True:
+                op, prec = self._binop()
+                if op is None or prec < min_prec:
+                    return left, s, e
+                if prec == 4:                          # a comparison chain
+                    ops, operands = [], [left]
+                    while True:
+                        op, prec = self._binop()
+                        if prec != 4:
+                            break
+                        self._deeper()
+                        self.i += 1
+                        ops.append(op.value)
+                        right, _, e = self.binary(5)
+                        operands.append(right)
+                    left = ast.Compare(tuple(ops), tuple(operands), self.span(s, e))
+                    continue
+                self._deeper()
+                self.i += 1
+                right, _, e = self.binary(prec + 1)
+                left = ast.Binary(op.value, left, right, self.span(op.start, op.end), left.span.to(right.span))
+        finally:
+            self.depth = base
 
     def unary(self):
         t = self.peek()

@@ -5,12 +5,12 @@ syntax (parse) -> check (names, types, shapes) -> ir (lower) -> backends (emit s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from .diagnostics import Diagnostic, DiagnosticError, error
-from .syntax.source import Source, Span
+from .syntax.source import Source
 
 
 @dataclass
@@ -42,7 +42,6 @@ def read_source(path: str | Path) -> tuple[Optional[Source], list[Diagnostic]]:
 
     p = Path(path)
     shown = str(path)
-    placeholder = Source(shown, "")
     try:
         if p.is_dir():
             return None, [error("E0008", f"`{shown}` is a directory, not a .iter file", None,
@@ -52,7 +51,6 @@ def read_source(path: str | Path) -> tuple[Optional[Source], list[Diagnostic]]:
         return None, [error("E0008", f"no such file: `{shown}`", None)]
     except OSError as exc:
         return None, [error("E0008", f"cannot read `{shown}`: {exc.strerror or exc}", None)]
-    del placeholder
     return decode(shown, data)
 
 

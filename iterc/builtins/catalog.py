@@ -41,12 +41,10 @@ def _broadcast_all(sig: Sig, idxs) -> object:
         try:
             shape = broadcast(shape, sig.args[i].shape)
         except ShapeError as exc:
-            left = Type("real", shape) if shape != () else sig.args[idxs[0]]
             raise BuiltinError(
                 "E0201", f"shapes {shape_str(shape) if shape != () else 'scalar'} and "
                 f"{shape_str(sig.args[i].shape)} do not broadcast in `{sig.name}`: {exc}", arg=i,
                 hint=_bcast_hint(shape, sig.args[i].shape)) from None
-            del left
     return shape
 
 

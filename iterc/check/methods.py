@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
-from ..types import BOOL, INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
+from ..types import INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
 from .exprs import ExprChecker, Scopes, _KIND_WORDS, _a_kind, _count, _snippet
 from .model import CheckedMethod, HyperInfo, Symbol, Typing

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS
-from ..check.model import CallInfo, CheckedMethod, CheckedModule, DefExpansion, Typing
+from ..builtins import OPERATORS, UNARY_OPERATORS
+from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
 from ..types import BOOL, INT, Type
 from .nodes import (Apply, Bind, Const, ForRegion, HyperIR, IfRegion, MethodIR, ModuleIR, Ref, SlotIR,
@@ -102,7 +102,8 @@ class _Lowerer:
             inner_env[let.name.name] = Ref(fresh, "local", value.type, let.span)
         return self.value(info.defn.result, info.typing, inner_env)
 
-    def flush(self, stmt_value) -> list[Stmt]:
+    def flush(self) -> list[Stmt]:
+        """The def bindings that the value lowered last needs, to be emitted before its statement."""
         out, self.pending = self.pending, []
         return out
 
@@ -118,13 +119,13 @@ class _Lowerer:
         typing = self.m.typing
         if isinstance(s, ast.Assign):
             v = self.value(s.value, typing)
-            return self.flush(v) + [Bind(s.target.name, v, "update", s.span)]
+            return self.flush() + [Bind(s.target.name, v, "update", s.span)]
         if isinstance(s, ast.Let):
             v = self.value(s.value, typing)
-            return self.flush(v) + [Bind(s.name.name, v, "let", s.span)]
+            return self.flush() + [Bind(s.name.name, v, "let", s.span)]
         if isinstance(s, ast.Every):
             k = self.value(s.period, typing)
-            pre = self.flush(k)
+            pre = self.flush()
             t = Ref(self.m.counter, "counter", INT)
             phase = Apply("mod", (Apply("sub", (t, Const(1, INT)), INT), k), INT)
             cond = Apply("eq", (phase, Const(0, INT)), BOOL, (), s.span)
@@ -132,20 +133,20 @@ class _Lowerer:
             return pre + [IfRegion(cond, body, (), _carried(body), s.span, origin="every")]
         if isinstance(s, ast.If):
             cond = self.value(s.cond, typing)
-            pre = self.flush(cond)
+            pre = self.flush()
             then, orelse = self.block(s.body), self.block(s.orelse)
             return pre + [IfRegion(cond, then, orelse, _carried(then + orelse), s.span)]
         if isinstance(s, ast.For):
             lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
-            pre = self.flush(hi)
+            pre = self.flush()
             body = self.block(s.body)
             return pre + [ForRegion(s.var.name, lo, hi, body, _carried(body), s.span)]
         if isinstance(s, ast.Repeat):
             cap = self.value(s.max_iter, typing)
-            pre = self.flush(cap)
+            pre = self.flush()
             body = list(self.block(s.body))
             cond = self.value(s.until, typing)
-            body += self.flush(cond)                 # the condition's def bindings run inside the loop
+            body += self.flush()                 # the condition's def bindings run inside the loop
             return pre + [WhileRegion(tuple(body), cond, cap, _carried(tuple(body)), s.span)]
         raise AssertionError(f"cannot lower {type(s).__name__}")
 
@@ -166,7 +167,7 @@ class _Lowerer:
                     f"{_canonical(iv.hi)}{']' if iv.hi_closed else ')'}")
             cond = Apply("and", (Apply(lo_op, (lo, name_ref), BOOL), Apply(hi_op, (name_ref, hi), BOOL)), BOOL)
             conds.insert(0, (text, cond))
-        self.flush(None)
+        self.flush()
         return HyperIR(decl.name.name, info.symbol.type.elem, default, tuple(conds))
 
     def run(self) -> MethodIR:
@@ -188,7 +189,7 @@ class _Lowerer:
         for s in m.states:
             decl: ast.State = s.decl
             init = self.value(decl.init, typing) if decl.init is not None else Const(0, INT)
-            pre = self.flush(init)
+            pre = self.flush()
             assert not pre, "state initial values cannot call defs yet"
             states.append(SlotIR(s.name, s.type, storage=s.storage, init=init))
         body = self.block(m.step.body)
@@ -198,10 +199,10 @@ class _Lowerer:
             after_list: list[Stmt] = []
             for let in m.lets:
                 v = self.value(let.value, typing)
-                after_list += self.flush(v) + [Bind(let.name.name, v, "let", let.span)]
+                after_list += self.flush() + [Bind(let.name.name, v, "let", let.span)]
             if m.until is not None:
                 until = self.value(m.until.cond, typing)
-                after_list += self.flush(until)
+                after_list += self.flush()
                 cond = m.until.cond
                 if isinstance(cond, ast.Compare) and len(cond.ops) == 1 and cond.ops[0] in ("<", "<="):
                     residual = until.args[0] if isinstance(until, Apply) else None

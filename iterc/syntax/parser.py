@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..diagnostics import Diagnostic, Note, error
+from ..diagnostics import Diagnostic, error
 from . import ast
 from .source import Source, Span
 

@@ -105,6 +105,22 @@ class ExprChecker:
         self.reads.add(guess)
         return f"did you mean `{guess}`?"
 
+    def mark_names_read(self, node) -> None:
+        """Count the names in an expression that is already reported as wrong as read, without
+        checking it again (no "never used" warnings on top of the error)."""
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Name) and self.scopes.lookup(n.id) is not None:
+                self.mark_read(self.scopes.lookup(n.id))
+            for field in ("func", "operand", "left", "right", "value"):
+                child = getattr(n, field, None)
+                if child is not None and not isinstance(child, (str, int, float)):
+                    stack.append(child)
+            for field in ("args", "operands", "items"):
+                stack.extend(getattr(n, field, ()) or ())
+            stack.extend(k.value for k in (getattr(n, "kwargs", ()) or ()))
+
     def visit_args(self, node: ast.Call) -> None:
         """Check the arguments of a call that is itself wrong, so that what they read counts as
         read and real errors inside them are reported too."""
@@ -228,6 +244,8 @@ class ExprChecker:
         if not isinstance(func, ast.Name):
             self.report(error("E0115", "only named functions can be called", func.span,
                               hint="call a builtin or a `def` by its name"))
+            self.mark_names_read(func)
+            self.visit_args(node)
             return None
         name = func.id
         if self.scopes.lookup(name) is not None:

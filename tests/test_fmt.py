@@ -580,3 +580,12 @@ def test_comments_anywhere_survive_and_settle(sample, insertions):
     assume(module is not None)
     once = assert_canonical(text)
     assert sorted(re.findall(r"# c\d+", once)) == sorted(re.findall(r"# c\d+", text))
+
+
+def test_shipped_sources_are_canonical():
+    """`iterc fmt --check` passes on what we ship: the stdlib and the examples."""
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.glob("stdlib/**/*.iter")) + sorted(root.glob("examples/*.iter")):
+        text = path.read_text()
+        out, diags = format_source(text, str(path))
+        assert out == text, f"{path} is not canonically formatted; run `iterc fmt {path}`"

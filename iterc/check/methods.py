@@ -64,6 +64,7 @@ class MethodChecker:
         self.assigned: set[str] = set()
         self.bound_lets: list[Symbol] = []          # step and solver lets, for W0006
         self.dims_bound: set[str] = set()           # dims whose size a param or input gives
+        self.duplicates: set[str] = set()           # names reported as defined twice
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
 
@@ -85,6 +86,7 @@ class MethodChecker:
         if prior is not None:
             prior_span = getattr(prior.decl, "name", None)
             prior_span = prior_span.span if isinstance(prior_span, ast.Ident) else getattr(prior.decl, "span", None)
+            self.duplicates.add(ident.name)
             self.report(error("E0102", f"`{ident.name}` is already defined as {_a_kind(prior.kind)}",
                               ident.span, notes=[Note("first defined here", prior_span)] if prior_span else (),
                               hint="pick a different name"))
@@ -613,6 +615,8 @@ class MethodChecker:
                               hint=did_you_mean(name, self.x.scopes.visible()) or
                               f"declare it with `state {name}: real[...]`, or bind a local with `let {name} = ...`"))
             return
+        if sym.kind not in ("state", "param") and name in self.duplicates:
+            return                             # the clash is reported; which one is meant is unknowable
         if sym.kind not in ("state", "param"):
             hints = {
                 "hyper": "hypers are fixed for a run; declare a `state` for a value that changes",

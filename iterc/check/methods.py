@@ -64,7 +64,7 @@ class MethodChecker:
         self.assigned: set[str] = set()
         self.bound_lets: list[Symbol] = []          # step and solver lets, for W0006
         self.dims_bound: set[str] = set()           # dims whose size a param or input gives
-        self.duplicates: set[str] = set()           # names reported as defined twice
+        self.duplicates: set[str] = set()           # states/params whose name an earlier member took
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
 
@@ -86,7 +86,8 @@ class MethodChecker:
         if prior is not None:
             prior_span = getattr(prior.decl, "name", None)
             prior_span = prior_span.span if isinstance(prior_span, ast.Ident) else getattr(prior.decl, "span", None)
-            self.duplicates.add(ident.name)
+            if kind in ("state", "param") and prior.kind not in ("state", "param"):
+                self.duplicates.add(ident.name)    # `name <- ...` may mean the state that lost
             self.report(error("E0102", f"`{ident.name}` is already defined as {_a_kind(prior.kind)}",
                               ident.span, notes=[Note("first defined here", prior_span)] if prior_span else (),
                               hint="pick a different name"))

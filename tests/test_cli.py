@@ -331,3 +331,17 @@ def test_compile_emit_ir_prints_the_lowered_step():
     result = CliRunner().invoke(cli, ["compile", "stdlib/optim/sgd.iter", "--emit", "ir"])
     assert result.exit_code == 0, result.output
     assert "optimizer sgd" in result.output and "set %buf" in result.output
+
+
+def test_json_notes_carry_their_place(tmp_path):
+    import json as _json
+    from click.testing import CliRunner
+    p = tmp_path / "two.iter"
+    p.write_text("optimizer o:\n    hyper lr: real = 0.1\n    hyper lr: real = 0.2\n    param x: real[...]\n"
+                 "    oracle g = grad(x)\n    step:\n        x <- x - lr * g\n")
+    result = CliRunner().invoke(cli, ["check", "--format", "json", str(p)])
+    rows = _json.loads(result.output)
+    dup = next(r for r in rows if r["code"] == "E0102")
+    assert (dup["line"], dup["column"]) == (3, 11)
+    assert dup["notes"][0]["message"] == "first defined here"
+    assert (dup["notes"][0]["line"], dup["notes"][0]["column"]) == (2, 11)

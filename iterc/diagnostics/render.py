@@ -80,15 +80,21 @@ def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:
     return "\n\n".join(parts[:-1]) + ("\n\n" if len(parts) > 1 else "") + parts[-1] if parts else ""
 
 
+def _place(span) -> dict:
+    src = span.source
+    line, col = src.line_col(span.start)
+    end_line, end_col = src.line_col(span.end)
+    return {"file": src.path, "line": line, "column": col, "end_line": end_line, "end_column": end_col}
+
+
 def to_json(diags: Iterable[Diagnostic]) -> str:
+    """One object per diagnostic: code, severity, message, hint, place (file, line, column,
+    end_line, end_column; 1-based, end exclusive) and notes, each with its place if it has one."""
     rows = []
     for d in diags:
-        row = {"code": d.code, "severity": d.severity.value, "message": d.message,
-               "hint": d.hint, "notes": [n.message for n in d.notes]}
+        notes = [{"message": n.message, **(_place(n.span) if n.span is not None else {})} for n in d.notes]
+        row = {"code": d.code, "severity": d.severity.value, "message": d.message, "hint": d.hint, "notes": notes}
         if d.span is not None:
-            src = d.span.source
-            line, col = src.line_col(d.span.start)
-            end_line, end_col = src.line_col(d.span.end)
-            row.update(file=src.path, line=line, column=col, end_line=end_line, end_column=end_col)
+            row.update(_place(d.span))
         rows.append(row)
     return json.dumps(rows, indent=2)

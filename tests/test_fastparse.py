@@ -119,3 +119,22 @@ def test_agreement_on_mutated_programs(text):
         return
     assert slow is not None, f"fast parser accepted a program lark rejects:\n{text}"
     assert ast_diff(fast, slow) is None, (ast_diff(fast, slow), text)
+
+
+def _chain(n: int) -> str:
+    return ("optimizer o:\n    param x: real[...]\n    oracle g = grad(x)\n    step:\n"
+            f"        x <- {' + '.join(['x'] * n)}\n    converges heuristic\n")
+
+
+def test_depth_limit_is_the_same_on_both_paths():
+    from iterc.api import check_text
+    from iterc.syntax.fastparse import fast_parse_or_error
+    for n, too_deep in [(150, False), (199, False), (260, True), (5000, True)]:
+        src = Source("main.iter", _chain(n))
+        codes = [d.code for d in check_text(_chain(n), "main.iter").errors]
+        assert codes == (["E0007"] if too_deep else []), (n, codes)
+        lark_codes = [d.code for d in parse_source_lark(src, recover=False)[1]]
+        assert lark_codes == (["E0007"] if too_deep else []), (n, lark_codes)
+        module, diag = fast_parse_or_error(src)
+        if diag is not None:                 # the fast path decides only when it is sure
+            assert too_deep and diag.code == "E0007"

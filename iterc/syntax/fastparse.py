@@ -12,9 +12,15 @@ import re
 from typing import Optional
 
 from . import ast
+from .convert import MAX_EXPR_DEPTH        # the height limit the lark path enforces (E0007)
 from .source import Source, Span
 
-MAX_DEPTH = 150            # deeper programs take the lark path (which reports E0007 past its own limit)
+# The depth counter below is at most twice the height of the AST it builds (a call's
+# argument counts twice, every other level once). Past MAX_DEPTH the lark path decides
+# (it reports E0007 above a height of 200); past PROVEN_TOO_DEEP the height is surely over
+# 200, and the fast path reports E0007 itself instead of having lark parse a huge input.
+MAX_DEPTH = 150
+PROVEN_TOO_DEEP = 400
 MAX_BRACKETS = 64
 
 # Leading blanks are folded into each match (one finditer step per token); the token
@@ -40,6 +46,11 @@ _MEMBERS = frozenset(("hyper", "param", "oracle", "state", "input", "dims", "let
 
 class Bail(Exception):
     """The fast path does not accept this input; use the lark path."""
+
+
+class TooDeep(Exception):
+    def __init__(self, start: int, end: int):
+        self.start, self.end = start, end
 
 
 class _Tok:
@@ -121,6 +132,13 @@ class _Parser:
         self.toks = toks
         self.i = 0
         self.depth = 0
+        self.deep = False                  # went past MAX_DEPTH: the lark path must decide
+        self.line_start = 0                # where the current line's code starts, for E0007
+
+    def too_deep(self) -> None:
+        self.deep = True
+        if self.depth > PROVEN_TOO_DEEP:
+            raise TooDeep(self.line_start, self.toks[self.i].end)
 
     # ------------------------------------------------------------ token helpers
 
@@ -167,7 +185,7 @@ class _Parser:
     def expr(self):
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise Bail
+            self.too_deep()
         try:
             return self.binary(1)
         finally:
@@ -177,7 +195,7 @@ class _Parser:
         """Each operator of a left-assoc chain nests the tree one level deeper."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise Bail
+            self.too_deep()
 
     def _binop(self):
         """The binary operator at the cursor and its precedence, or (None, 0)."""
@@ -232,7 +250,7 @@ class _Parser:
             self.take()
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise Bail
+                self.too_deep()
             operand, _, e = self.unary()
             self.depth -= 1
             return ast.Unary(t.value, operand, self.span(t.start, e)), t.start, e
@@ -244,7 +262,7 @@ class _Parser:
             op = self.take()
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise Bail
+                self.too_deep()
             right, _, e = self.unary()
             self.depth -= 1
             node = ast.Binary("^", node, right, self.span(op.start, op.end), self.span(s, e))
@@ -285,7 +303,7 @@ class _Parser:
                 return node, s, e
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise Bail
+                self.too_deep()
 
     def index_item(self):
         t = self.peek()
@@ -419,6 +437,7 @@ class _Parser:
 
     def stmt(self):
         t = self.peek()
+        self.line_start = t.start
         if t.kind != "name":
             raise Bail
         word = t.value
@@ -494,6 +513,7 @@ class _Parser:
 
     def member(self):
         t = self.peek()
+        self.line_start = t.start
         if t.kind != "name" or t.value not in _MEMBERS:
             raise Bail
         word = t.value
@@ -716,10 +736,24 @@ class _Parser:
 
 def fast_parse(source: Source) -> Optional[ast.Module]:
     """The AST of a valid program, or None when the lark path must decide."""
+    module, _ = fast_parse_or_error(source)
+    return module
+
+
+def fast_parse_or_error(source: Source):
+    """(module, None) for a valid program; (None, diagnostic) for one nested provably too deep
+    for later passes; (None, None) when the lark path must decide."""
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     comments: list = []
     try:
         toks = _tokenize(text, source, comments)
-        return _Parser(source, toks).module(comments)
+        parser = _Parser(source, toks)
+        module = parser.module(comments)
+        return (None, None) if parser.deep else (module, None)
+    except TooDeep as exc:
+        from ..diagnostics import error
+        return None, error("E0007", f"expression nested more than {MAX_EXPR_DEPTH} levels deep",
+                           Span(source, exc.start, min(exc.end, len(source.text))),
+                           hint="split the expression with `let` bindings")
     except (Bail, IndexError, RecursionError):
-        return None
+        return None, None

@@ -182,11 +182,13 @@ def decode(path: str, data: bytes) -> tuple[Optional[Source], list[Diagnostic]]:
 def parse_source(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:
     """The fast hand-written parser first; the lark parser (the grammar, and every syntax
     diagnostic) whenever the fast path declines."""
-    from .fastparse import fast_parse
+    from .fastparse import fast_parse_or_error
 
-    module = fast_parse(source)
+    module, too_deep = fast_parse_or_error(source)
     if module is not None:
         return module, []
+    if too_deep is not None:
+        return None, [too_deep]
     return parse_source_lark(source)
 
 

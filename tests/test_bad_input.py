@@ -14,16 +14,7 @@ from iterc.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
-VALID = '''\
-optimizer sgd_plain:
-    """Plain SGD."""
-    hyper lr: real = 0.01 where lr > 0
-    param x: real[...]
-    oracle g = grad(x)
-    step:
-        x <- x - lr * g
-    converges heuristic
-'''
+from programs import MINIMAL_OPTIMIZER as VALID  # noqa: E402
 
 
 def _in_step(expression: str) -> str:

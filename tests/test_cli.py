@@ -17,16 +17,7 @@ from iterc.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 ADAMW = ROOT / "stdlib" / "optim" / "adamw.iter"
 
-VALID = '''\
-optimizer sgd_plain:
-    """Plain SGD."""
-    hyper lr: real = 0.01 where lr > 0
-    param x: real[...]
-    oracle g = grad(x)
-    step:
-        x <- x - lr * g
-    converges heuristic
-'''
+from programs import MINIMAL_OPTIMIZER as VALID  # noqa: E402
 
 UNFORMATTED = VALID.replace("x <- x - lr * g", "x <- x-lr*g")
 

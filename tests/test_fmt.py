@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from iterc.fmt import format_source
+from programs import MINIMAL_OPTIMIZER
 from iterc.fmt.same import first_difference
 from iterc.syntax.parser import parse_text
 
@@ -46,16 +47,7 @@ def assert_canonical(text: str) -> str:
 # ---------------------------------------------------------------- corpus
 
 SAMPLES = {
-    "minimal": '''\
-optimizer sgd_plain:
-    """Plain SGD."""
-    hyper lr: real = 0.01 where lr > 0
-    param x: real[...]
-    oracle g = grad(x)
-    step:
-        x <- x - lr * g
-    converges heuristic
-''',
+    "minimal": MINIMAL_OPTIMIZER,
     "everything": '''\
 # header comment
 use prox   # trailing use

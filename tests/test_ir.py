@@ -118,3 +118,36 @@ optimizer o:
     opt = ns["make_o"](lr=0.5)
     new, _ = opt.step(np.array([1.0]), opt.init(np.array([1.0])), np.array([2.0]))
     np.testing.assert_allclose(new, [1.0 - (0.5 * 4.0 + 0.5)])
+
+
+def test_def_calls_where_no_statement_can_hold_bindings(tmp_path):
+    """Hyper defaults and conditions, state initial values and oracle periods may call defs:
+    they are substituted inline (defs are pure)."""
+    p = tmp_path / "defctx.iter"
+    p.write_text('''
+def half(v) = v / 2
+def twice(v):
+    let w = v * 2
+    return w
+
+optimizer o:
+    hyper L: real = 4
+    hyper lr: real = half(L) where lr <= twice(L)
+    hyper k: int = 2
+    param x: real[...]
+    oracle g = grad(x)
+    oracle h = hess_diag(x) every k
+    state d: real[...] = twice(x)
+    step:
+        every k:
+            d <- d + h
+        x <- x - lr * g / d
+    converges heuristic
+''')
+    verify_module(lower_module(check_file(p).module))
+    loaded = iterc.load(p)
+    opt = loaded.numpy()
+    assert opt.hypers.lr == 2.0
+    np.testing.assert_allclose(opt.init(np.array([1.0, 3.0]))["d"], [2.0, 6.0])
+    with pytest.raises(ValueError, match=r"`lr <= twice\(L\)` does not hold"):
+        loaded.numpy(lr=9.0)

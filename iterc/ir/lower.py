@@ -38,6 +38,7 @@ class _Lowerer:
         self.names = _Names(list(method.symbols) + [method.counter] + _all_local_names(method.step.body))
         self.prev = {n: self.names.fresh(f"prev_{n}") for n in sorted(method.prev_used)}
         self.pending: list[Stmt] = []
+        self.inline = False                # expand def calls as one expression (no statement to bind before)
 
     # ------------------------------------------------------------ values
 
@@ -89,18 +90,30 @@ class _Lowerer:
         fn = info.defn.name.name
         for p, arg in zip(info.params, info.call.args):
             value = self.value(arg, typing, env)
-            if isinstance(value, Ref):
-                inner_env[p] = value                # a name passes through unchanged
+            if isinstance(value, Ref) or self.inline:
+                inner_env[p] = value                # a name, or inline mode: substitute (defs are pure)
                 continue
             fresh = self.names.fresh(f"{fn}_{p}")
             self.pending.append(Bind(fresh, value, "let", arg.span))
             inner_env[p] = Ref(fresh, "local", value.type, arg.span)
         for let in info.defn.lets:
             value = self.value(let.value, info.typing, inner_env)
+            if self.inline:
+                inner_env[let.name.name] = value
+                continue
             fresh = self.names.fresh(f"{fn}_{let.name.name}")
             self.pending.append(Bind(fresh, value, "let", let.span))
             inner_env[let.name.name] = Ref(fresh, "local", value.type, let.span)
         return self.value(info.defn.result, info.typing, inner_env)
+
+    def expression(self, node, typing: Typing) -> Value:
+        """A value for a place with no statement before it (a hyper default, a condition, a
+        state's initial value, an oracle period, a cap): def calls are substituted inline."""
+        self.inline = True
+        try:
+            return self.value(node, typing)
+        finally:
+            self.inline = False
 
     def flush(self) -> list[Stmt]:
         """The def bindings that the value lowered last needs, to be emitted before its statement."""
@@ -155,19 +168,18 @@ class _Lowerer:
     def hyper(self, info) -> HyperIR:
         decl: ast.Hyper = info.decl
         typing = self.m.typing
-        default = self.value(decl.default, typing) if decl.default is not None else None
-        conds = [(_canonical(c), self.value(c, typing)) for c in decl.where]
+        default = self.expression(decl.default, typing) if decl.default is not None else None
+        conds = [(_canonical(c), self.expression(c, typing)) for c in decl.where]
         if decl.interval is not None:
             iv = decl.interval
             name_ref = Ref(decl.name.name, "hyper", info.symbol.type)
             lo_op = "le" if iv.lo_closed else "lt"
             hi_op = "le" if iv.hi_closed else "lt"
-            lo, hi = self.value(iv.lo, typing), self.value(iv.hi, typing)
+            lo, hi = self.expression(iv.lo, typing), self.expression(iv.hi, typing)
             text = (f"{decl.name.name} in {'[' if iv.lo_closed else '('}{_canonical(iv.lo)}, "
                     f"{_canonical(iv.hi)}{']' if iv.hi_closed else ')'}")
             cond = Apply("and", (Apply(lo_op, (lo, name_ref), BOOL), Apply(hi_op, (name_ref, hi), BOOL)), BOOL)
             conds.insert(0, (text, cond))
-        self.flush()
         return HyperIR(decl.name.name, info.symbol.type.elem, default, tuple(conds))
 
     def run(self) -> MethodIR:
@@ -182,15 +194,13 @@ class _Lowerer:
         oracles = []
         for o in m.oracles:
             decl: ast.Oracle = o.decl
-            every = self.value(decl.every, typing) if decl.every is not None else None
+            every = self.expression(decl.every, typing) if decl.every is not None else None
             oracles.append(SlotIR(o.name, o.type, kind=decl.kind.name, every=every,
                                   oracle_args=tuple(a.id if isinstance(a, ast.Name) else "" for a in decl.args)))
         states = []
         for s in m.states:
             decl: ast.State = s.decl
-            init = self.value(decl.init, typing) if decl.init is not None else Const(0, INT)
-            pre = self.flush()
-            assert not pre, "state initial values cannot call defs yet"
+            init = self.expression(decl.init, typing) if decl.init is not None else Const(0, INT)
             states.append(SlotIR(s.name, s.type, storage=s.storage, init=init))
         body = self.block(m.step.body)
         after: tuple[Stmt, ...] = ()
@@ -208,7 +218,7 @@ class _Lowerer:
                     residual = until.args[0] if isinstance(until, Apply) else None
             after = tuple(after_list)
             if m.max_iter is not None:
-                max_iter = self.value(m.max_iter, typing)
+                max_iter = self.expression(m.max_iter, typing)
         conv = m.converges
         return MethodIR(
             kind=m.kind, name=m.name, doc=m.doc, source_path=m.decl.span.source.path, hypers=hypers,

@@ -272,10 +272,8 @@ class ExprChecker:
             self.visit_args(node)
             return None
         if len(node.args) != len(entry.params):
-            self.report(error("E0206", f"`{name}` takes {_count(len(entry.params), 'argument')} "
-                                       f"({', '.join(entry.params)}), but {len(node.args)} "
-                                       f"{'was' if len(node.args) == 1 else 'were'} given",
-                              node.span, hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+            self.report(error("E0206", _arity_message(name, entry.params, len(node.args)), node.span,
+                              hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
             self.visit_args(node)
             return None
         kw = {}
@@ -340,9 +338,7 @@ class ExprChecker:
             self.visit_args(node)
             return None
         if len(node.args) != len(defn.params):
-            self.report(error("E0206", f"`{name}` takes {_count(len(defn.params), 'argument')} "
-                                       f"({', '.join(p.name for p in defn.params)}), but {len(node.args)} "
-                                       f"{'was' if len(node.args) == 1 else 'were'} given",
+            self.report(error("E0206", _arity_message(name, [p.name for p in defn.params], len(node.args)),
                               node.span, notes=[Note(f"`{name}` is defined here", defn.name.span)]))
             self.visit_args(node)
             return None
@@ -425,6 +421,11 @@ class ExprChecker:
                               hint="the only attribute is `.T` (matrix transpose)"))
             return None
         return self._apply(REGISTRY["transpose"], node, [node.value], what=".T")
+
+
+def _arity_message(name: str, params, given: int) -> str:
+    return (f"`{name}` takes {_count(len(params), 'argument')} ({', '.join(params)}), "
+            f"but {given} {'was' if given == 1 else 'were'} given")
 
 
 def _count(n: int, word: str) -> str:

@@ -6,7 +6,7 @@ routing, dimension binding -- lives here once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -193,7 +193,6 @@ class Solution:
     """A solver's result: outputs by name (`sol["P"]` or `sol.P`) and `sol.info`."""
     outputs: dict[str, Any]
     info: SolveInfo
-    _: Any = field(default=None, repr=False)
 
     def __getitem__(self, name: str):
         return self.outputs[name]

@@ -33,8 +33,9 @@ def test_stdlib_ir_golden(source, request):
         update = request.config.getoption("--update-golden")
     except ValueError:
         update = os.environ.get("ITERC_UPDATE_GOLDEN") == "1"
-    if update or not golden.exists():
+    if update:
         golden.write_text(text)
+    assert golden.exists(), f"no golden file {golden.name}; create it with --update-golden and review it"
     assert text == golden.read_text()
 
 

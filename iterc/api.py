@@ -86,12 +86,12 @@ def compile_ir_text(path: str | Path) -> str:
     result = check_file(path)
     if not result.ok:
         raise DiagnosticError(result.diagnostics)
-    from .ir import lower_module
+    from .ir import lower_module, optimize_module
     from .ir.printer import module_text
-    from .ir.verify import verify_module
+    from .ir.verify import verify_method, verify_module
     ir = lower_module(result.module)
     verify_module(ir)
-    return module_text(ir)
+    return module_text(optimize_module(ir, verify=verify_method))
 
 
 def compile_file(path: str | Path, target: str = "numpy") -> str:

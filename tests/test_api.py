@@ -120,7 +120,7 @@ optimizer rowscale:
     new, _ = opt.step(W, opt.init(W), g)
     expected = W - 0.1 * g / (np.linalg.norm(g, axis=1)[:, None] + 1)
     np.testing.assert_allclose(new, expected)
-    with pytest.raises(ValueError, match="rank-2 parameters, but params has shape"):
+    with pytest.raises(ValueError, match=r"rank-2 parameters \(`W: real\[m, n\]`\), but params has shape"):
         opt.step(np.ones(3), opt.init(W), np.ones(3))
 
 

@@ -321,7 +321,7 @@ def test_compile_emit_ir_prints_the_lowered_step():
     from iterc.cli import cli
     result = CliRunner().invoke(cli, ["compile", "stdlib/optim/sgd.iter", "--emit", "ir"])
     assert result.exit_code == 0, result.output
-    assert "optimizer sgd" in result.output and "set %buf" in result.output
+    assert "optimizer sgd" in result.output and "%buf_2: real[...] E = " in result.output
 
 
 def test_json_notes_carry_their_place(tmp_path):

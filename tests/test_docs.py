@@ -241,16 +241,23 @@ def builtin_table() -> str:
         if not e.callable:
             continue
         sig = f"{name}({', '.join(e.params)}{''.join(f', {k}=' for k in e.keywords)})"
-        rows.append(f"| `{sig}` | {e.kind} | {e.summary.replace('|', '&#124;')} |")
+        rows.append(f"| `{sig}` | {e.kind.value} | {e.summary.replace('|', '&#124;')} |")
     rows += ["", "| operator | builtin | kind | summary |", "|---|---|---|---|"]
+    syntax = {"transpose": "`x.T`", "expand": "`x[:, None]`"}
+    internal = []
     for name, e in REGISTRY.items():
         if e.callable:
+            continue
+        if e.operator is None and name not in syntax:
+            internal.append(f"| `{name}` | {e.kind.value} | {e.summary.replace('|', '&#124;')} |")
             continue
         if e.operator is not None:
             shown = f"`{e.operator}`" if name not in ("neg", "pos") else f"unary `{e.operator}`"
         else:
-            shown = {"transpose": "`x.T`", "expand": "`x[:, None]`"}.get(name, name)
-        rows.append(f"| {shown} | {name} | {e.kind} | {e.summary.replace('|', '&#124;')} |")
+            shown = syntax[name]
+        rows.append(f"| {shown} | {name} | {e.kind.value} | {e.summary.replace('|', '&#124;')} |")
+    rows += ["", "Primitives that only lowering produces (decompositions of the composites above):", "",
+             "| primitive | kind | summary |", "|---|---|---|"] + internal
     return "\n".join(rows) + "\n"
 
 

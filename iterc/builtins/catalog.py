@@ -1,13 +1,14 @@
-"""Every builtin, one entry each: signature, shape/element rule, kind, lowering per backend.
+"""Every builtin, one entry each: signature, shape/element rule, kind, and for composites
+the decomposition into primitives.
 
 Shape rules raise BuiltinError with a diagnostic code; the checker attaches the span.
-NumPy lowerings are templates over the argument code ({0}, {1}, ...) and `{axis_kw}`
-(", axis=1" or ""), or functions for the cases a template cannot say.
+A decomposition receives `emit(fn, *args, **kw)`, which appends one op and returns its
+result, so a composite reads as the formula it stands for.
 """
 from __future__ import annotations
 
 from ..types import LEAF, Type, ShapeError, broadcast, join_elem, shape_str
-from .registry import Builtin, BuiltinError, ByShape, Infix, Prefix, Sig, register
+from .registry import Builtin, BuiltinError, Kind, Sig, register
 
 
 # ---------------------------------------------------------------- rule helpers
@@ -185,91 +186,172 @@ def zeros_like_rule(sig: Sig) -> Type:
     return Type("real", sig.args[0].shape)
 
 
-# ---------------------------------------------------------------- numpy lowering helpers
 
-# ---------------------------------------------------------------- operators
+def reduce_rule(sig: Sig) -> Type:
+    """`reduce_*(x, axis=k, keepdims=b)`: like a reduction, keeping a unit axis when asked."""
+    t = sig.args[0]
+    axis = sig.kw.get("axis")
+    if axis is None or t.shape == LEAF:
+        return Type(t.elem, ())
+    axis %= len(t.shape)
+    if sig.kw.get("keepdims"):
+        return Type(t.elem, tuple(1 if i == axis else d for i, d in enumerate(t.shape)))
+    return Type(t.elem, tuple(d for i, d in enumerate(t.shape) if i != axis))
 
-_ARITH = [("add", "+", 9, "sum"), ("sub", "-", 9, "difference"), ("mul", "*", 10, "product"),
-          ("div", "/", 10, "quotient"), ("mod", "%", 10, "remainder")]
-for _name, _sym, _prec, _what in _ARITH:
-    register(Builtin(_name, ("a", "b"), elementwise_rule(2, "real" if _name == "div" else None), "elementwise",
-                     f"elementwise {_what} `a {_sym} b` (NumPy broadcasting)",
-                     lower={"numpy": Infix(_sym, _prec)}, operator=_sym, callable=False))
 
-register(Builtin("pow", ("a", "b"), elementwise_rule(2, "real"), "elementwise", "elementwise power `a ^ b`",
-                 lower={"numpy": Infix("**", 12)}, operator="^", callable=False))
+def cast_rule(sig: Sig) -> Type:
+    return Type(sig.kw["elem"], sig.args[0].shape)
+
+
+def size_rule(sig: Sig) -> Type:
+    return Type("int", ())
+
+
+# ---------------------------------------------------------------- primitives: operators
+
+E, R, M, S, L = Kind.ELEMENTWISE, Kind.REDUCTION, Kind.MATMUL, Kind.SHAPE, Kind.LIBRARY
+
+_ARITH = [("add", "+", "sum"), ("sub", "-", "difference"), ("mul", "*", "product"),
+          ("div", "/", "quotient"), ("mod", "%", "remainder")]
+for _name, _sym, _what in _ARITH:
+    register(Builtin(_name, ("a", "b"), elementwise_rule(2, "real" if _name == "div" else None), E,
+                     f"elementwise {_what} `a {_sym} b` (NumPy broadcasting)", operator=_sym, callable=False))
+
+register(Builtin("pow", ("a", "b"), elementwise_rule(2, "real"), E, "elementwise power `a ^ b`",
+                 operator="^", callable=False))
 
 for _name, _sym in [("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")]:
-    register(Builtin(_name, ("a", "b"), comparison_rule, "elementwise", f"elementwise comparison `a {_sym} b`",
-                     lower={"numpy": Infix(_sym, 4)}, operator=_sym, callable=False))
+    register(Builtin(_name, ("a", "b"), comparison_rule, E, f"elementwise comparison `a {_sym} b`",
+                     operator=_sym, callable=False))
 
-register(Builtin("and", ("a", "b"), elementwise_rule(2, "bool", want="bool"), "elementwise", "logical and",
-                 lower={"numpy": ByShape(Infix("and", 2), "np.logical_and({0}, {1})")}, operator="and", callable=False))
-register(Builtin("or", ("a", "b"), elementwise_rule(2, "bool", want="bool"), "elementwise", "logical or",
-                 lower={"numpy": ByShape(Infix("or", 1), "np.logical_or({0}, {1})")}, operator="or", callable=False))
-register(Builtin("not", ("a",), elementwise_rule(1, "bool", want="bool"), "elementwise", "logical not",
-                 lower={"numpy": ByShape(Prefix("not ", 3), "np.logical_not({0})")}, operator="not", callable=False), unary=True)
-register(Builtin("neg", ("a",), elementwise_rule(1), "elementwise", "negation `-a`",
-                 lower={"numpy": Prefix("-", 11)}, operator="-", callable=False), unary=True)
-register(Builtin("pos", ("a",), elementwise_rule(1), "elementwise", "unary plus `+a`",
-                 lower={"numpy": Prefix("+", 11)}, operator="+", callable=False), unary=True)
-register(Builtin("matmul", ("a", "b"), matmul_rule, "matmul", "matrix product `a @ b` (vectors and matrices)",
-                 lower={"numpy": Infix("@", 10)}, operator="@", callable=False))
-register(Builtin("transpose", ("a",), transpose_rule, "shape", "matrix transpose `a.T`",
-                 lower={"numpy": "{0}.T"}, callable=False))
-register(Builtin("expand", ("a",), lambda sig: sig.args[0], "shape", "index with `:` and `None` to add axes",
-                 lower={"numpy": "{0}[{index}]"}, callable=False))
+register(Builtin("and", ("a", "b"), elementwise_rule(2, "bool", want="bool"), E, "logical and",
+                 operator="and", callable=False))
+register(Builtin("or", ("a", "b"), elementwise_rule(2, "bool", want="bool"), E, "logical or",
+                 operator="or", callable=False))
+register(Builtin("not", ("a",), elementwise_rule(1, "bool", want="bool"), E, "logical not",
+                 operator="not", callable=False), unary=True)
+register(Builtin("neg", ("a",), elementwise_rule(1), E, "negation `-a`", operator="-", callable=False), unary=True)
+register(Builtin("pos", ("a",), elementwise_rule(1), E, "unary plus `+a`", operator="+", callable=False),
+         unary=True)
+register(Builtin("matmul", ("a", "b"), matmul_rule, M, "matrix product `a @ b` (vectors and matrices)",
+                 operator="@", callable=False))
+register(Builtin("transpose", ("a",), transpose_rule, S, "matrix transpose `a.T`", callable=False))
+register(Builtin("expand", ("a",), lambda sig: sig.args[0], S, "index with `:` and `None` to add axes",
+                 callable=False))
 
-# ---------------------------------------------------------------- elementwise functions
+# ---------------------------------------------------------------- primitives: functions
 
-for _name, _what in [("sqrt", "square root"), ("exp", "exponential"), ("log", "natural logarithm"),
-                     ("sigmoid", "logistic sigmoid 1 / (1 + exp(-x))")]:
-    register(Builtin(_name, ("x",), elementwise_rule(1, "real"), "elementwise", f"elementwise {_what}",
-                     lower={"numpy": f"np.{_name}({{0}})" if _name != "sigmoid" else "rt.sigmoid({0})"}))
+for _name, _what in [("sqrt", "square root"), ("exp", "exponential"), ("log", "natural logarithm")]:
+    register(Builtin(_name, ("x",), elementwise_rule(1, "real"), E, f"elementwise {_what}"))
+register(Builtin("tanh", ("x",), elementwise_rule(1, "real"), E, "elementwise hyperbolic tangent",
+                 callable=False))
+register(Builtin("abs", ("x",), elementwise_rule(1), E, "elementwise absolute value"))
+register(Builtin("sign", ("x",), elementwise_rule(1), E, "elementwise sign (-1, 0 or 1)"))
+register(Builtin("min", ("a", "b"), elementwise_rule(2), E, "elementwise minimum of two values"))
+register(Builtin("max", ("a", "b"), elementwise_rule(2), E, "elementwise maximum of two values"))
+register(Builtin("where", ("cond", "a", "b"), where_rule, E, "a where cond holds, else b (elementwise)"))
+register(Builtin("zeros_like", ("x",), zeros_like_rule, E, "zeros of the shape of x"))
+register(Builtin("zeros", (), lambda sig: Type(sig.kw.get("elem", "real"), tuple(sig.kw["shape"])), E,
+                 "zeros of a static shape (`shape=` dims, `elem=`)", keywords=("shape", "elem"), callable=False))
+register(Builtin("isfinite", ("x",), elementwise_rule(1, "bool"), E, "elementwise: neither inf nor nan",
+                 callable=False))
+register(Builtin("cast", ("x",), cast_rule, E, "the value in another element type (`elem=`)",
+                 keywords=("elem",), callable=False))
+for _op in ("sum", "max", "min"):
+    register(Builtin(f"reduce_{_op}", ("x",), reduce_rule, R, f"{_op} over the leaf or `axis=` (`keepdims=`)",
+                     keywords=("axis", "keepdims"), callable=False))
+register(Builtin("size", ("x",), size_rule, S, "the number of elements (over the leaf or along `axis=`)",
+                 keywords=("axis",), callable=False))
 
-register(Builtin("abs", ("x",), elementwise_rule(1), "elementwise", "elementwise absolute value",
-                 lower={"numpy": "np.abs({0})"}))
-register(Builtin("sign", ("x",), elementwise_rule(1), "elementwise", "elementwise sign (-1, 0 or 1)",
-                 lower={"numpy": "np.sign({0})"}))
-register(Builtin("min", ("a", "b"), elementwise_rule(2), "elementwise", "elementwise minimum of two values",
-                 lower={"numpy": "np.minimum({0}, {1})"}))
-register(Builtin("max", ("a", "b"), elementwise_rule(2), "elementwise", "elementwise maximum of two values",
-                 lower={"numpy": "np.maximum({0}, {1})"}))
-register(Builtin("clip", ("x", "lo", "hi"), clip_rule, "elementwise", "clamp x into [lo, hi] elementwise",
-                 lower={"numpy": "np.clip({0}, {1}, {2})"}))
-register(Builtin("where", ("cond", "a", "b"), where_rule, "elementwise", "a where cond holds, else b (elementwise)",
-                 lower={"numpy": "np.where({0}, {1}, {2})"}))
-register(Builtin("zeros_like", ("x",), zeros_like_rule, "elementwise", "zeros of the shape of x",
-                 lower={"numpy": "np.zeros_like({0}, dtype=float)"}))
 
-# ---------------------------------------------------------------- reductions
+# ---------------------------------------------------------------- composites
 
-for _name, _res, _what, _np in [
-        ("sum", None, "sum of the elements", "np.sum({0}{axis_kw})"),
-        ("mean", "real", "mean of the elements", "np.mean({0}{axis_kw})"),
-        ("norm", "real", "Euclidean (Frobenius) norm", "rt.norm({0}{axis_kw})"),
-        ("norm1", "real", "sum of absolute values", "np.sum(np.abs({0}){axis_kw})"),
-        ("norminf", "real", "largest absolute value", "np.max(np.abs({0}){axis_kw})"),
-        ("logsumexp", "real", "log(sum(exp(x))), computed stably", "rt.logsumexp({0}{axis_kw})")]:
-    register(Builtin(_name, ("x",), reduction_rule(_res), "reduction",
-                     f"{_what}, over all elements of the leaf or along `axis=`", keywords=("axis",),
-                     lower={"numpy": _np}))
+def _ax(kw, keepdims=False):
+    out = {"axis": kw.get("axis")}
+    if keepdims:
+        out["keepdims"] = True
+    return out
 
-register(Builtin("dot", ("a", "b"), dot_rule, "reduction", "inner product sum(a * b) of two same-shaped values",
-                 lower={"numpy": "np.sum(np.multiply({0}, {1}))"}))
 
-# ---------------------------------------------------------------- library calls
+def _sum(emit, args, kw, t):
+    return emit("reduce_sum", args[0], **_ax(kw))
 
-register(Builtin("softmax", ("x",), same_shape_rule, "library", "exp(x) / sum(exp(x)), over the leaf or `axis=`",
-                 keywords=("axis",), lower={"numpy": "rt.softmax({0}{axis_kw})"}))
-register(Builtin("normalize", ("x",), same_shape_rule, "library",
+
+def _mean(emit, args, kw, t):
+    return emit("div", emit("reduce_sum", args[0], **_ax(kw)), emit("size", args[0], **_ax(kw)))
+
+
+def _norm(emit, args, kw, t):
+    x = args[0]
+    return emit("sqrt", emit("reduce_sum", emit("mul", x, x), **_ax(kw)))
+
+
+def _norm1(emit, args, kw, t):
+    return emit("reduce_sum", emit("abs", args[0]), **_ax(kw))
+
+
+def _norminf(emit, args, kw, t):
+    return emit("reduce_max", emit("abs", args[0]), **_ax(kw))
+
+
+def _logsumexp(emit, args, kw, t):
+    x = args[0]
+    top = emit("reduce_max", x, **_ax(kw, keepdims=True))
+    top = emit("where", emit("isfinite", top), top, 0.0)            # all -inf: no nan from -inf - -inf
+    total = emit("reduce_sum", emit("exp", emit("sub", x, top)), **_ax(kw))
+    return emit("add", emit("log", total), emit("reduce_max", top, **_ax(kw)))
+
+
+def _softmax(emit, args, kw, t):
+    x = args[0]
+    z = emit("exp", emit("sub", x, emit("reduce_max", x, **_ax(kw, keepdims=True))))
+    return emit("div", z, emit("reduce_sum", z, **_ax(kw, keepdims=True)))
+
+
+def _normalize(emit, args, kw, t):
+    return emit("div", args[0], emit("reduce_sum", args[0], **_ax(kw, keepdims=True)))
+
+
+def _dot(emit, args, kw, t):
+    return emit("reduce_sum", emit("mul", args[0], args[1]))
+
+
+def _sigmoid(emit, args, kw, t):
+    return emit("mul", 0.5, emit("add", 1.0, emit("tanh", emit("mul", 0.5, args[0]))))
+
+
+def _clip(emit, args, kw, t):
+    return emit("min", emit("max", args[0], args[1]), args[2])
+
+
+def _outer(emit, args, kw, t):
+    return emit("mul", emit("expand", args[0], index=(":", "None")), emit("expand", args[1], index=("None", ":")))
+
+
+register(Builtin("sigmoid", ("x",), elementwise_rule(1, "real"), E, "elementwise logistic sigmoid 1 / (1 + exp(-x))",
+                 decompose=_sigmoid))
+register(Builtin("clip", ("x", "lo", "hi"), clip_rule, E, "clamp x into [lo, hi] elementwise", decompose=_clip))
+
+for _name, _res, _what, _dec in [
+        ("sum", None, "sum of the elements", _sum),
+        ("mean", "real", "mean of the elements", _mean),
+        ("norm", "real", "Euclidean (Frobenius) norm", _norm),
+        ("norm1", "real", "sum of absolute values", _norm1),
+        ("norminf", "real", "largest absolute value", _norminf),
+        ("logsumexp", "real", "log(sum(exp(x))), computed stably", _logsumexp)]:
+    register(Builtin(_name, ("x",), reduction_rule(_res), R,
+                     f"{_what}, over all elements of the leaf or along `axis=`", keywords=("axis",), decompose=_dec))
+
+register(Builtin("dot", ("a", "b"), dot_rule, R, "inner product sum(a * b) of two same-shaped values", decompose=_dot))
+register(Builtin("softmax", ("x",), same_shape_rule, R, "exp(x) / sum(exp(x)), over the leaf or `axis=`",
+                 keywords=("axis",), decompose=_softmax))
+register(Builtin("normalize", ("x",), same_shape_rule, R,
                  "x / sum(x): rescale a positive vector onto the simplex (over the leaf or `axis=`)",
-                 keywords=("axis",), lower={"numpy": "rt.normalize({0}{axis_kw})"}))
-register(Builtin("outer", ("a", "b"), outer_rule, "matmul", "outer product of two vectors: [n] x [m] -> [n, m]",
-                 lower={"numpy": "np.outer({0}, {1})"}))
+                 keywords=("axis",), decompose=_normalize))
+register(Builtin("outer", ("a", "b"), outer_rule, M, "outer product of two vectors: [n] x [m] -> [n, m]",
+                 decompose=_outer))
 
-# `prev` is typed by the checker (it needs to know what its argument names); the entry
-# gives it a place in the registry for arity, docs and lowering.
-register(Builtin("prev", ("x",), lambda sig: sig.args[0], "special",
-                 "the value of a state or parameter at the start of the step",
-                 lower={"numpy": "{0}"}))
+# `prev` is typed by the checker (it needs to know what its argument names); lowering
+# replaces it by the value at the start of the step, so no backend ever sees it.
+register(Builtin("prev", ("x",), lambda sig: sig.args[0], Kind.SPECIAL,
+                 "the value of a state or parameter at the start of the step"))

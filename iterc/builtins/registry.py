@@ -1,36 +1,28 @@
-"""Registry machinery: the Builtin record, signatures handed to shape rules, errors they raise."""
+"""Registry machinery: the Builtin record, signatures handed to shape rules, errors they raise.
+
+A builtin is a *primitive* (every backend lowers it: arithmetic, comparison, `where`,
+unary math, `reduce_*`, matmul, expand/transpose, cast) or a *composite*, defined by a
+`decompose` function that rewrites it into primitives. Backends may override a
+composite with a faster or more readable form (numpy's `rt.norm`, torch's
+`_foreach_norm`); without an override, the decomposition is what runs. How a builtin is
+written in each target lives in that backend's folder, never here.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+import enum
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from ..types import Type
 
-KINDS = ("elementwise", "reduction", "matmul", "shape", "library", "special")
 
-
-@dataclass(frozen=True)
-class Infix:
-    """Lower to an infix operator of the target language, at a precedence level."""
-    symbol: str
-    prec: int
-
-
-@dataclass(frozen=True)
-class Prefix:
-    symbol: str
-    prec: int
-
-
-@dataclass(frozen=True)
-class ByShape:
-    """One lowering for all-scalar arguments, another when any argument is an array
-    (Python's `and` on scalars, `np.logical_and` on arrays)."""
-    scalar: "Lowering"
-    array: "Lowering"
-
-
-Lowering = Union[str, Infix, Prefix, ByShape, Callable[..., str]]
+class Kind(enum.Enum):
+    ELEMENTWISE = "elementwise"      # maps elements to elements (fusable)
+    REDUCTION = "reduction"          # reduces over the leaf or an axis
+    MATMUL = "matmul"                # contracts axes
+    SHAPE = "shape"                  # reshapes or views, no arithmetic
+    LIBRARY = "library"              # a kernel backend calls the framework between kernels
+    SPECIAL = "special"              # resolved by lowering (prev)
 
 
 class BuiltinError(Exception):
@@ -50,20 +42,27 @@ class Sig:
     kw: dict[str, Any]
 
 
+# decompose(emit, args, kw, result_type) -> operand, where emit(fn, args, **kw) appends one
+# primitive (or composite, decomposed in turn) and returns its result.
+Decompose = Callable[..., Any]
+
+
 @dataclass(frozen=True)
 class Builtin:
     name: str
     params: tuple[str, ...]                    # positional parameter names, for messages and docs
     rule: Callable[[Sig], Type]                # shape and element-type rule
-    kind: str                                  # one of KINDS
+    kind: Kind
     summary: str
     keywords: tuple[str, ...] = ()             # static keyword arguments (e.g. "axis")
-    lower: dict[str, Lowering] = field(default_factory=dict)
     operator: Optional[str] = None             # the .iter operator this entry implements, if any
-    callable: bool = True                      # False: reachable only through syntax (`.T`, `x[:, None]`)
+    callable: bool = True                      # False: reachable only through syntax or lowering
+    decompose: Optional[Decompose] = None      # composites: how to write it in primitives
+    facts: frozenset = frozenset()             # properties for later passes (e.g. "firmly_nonexpansive")
 
-    def __post_init__(self):
-        assert self.kind in KINDS, self.kind
+    @property
+    def primitive(self) -> bool:
+        return self.decompose is None
 
 
 REGISTRY: dict[str, Builtin] = {}
@@ -82,3 +81,8 @@ def register(entry: Builtin, unary: bool = False) -> Builtin:
 def lookup(name: str) -> Optional[Builtin]:
     entry = REGISTRY.get(name)
     return entry if entry is not None and entry.callable else None
+
+
+def result_type(name: str, args: list[Type], kw: dict[str, Any]) -> Type:
+    """The type of `name` applied to `args` (used when lowering builds ops the checker never saw)."""
+    return REGISTRY[name].rule(Sig(name, list(args), dict(kw)))

@@ -46,6 +46,8 @@ CODES: dict[str, str] = {
     "E0215": "unknown attribute",
     "E0216": "bad oracle argument",
     "E0217": "oracle read on steps where it is not supplied",
+    # ---- backends
+    "E0401": "no lowering on this target",
     # ---- warnings
     "W0001": "state never read",
     "W0002": "hyper never used",

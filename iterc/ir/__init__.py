@@ -1,7 +1,10 @@
-"""The IR stage: one small typed IR of a step, lowered from the checked AST."""
+"""The IR stage: A-normal-form SSA of a step or a solve, lowered from the checked AST,
+with the passes every backend runs (`optimize`)."""
 from .lower import lower_method, lower_module
-from .nodes import (Apply, Bind, Const, ForRegion, HyperIR, IfRegion, MethodIR, ModuleIR, Ref, SlotIR,
-                    WhileRegion)
+from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, MethodIR, ModuleIR, Operand, OptimizerIR,
+                    OracleIR, Origin, Place, SlotIR, SolverIR, Var, While)
+from .passes import Rewriter, cse, dce, decompose, optimize, optimize_module, walk
 
-__all__ = ["lower_method", "lower_module", "Apply", "Bind", "Const", "ForRegion", "HyperIR", "IfRegion",
-           "MethodIR", "ModuleIR", "Ref", "SlotIR", "WhileRegion"]
+__all__ = ["lower_method", "lower_module", "Apply", "Assign", "Block", "Const", "DType", "For", "HyperIR", "If",
+           "MethodIR", "ModuleIR", "Operand", "OptimizerIR", "OracleIR", "Origin", "Place", "SlotIR", "SolverIR",
+           "Var", "While", "Rewriter", "cse", "dce", "decompose", "optimize", "optimize_module", "walk"]

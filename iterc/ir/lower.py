@@ -1,232 +1,505 @@
-"""Checked AST -> IR: resolve names to Refs, builtins to Applies, desugar control flow.
+"""Checked AST -> IR: A-normal form, one op per statement, structured regions with yields.
 
-Desugaring: `every k:` becomes an IfRegion on (t - 1) % k == 0; a comparison chain
-becomes an `and` of pairs; a call of a user `def` becomes Binds of fresh names for its
-arguments and lets, followed by its result; `prev(x)` reads a copy of x taken at the
-start of the step.
+Each sub-expression is bound to a fresh temporary (`Var.source` None); a `let` or an
+update `x <- e` binds a fresh Var whose `source` is the `.iter` name, and the name then
+refers to that Var (SSA: nothing is rebound). Regions take the names assigned inside
+them as carried values: an `If` yields them from both branches, a loop as block
+parameters.
+
+Desugaring: `every k:` becomes an If on (t - 1) % k == 0; a comparison chain an `and`
+of pairs; a call of a user `def` the def's statements with its parameters bound to the
+argument operands; `prev(x)` a copy of x taken at the start of the step. A solver
+becomes an init block and a While region whose body holds the step, the solver-level
+lets, the residual and the stopping test.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from ..builtins import OPERATORS, UNARY_OPERATORS
+from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, result_type
 from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
-from ..types import BOOL, INT, Type
-from .nodes import (Apply, Bind, Const, ForRegion, HyperIR, IfRegion, MethodIR, ModuleIR, Ref, SlotIR,
-                    Stmt, Value, WhileRegion)
+from ..types import BOOL, INT, LEAF, REAL, Type
+from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, ModuleIR, OptimizerIR, Operand,
+                    OracleIR, Origin, Place, SlotIR, SolverIR, Var, While)
+from .text import canonical
+
+_STORAGE = {"f64": DType.F64, "f32": DType.F32, "f16": DType.F16, "bf16": DType.BF16, "int": DType.I64,
+            "bool": DType.BOOL}
 
 
-class _Names:
+class Names:
     """Fresh names that never collide with the method's own."""
 
     def __init__(self, taken):
         self.taken = set(taken)
+        self.claimed: set[str] = set()
+
+    def claim(self, source: str) -> str:
+        """The SSA name of a value that carries the .iter name `source`: the name itself
+        for its first binding, then `source_2`, ..."""
+        if source not in self.claimed:
+            self.claimed.add(source)
+            self.taken.add(source)
+            return source
+        return self.fresh(source)
 
     def fresh(self, base: str) -> str:
         name, i = base, 1
-        while name in self.taken:
+        while name in self.taken or name in self.claimed:
             i += 1
             name = f"{base}_{i}"
         self.taken.add(name)
+        self.claimed.add(name)
         return name
 
 
-class _Lowerer:
+def place_of(fn: str, args, t: Type) -> Place:
+    """A value's placement from its inputs': tensors are ELEMENT, a reduction of a tensor
+    to a scalar is LEAF, anything else is known where its latest input is."""
+    if t.shape != ():
+        return Place.ELEMENT
+    top = max((a.place if isinstance(a, Var) else Place.STATIC for a in args), default=Place.STATIC)
+    if fn == "size":
+        return Place.STATIC
+    return Place.LEAF if top == Place.ELEMENT else top
+
+
+def slot_place(t: Type, solver: bool = False) -> Place:
+    return Place.ELEMENT if t.shape != () else Place.LEAF
+
+
+def dtype_of(storage: Optional[str], t: Type, default: DType) -> DType:
+    if storage in _STORAGE:
+        return _STORAGE[storage]
+    if t.elem == "int":
+        return DType.I64
+    if t.elem == "bool":
+        return DType.BOOL
+    return default
+
+
+def assigned_names(stmts) -> list[str]:
+    """Names a block of statements updates with `<-`, in first-update order."""
+    out: list[str] = []
+
+    def walk(ss):
+        for s in ss:
+            if isinstance(s, ast.Assign):
+                if s.target.name not in out:
+                    out.append(s.target.name)
+            for attr in ("body", "orelse"):
+                walk(getattr(s, attr, ()) or ())
+    walk(stmts)
+    return out
+
+
+class Lowerer:
     def __init__(self, method: CheckedMethod):
         self.m = method
-        self.names = _Names(list(method.symbols) + [method.counter] + _all_local_names(method.step.body))
-        self.prev = {n: self.names.fresh(f"prev_{n}") for n in sorted(method.prev_used)}
-        self.pending: list[Stmt] = []
-        self.inline = False                # expand def calls as one expression (no statement to bind before)
+        self.names = Names(list(method.symbols) + [method.counter] + _all_local_names(method.step.body)
+                           + [let.name.name for let in method.lets])
+        self.stmts: list = []
+        self.env: dict[str, Operand] = {}              # .iter name -> its current value
+        self.types: dict[str, Type] = {}               # declared types of assignable names
+        self.counter = Var(method.counter, INT, Place.STEP, Origin.COUNTER, method.counter)
+        self.fixed: dict[str, Var] = {method.counter: self.counter}
+        for h in method.hypers:
+            elem = h.symbol.type.elem
+            static = elem in ("bool", "int")
+            self.fixed[h.symbol.name] = Var(h.symbol.name, h.symbol.type, Place.STATIC if static else Place.STEP,
+                                            Origin.HYPER, h.symbol.name)
+        for d in method.dims:
+            self.fixed[d.name] = Var(d.name, INT, Place.STATIC, Origin.DIM, d.name)
+        for o in method.oracles:
+            place = Place.STEP if o.decl.kind.name == "value" else slot_place(o.type)
+            self.fixed[o.name] = Var(o.name, o.type, place, Origin.ORACLE, o.name)
+        for i in method.inputs:
+            self.fixed[i.name] = Var(i.name, i.type, slot_place(i.type), Origin.INPUT, i.name)
+        self.entry: dict[str, Var] = {}
+        for p in method.params:
+            self.entry[p.name] = Var(p.name, p.type, slot_place(p.type), Origin.PARAM, p.name)
+        for s in method.states:
+            self.entry[s.name] = Var(s.name, s.type, slot_place(s.type), Origin.STATE, s.name)
+        for sym in list(method.params) + list(method.states):
+            self.types[sym.name] = sym.type
+        self.names.claimed |= set(self.fixed) | set(self.entry)
+
+    # ------------------------------------------------------------ emitting
+
+    def fresh(self, t: Type, place: Place, source: Optional[str] = None, base: str = "t", span=None,
+              origin: Origin = Origin.VALUE) -> Var:
+        name = self.names.claim(source) if source is not None else self.names.fresh(f"_{base}")
+        return Var(name, t, place, origin, source, span)
+
+    def emit(self, fn: str, args, t: Type, kw=(), span=None) -> Var:
+        target = self.fresh(t, place_of(fn, args, t), base=fn, span=span)
+        self.stmts.append(Assign(target, Apply(fn, tuple(args), t, tuple(kw)), span))
+        return target
+
+    def emit_typed(self, fn: str, *args, **kw) -> Var:
+        """An op whose type the registry computes (for ops lowering builds itself)."""
+        ops = tuple(a if isinstance(a, (Var, Const)) else _const(a) for a in args)
+        t = result_type(fn, [a.type for a in ops], kw)
+        return self.emit(fn, ops, t, tuple(sorted(kw.items())))
+
+    def bind(self, name: str, value: Operand, span=None) -> Var:
+        """Give `value` the .iter name `name`: rename the temporary just emitted, or copy."""
+        t = self.types.get(name, value.type)
+        last = self.stmts[-1] if self.stmts else None
+        if (isinstance(value, Var) and value.source is None and isinstance(last, Assign)
+                and last.target is value and value.type == t):
+            target = Var(self.names.claim(name), t, value.place, Origin.VALUE, name, span)
+            self.stmts[-1] = Assign(target, last.op, span)
+        else:
+            place = value.place if isinstance(value, Var) else Place.STATIC
+            if t.shape != ():
+                place = Place.ELEMENT
+            target = Var(self.names.claim(name), t, place, Origin.VALUE, name, span)
+            self.stmts.append(Assign(target, value, span))
+        self.env[name] = target
+        return target
+
+    def sub_block(self, stmts, carried: list[str], bind: Optional[dict] = None, tail=None) -> Block:
+        """Lower `stmts` into a block of their own that yields the carried names' values."""
+        saved_stmts, saved_env = self.stmts, self.env
+        self.stmts, self.env = [], dict(saved_env)
+        if bind:
+            self.env.update(bind)
+        for s in stmts:
+            self.stmt(s)
+        extra = tail() if tail is not None else ()
+        block = Block(tuple(self.stmts), tuple(self.env[c] for c in carried) + tuple(extra))
+        self.stmts, self.env = saved_stmts, saved_env
+        return block
+
+    def expression_block(self, node, typing: Typing) -> Block:
+        """A block computing one expression (hyper defaults, conditions, state inits, periods)."""
+        saved = self.stmts
+        self.stmts = []
+        v = self.value(node, typing)
+        block = Block(tuple(self.stmts), (v,))
+        self.stmts = saved
+        return block
 
     # ------------------------------------------------------------ values
 
-    def value(self, node, typing: Typing, env: Optional[dict[str, Value]] = None) -> Value:
+    def value(self, node, typing: Typing, env: Optional[dict[str, Operand]] = None) -> Operand:
         env = env or {}
         t = typing.types.get(id(node))
         if isinstance(node, ast.Num):
-            return Const(node.value, t, node.span)
+            return Const(node.value, t or (INT if node.is_int else REAL), node.span)
         if isinstance(node, ast.Bool):
             return Const(node.value, BOOL, node.span)
         if isinstance(node, ast.Name):
-            if node.id in env:                      # a def's argument or local: already a value
+            if node.id in env:                      # a def's parameter or local
                 return env[node.id]
-            sym = typing.symbols.get(id(node))
-            return Ref(node.id, sym.kind if sym is not None else "local", t, node.span)
+            if node.id in self.env:
+                return self.env[node.id]
+            return self.fixed[node.id]
         if isinstance(node, ast.Unary):
-            entry = UNARY_OPERATORS[node.op]
-            return Apply(entry.name, (self.value(node.operand, typing, env),), t, (), node.span)
+            return self.emit(UNARY_OPERATORS[node.op].name, (self.value(node.operand, typing, env),), t,
+                             span=node.span)
         if isinstance(node, ast.Binary):
-            entry = OPERATORS[node.op]
-            return Apply(entry.name, (self.value(node.left, typing, env), self.value(node.right, typing, env)),
-                         t, (), node.span)
+            left, right = self.value(node.left, typing, env), self.value(node.right, typing, env)
+            return self.emit(OPERATORS[node.op].name, (left, right), t, span=node.span)
         if isinstance(node, ast.Compare):
             operands = [self.value(o, typing, env) for o in node.operands]
-            parts = [Apply(OPERATORS[op].name, (operands[i], operands[i + 1]),
-                           Type("bool", t.shape if t else ()), (), node.span) for i, op in enumerate(node.ops)]
+            shape = t.shape if t else ()
+            parts = [self.emit(OPERATORS[op].name, (operands[i], operands[i + 1]), Type("bool", shape),
+                               span=node.span) for i, op in enumerate(node.ops)]
             result = parts[0]
             for p in parts[1:]:
-                result = Apply("and", (result, p), t, (), node.span)
+                result = self.emit("and", (result, p), t, span=node.span)
             return result
         if isinstance(node, ast.Call):
             info = typing.calls[id(node)]
             if isinstance(info, DefExpansion):
                 return self.expand(info, typing, env)
             if info.builtin.name == "prev":
-                arg = node.args[0]
-                return Ref(self.prev[arg.id], "local", t, node.span)
+                return self.env[f"prev {node.args[0].id}"]
             args = tuple(self.value(a, typing, env) for a in node.args)
-            return Apply(info.builtin.name, args, t, tuple(sorted(info.kw.items())), node.span)
+            return self.emit(info.builtin.name, args, t, tuple(sorted(info.kw.items())), node.span)
         if isinstance(node, ast.Index):
             items = tuple("None" if isinstance(i, ast.NewAxis) else ":" for i in node.items)
-            return Apply("expand", (self.value(node.value, typing, env),), t, (("index", items),), node.span)
+            return self.emit("expand", (self.value(node.value, typing, env),), t, (("index", items),), node.span)
         if isinstance(node, ast.Attr):
-            return Apply("transpose", (self.value(node.value, typing, env),), t, (), node.span)
+            return self.emit("transpose", (self.value(node.value, typing, env),), t, (), node.span)
         raise AssertionError(f"cannot lower {type(node).__name__}")
 
-    def expand(self, info: DefExpansion, typing: Typing, env: dict[str, Value]) -> Value:
-        inner_env: dict[str, Value] = {}
+    def expand(self, info: DefExpansion, typing: Typing, env: dict[str, Operand]) -> Operand:
+        """A def call: its parameters name the argument values (a computed argument gets
+        the name `def_param`, so generated code reads like the def); its lets follow."""
+        inner: dict[str, Operand] = {}
         fn = info.defn.name.name
         for p, arg in zip(info.params, info.call.args):
             value = self.value(arg, typing, env)
-            if isinstance(value, Ref) or self.inline:
-                inner_env[p] = value                # a name, or inline mode: substitute (defs are pure)
-                continue
-            fresh = self.names.fresh(f"{fn}_{p}")
-            self.pending.append(Bind(fresh, value, "let", arg.span))
-            inner_env[p] = Ref(fresh, "local", value.type, arg.span)
+            if isinstance(value, Var) and value.source is None:
+                value = self.rename(value, f"{fn}_{p}", arg.span)
+            inner[p] = value
         for let in info.defn.lets:
-            value = self.value(let.value, info.typing, inner_env)
-            if self.inline:
-                inner_env[let.name.name] = value
-                continue
-            fresh = self.names.fresh(f"{fn}_{let.name.name}")
-            self.pending.append(Bind(fresh, value, "let", let.span))
-            inner_env[let.name.name] = Ref(fresh, "local", value.type, let.span)
-        return self.value(info.defn.result, info.typing, inner_env)
+            value = self.value(let.value, info.typing, inner)
+            if isinstance(value, Var) and value.source is None:
+                value = self.rename(value, f"{fn}_{let.name.name}", let.span)
+            inner[let.name.name] = value
+        return self.value(info.defn.result, info.typing, inner)
 
-    def expression(self, node, typing: Typing) -> Value:
-        """A value for a place with no statement before it (a hyper default, a condition, a
-        state's initial value, an oracle period, a cap): def calls are substituted inline."""
-        self.inline = True
-        try:
-            return self.value(node, typing)
-        finally:
-            self.inline = False
-
-    def flush(self) -> list[Stmt]:
-        """The def bindings that the value lowered last needs, to be emitted before its statement."""
-        out, self.pending = self.pending, []
-        return out
+    def rename(self, value: Var, base: str, span) -> Var:
+        last = self.stmts[-1] if self.stmts else None
+        target = Var(self.names.fresh(base), value.type, value.place, Origin.VALUE, None, span)
+        target = Var(target.name, target.type, target.place, Origin.VALUE, target.name, span)
+        if isinstance(last, Assign) and last.target is value:
+            self.stmts[-1] = Assign(target, last.op, span)
+        else:
+            self.stmts.append(Assign(target, value, span))
+        return target
 
     # ------------------------------------------------------------ statements
 
-    def block(self, stmts) -> tuple[Stmt, ...]:
-        out: list[Stmt] = []
-        for s in stmts:
-            out.extend(self.stmt(s))
-        return tuple(out)
-
-    def stmt(self, s) -> list[Stmt]:
+    def stmt(self, s) -> None:
         typing = self.m.typing
         if isinstance(s, ast.Assign):
+            self.bind(s.target.name, self.value(s.value, typing), s.span)
+        elif isinstance(s, ast.Let):
             v = self.value(s.value, typing)
-            return self.flush() + [Bind(s.target.name, v, "update", s.span)]
-        if isinstance(s, ast.Let):
-            v = self.value(s.value, typing)
-            return self.flush() + [Bind(s.name.name, v, "let", s.span)]
-        if isinstance(s, ast.Every):
+            self.types.pop(s.name.name, None)
+            self.bind(s.name.name, v, s.span)
+        elif isinstance(s, ast.Every):
             k = self.value(s.period, typing)
-            pre = self.flush()
-            t = Ref(self.m.counter, "counter", INT)
-            phase = Apply("mod", (Apply("sub", (t, Const(1, INT)), INT), k), INT)
-            cond = Apply("eq", (phase, Const(0, INT)), BOOL, (), s.span)
-            body = self.block(s.body)
-            return pre + [IfRegion(cond, body, (), _carried(body), s.span, origin="every")]
-        if isinstance(s, ast.If):
+            phase = self.emit("mod", (self.emit("sub", (self.counter, Const(1, INT)), INT), k), INT)
+            cond = self.emit("eq", (phase, Const(0, INT)), BOOL, span=s.span)
+            self.region_if(cond, s.body, (), "every", s.span)
+        elif isinstance(s, ast.If):
             cond = self.value(s.cond, typing)
-            pre = self.flush()
-            then, orelse = self.block(s.body), self.block(s.orelse)
-            return pre + [IfRegion(cond, then, orelse, _carried(then + orelse), s.span)]
-        if isinstance(s, ast.For):
-            lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
-            pre = self.flush()
-            body = self.block(s.body)
-            return pre + [ForRegion(s.var.name, lo, hi, body, _carried(body), s.span)]
-        if isinstance(s, ast.Repeat):
-            cap = self.value(s.max_iter, typing)
-            pre = self.flush()
-            body = list(self.block(s.body))
-            cond = self.value(s.until, typing)
-            body += self.flush()                 # the condition's def bindings run inside the loop
-            return pre + [WhileRegion(tuple(body), cond, cap, _carried(tuple(body)), s.span)]
-        raise AssertionError(f"cannot lower {type(s).__name__}")
+            self.region_if(cond, s.body, s.orelse, "if", s.span)
+        elif isinstance(s, ast.For):
+            self.region_for(s)
+        elif isinstance(s, ast.Repeat):
+            self.region_repeat(s)
+        else:
+            raise AssertionError(f"cannot lower {type(s).__name__}")
 
-    # ------------------------------------------------------------ the method
+    def results(self, carried, blocks, extra_place=Place.STATIC, span=None) -> tuple[Var, ...]:
+        out = []
+        for i, name in enumerate(carried):
+            place = max([extra_place] + [y.place if isinstance(y, Var) else Place.STATIC
+                                         for b in blocks for y in b.yields[i:i + 1]])
+            out.append(Var(self.names.claim(name), self.types.get(name, self.env[name].type), place,
+                           Origin.VALUE, name, span))
+        return tuple(out)
+
+    def region_if(self, cond: Operand, then_stmts, else_stmts, origin: str, span) -> None:
+        carried = assigned_names(tuple(then_stmts) + tuple(else_stmts))
+        then = self.sub_block(then_stmts, carried)
+        if len(else_stmts) == 1 and isinstance(else_stmts[0], ast.If):
+            inner = else_stmts[0]
+            saved_stmts, saved_env = self.stmts, self.env
+            self.stmts, self.env = [], dict(saved_env)
+            inner_cond = self.value(inner.cond, self.m.typing)
+            self.region_if(inner_cond, inner.body, inner.orelse, "elif", inner.span)
+            orelse = Block(tuple(self.stmts), tuple(self.env[c] for c in carried))
+            self.stmts, self.env = saved_stmts, saved_env
+        else:
+            orelse = self.sub_block(else_stmts, carried)
+        cplace = cond.place if isinstance(cond, Var) else Place.STATIC
+        results = self.results(carried, (then, orelse), cplace, span)
+        self.stmts.append(If(cond, then, orelse, results, origin, span))
+        for name, r in zip(carried, results):
+            self.env[name] = r
+
+    def loop_params(self, carried, span) -> tuple[Var, ...]:
+        params = []
+        for name in carried:
+            init = self.env[name]
+            t = self.types.get(name, init.type)
+            place = max(init.place if isinstance(init, Var) else Place.STATIC, slot_place(t))
+            params.append(Var(self.names.claim(name), t, place, Origin.LOOPVAR, name, span))
+        return tuple(params)
+
+    def region_for(self, s: ast.For) -> None:
+        typing = self.m.typing
+        lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
+        carried = assigned_names(s.body)
+        var = Var(s.var.name, INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
+        params = self.loop_params(carried, s.span)
+        inits = tuple(self.env[c] for c in carried)
+        body = self.sub_block(s.body, carried, bind={**dict(zip(carried, params)), s.var.name: var})
+        results = tuple(Var(self.names.claim(p.source), p.type, p.place, Origin.VALUE, p.source, s.span)
+                        for p in params)
+        self.stmts.append(For(var, lo, hi, inits, params, body, results, s.span))
+        self.env.update(zip(carried, results))
+
+    def region_repeat(self, s: ast.Repeat) -> None:
+        typing = self.m.typing
+        cap = self.value(s.max_iter, typing)
+        carried = assigned_names(s.body)
+        params = self.loop_params(carried, s.span)
+        inits = tuple(self.env[c] for c in carried) + (Const(False, BOOL),)
+        stop_param = Var(self.names.fresh("_stop"), BOOL, Place.LEAF, Origin.LOOPVAR, None, s.span)
+        body = self.sub_block(s.body, carried, bind=dict(zip(carried, params)),
+                              tail=lambda: (self.value(s.until, typing),))
+        results = tuple(Var(self.names.claim(p.source), p.type, p.place, Origin.VALUE, p.source, s.span)
+                        for p in params)
+        stop_result = Var(self.names.fresh("_stopped"), BOOL, Place.LEAF, Origin.VALUE, None, s.span)
+        self.stmts.append(While(inits, params + (stop_param,), body, cap, results + (stop_result,), None, s.span))
+        self.env.update(zip(carried, results))
+
+    # ------------------------------------------------------------ method members
 
     def hyper(self, info) -> HyperIR:
         decl: ast.Hyper = info.decl
         typing = self.m.typing
-        default = self.expression(decl.default, typing) if decl.default is not None else None
-        conds = [(_canonical(c), self.expression(c, typing)) for c in decl.where]
+        var = self.fixed[decl.name.name]
+        default = self.expression_block(decl.default, typing) if decl.default is not None else None
+        conds = [(canonical(c), self.expression_block(c, typing)) for c in decl.where]
         if decl.interval is not None:
             iv = decl.interval
-            name_ref = Ref(decl.name.name, "hyper", info.symbol.type)
-            lo_op = "le" if iv.lo_closed else "lt"
-            hi_op = "le" if iv.hi_closed else "lt"
-            lo, hi = self.expression(iv.lo, typing), self.expression(iv.hi, typing)
-            text = (f"{decl.name.name} in {'[' if iv.lo_closed else '('}{_canonical(iv.lo)}, "
-                    f"{_canonical(iv.hi)}{']' if iv.hi_closed else ')'}")
-            cond = Apply("and", (Apply(lo_op, (lo, name_ref), BOOL), Apply(hi_op, (name_ref, hi), BOOL)), BOOL)
-            conds.insert(0, (text, cond))
-        return HyperIR(decl.name.name, info.symbol.type.elem, default, tuple(conds))
+            saved = self.stmts
+            self.stmts = []
+            lo, hi = self.value(iv.lo, typing), self.value(iv.hi, typing)
+            first = self.emit("le" if iv.lo_closed else "lt", (lo, var), BOOL)
+            second = self.emit("le" if iv.hi_closed else "lt", (var, hi), BOOL)
+            both = self.emit("and", (first, second), BOOL)
+            block = Block(tuple(self.stmts), (both,))
+            self.stmts = saved
+            text = (f"{var.name} in {'[' if iv.lo_closed else '('}{canonical(iv.lo)}, "
+                    f"{canonical(iv.hi)}{']' if iv.hi_closed else ')'}")
+            conds.insert(0, (text, block))
+        return HyperIR(var, default, tuple(conds), static=var.place == Place.STATIC)
 
-    def run(self) -> MethodIR:
+    def state_slot(self, sym, default_dtype: DType) -> SlotIR:
+        decl: ast.State = sym.decl
+        init = self.expression_block(decl.init, self.m.typing) if decl.init is not None \
+            else Block((), (Const(0, INT),))
+        return SlotIR(self.entry[sym.name], dtype_of(sym.storage, sym.type, default_dtype), init)
+
+    def periods(self, body_stmts) -> tuple[tuple[str, Block], ...]:
+        out = []
+
+        def walk(ss):
+            for s in ss:
+                if isinstance(s, ast.Every):
+                    out.append((canonical(s.period), self.expression_block(s.period, self.m.typing)))
+                for attr in ("body", "orelse"):
+                    walk(getattr(s, attr, ()) or ())
+        walk(body_stmts)
+        return tuple(out)
+
+    def common(self):
         m = self.m
-        typing = m.typing
         hypers = tuple(self.hyper(h) for h in m.hypers)
-        param = None
-        if m.params:
-            p = m.params[0]
-            param = SlotIR(p.name, p.type, storage=p.storage)
-        inputs = tuple(SlotIR(s.name, s.type, storage=s.storage) for s in m.inputs)
+        dims = tuple(self.fixed[d.name] for d in m.dims)
+        conv = m.converges
+        return hypers, dims, (conv.kind if conv else None), (conv.cite if conv else None)
+
+    def optimizer(self) -> OptimizerIR:
+        m = self.m
+        hypers, dims, conv, cite = self.common()
+        p = m.params[0]
+        param = SlotIR(self.entry[p.name], dtype_of(p.storage, p.type, DType.LIKE_PARAM))
         oracles = []
         for o in m.oracles:
             decl: ast.Oracle = o.decl
-            every = self.expression(decl.every, typing) if decl.every is not None else None
-            oracles.append(SlotIR(o.name, o.type, kind=decl.kind.name, every=every,
-                                  oracle_args=tuple(a.id if isinstance(a, ast.Name) else "" for a in decl.args)))
-        states = []
-        for s in m.states:
-            decl: ast.State = s.decl
-            init = self.expression(decl.init, typing) if decl.init is not None else Const(0, INT)
-            states.append(SlotIR(s.name, s.type, storage=s.storage, init=init))
-        body = self.block(m.step.body)
-        after: tuple[Stmt, ...] = ()
-        until = residual = max_iter = None
-        if m.kind == "solver":
-            after_list: list[Stmt] = []
-            for let in m.lets:
-                v = self.value(let.value, typing)
-                after_list += self.flush() + [Bind(let.name.name, v, "let", let.span)]
-            if m.until is not None:
-                until = self.value(m.until.cond, typing)
-                after_list += self.flush()
-                cond = m.until.cond
-                if isinstance(cond, ast.Compare) and len(cond.ops) == 1 and cond.ops[0] in ("<", "<="):
-                    residual = until.args[0] if isinstance(until, Apply) else None
-            after = tuple(after_list)
-            if m.max_iter is not None:
-                max_iter = self.expression(m.max_iter, typing)
-        conv = m.converges
-        return MethodIR(
-            kind=m.kind, name=m.name, doc=m.doc, source_path=m.decl.span.source.path, hypers=hypers,
-            param=param, inputs=inputs, oracles=tuple(oracles), states=tuple(states),
-            dims=tuple(d.name for d in m.dims), counter=m.counter,
-            prev=tuple(sorted(self.prev.items())), body=body, after=after, until=until, residual=residual,
-            max_iter=max_iter, outputs=tuple(o.name for o in m.outputs),
-            converges=conv.kind if conv else None, cite=conv.cite if conv else None)
+            every = self.expression_block(decl.every, m.typing) if decl.every is not None else None
+            oracles.append(OracleIR(self.fixed[o.name], decl.kind.name, every,
+                                    tuple(a.id if isinstance(a, ast.Name) else "" for a in decl.args)))
+        self.env = {p.name: self.entry[p.name]}
+        states = tuple(self.state_slot(s, DType.LIKE_PARAM) for s in m.states)
+        self.env = dict(self.entry)
+        self.copy_prev()
+        for s in m.step.body:
+            self.stmt(s)
+        yields = tuple(self.env[n] for n in [p.name] + [s.name for s in m.states])
+        body = Block(tuple(self.stmts), yields)
+        return OptimizerIR(m.name, m.doc, m.decl.span.source.path, hypers, param, tuple(oracles), states, dims,
+                           self.counter, body, periods=self.periods(m.step.body), converges=conv, cite=cite)
+
+    def copy_prev(self) -> None:
+        for name in sorted(self.m.prev_used):
+            src = self.env[name]
+            copy = Var(self.names.claim(f"prev_{name}"), src.type, src.place, Origin.VALUE, f"prev_{name}")
+            self.stmts.append(Assign(copy, src))
+            self.env[f"prev {name}"] = copy
+
+    def solver(self) -> SolverIR:
+        m = self.m
+        typing = m.typing
+        hypers, dims, conv, cite = self.common()
+        inputs = tuple(SlotIR(self.fixed[i.name], dtype_of(i.storage, i.type, DType.F64)) for i in m.inputs)
+        let_names = [let.name.name for let in m.lets]
+        state_names = [s.name for s in m.states]
+        out_lets = [o.name for o in m.outputs if o.name in let_names]
+        # init: the states in order (an initial value may read an earlier state), then the
+        # carried lets (zeros of their type: the loop runs at least once), the residual, stop
+        self.env = {}
+        slots = []
+        for sym in m.states:
+            slot = self.state_slot(sym, DType.F64)
+            slots.append(slot)
+            self.stmts.extend(slot.init.stmts)
+            self.bind(sym.name, slot.init.yields[0], sym.decl.span)
+        states = tuple(slots)
+        let_types = {let.name.name: typing.types[id(let.value)] for let in m.lets}
+        for name in out_lets:
+            self.types[name] = let_types[name]
+            t = let_types[name]
+            self.bind(name, self.emit("zeros", (), t, (("elem", t.elem), ("shape", t.shape))))
+        residual_form = self.residual_form()
+        inits = [self.env[n] for n in state_names + out_lets]
+        if residual_form:
+            inits.append(Const(float("inf"), REAL))
+        inits.append(Const(False, BOOL))
+        init = Block(tuple(self.stmts), tuple(inits))
+        self.stmts = []
+        carried = state_names + out_lets + (["_residual"] if residual_form else []) + ["_converged"]
+        self.types.update({"_residual": REAL, "_converged": BOOL})
+        params = []
+        for name, v in zip(carried, inits):
+            t = self.types.get(name, v.type)
+            params.append(Var(self.names.claim(name), t, slot_place(t), Origin.LOOPVAR, name))
+        counter = self.counter
+        self.env = dict(zip(carried, params))
+        self.copy_prev()
+        for s in m.step.body:
+            self.stmt(s)
+        for let in m.lets:
+            v = self.value(let.value, typing)
+            self.bind(let.name.name, v, let.span)
+        yields = [self.env[n] for n in state_names + out_lets]
+        cond = m.until.cond if m.until is not None else None
+        if residual_form:
+            residual = self.bind("_residual", self.value(cond.operands[0], typing))
+            bound = self.value(cond.operands[1], typing)
+            stop = self.emit("le" if cond.ops[0] == "<=" else "lt", (residual, bound), BOOL, span=cond.span)
+            yields.append(residual)
+        else:
+            stop = self.value(cond, typing) if cond is not None else Const(False, BOOL)
+        yields.append(self.bind("_converged", stop))
+        if m.max_iter is None:
+            raise AssertionError("a checked solver always has a cap")
+        cap = self.expression_block(m.max_iter, typing)
+        body = Block(tuple(self.stmts), tuple(yields))
+        results = tuple(Var(self.names.claim(p.source), p.type, p.place, Origin.VALUE, p.source) for p in params)
+        cap_value = cap.yields[0]
+        loop = While(tuple(inits), tuple(params), body, cap_value, results, counter)
+        by_name = dict(zip(carried, results))
+        outputs = tuple((o.name, by_name[o.name] if o.name in by_name else self.fixed[o.name]) for o in m.outputs)
+        init = Block(tuple(cap.stmts) + init.stmts, init.yields)
+        return SolverIR(m.name, m.doc, m.decl.span.source.path, hypers, inputs, states, dims, counter, init, loop,
+                        tuple(carried), outputs, by_name.get("_residual"), periods=self.periods(m.step.body),
+                        converges=conv, cite=cite)
+
+    def residual_form(self) -> bool:
+        cond = self.m.until.cond if self.m.until is not None else None
+        return isinstance(cond, ast.Compare) and len(cond.ops) == 1 and cond.ops[0] in ("<", "<=")
+
+
+def _const(v) -> Const:
+    if isinstance(v, bool):
+        return Const(v, BOOL)
+    if isinstance(v, int):
+        return Const(v, INT)
+    return Const(float(v), REAL)
 
 
 def _all_local_names(stmts) -> list[str]:
@@ -241,69 +514,9 @@ def _all_local_names(stmts) -> list[str]:
     return names
 
 
-def _carried(stmts) -> tuple[str, ...]:
-    out: list[str] = []
-    for s in stmts:
-        if isinstance(s, Bind) and s.kind == "update":
-            names = [s.name]
-        elif isinstance(s, (IfRegion, ForRegion, WhileRegion)):
-            names = list(s.carried)
-        else:
-            names = []
-        for n in names:
-            if n not in out:
-                out.append(n)
-    return tuple(out)
-
-
-_PREC = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6, "neg": 7, "^": 8}
-
-
-def _prec(node) -> int:
-    if isinstance(node, ast.Binary):
-        return _PREC[node.op]
-    if isinstance(node, ast.Compare):
-        return _PREC["cmp"]
-    if isinstance(node, ast.Unary):
-        return _PREC["not"] if node.op == "not" else _PREC["neg"]
-    return 9
-
-
-def _canonical(node) -> str:
-    """A condition as .iter text, rebuilt from the AST: identifiers, numbers and operators only."""
-    if isinstance(node, ast.Num):
-        if node.value == float("inf"):
-            return "inf"
-        return repr(node.value)
-    if isinstance(node, ast.Bool):
-        return "true" if node.value else "false"
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Unary):
-        sep = " " if node.op == "not" else ""
-        return f"{node.op}{sep}{_wrap(node.operand, _prec(node))}"
-    if isinstance(node, ast.Binary):
-        p = _prec(node)
-        right_assoc = node.op == "^"
-        return f"{_wrap(node.left, p + (1 if right_assoc else 0))} {node.op} {_wrap(node.right, p + (0 if right_assoc else 1))}"
-    if isinstance(node, ast.Compare):
-        parts = [_wrap(node.operands[0], 5)]
-        for op, o in zip(node.ops, node.operands[1:]):
-            parts += [op, _wrap(o, 5)]
-        return " ".join(parts)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        args = [_canonical(a) for a in node.args] + [f"{k.name.name}={_canonical(k.value)}" for k in node.kwargs]
-        return f"{node.func.id}({', '.join(args)})"
-    return "<expr>"
-
-
-def _wrap(node, min_prec: int) -> str:
-    text = _canonical(node)
-    return f"({text})" if _prec(node) < min_prec else text
-
-
-def lower_method(method: CheckedMethod) -> MethodIR:
-    return _Lowerer(method).run()
+def lower_method(method: CheckedMethod):
+    lowerer = Lowerer(method)
+    return lowerer.solver() if method.kind == "solver" else lowerer.optimizer()
 
 
 def lower_module(module: CheckedModule) -> ModuleIR:

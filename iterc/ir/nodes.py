@@ -1,15 +1,26 @@
-"""The IR of a step: a typed, name-resolved, desugared tree.
+"""The IR: a step (or a solve) as A-normal-form SSA over structured regions.
 
-Values: `Const`, `Ref` (a named value: hyper, param, state, oracle, local, counter, dim) and
-`Apply` (a registry builtin applied to values; its kind -- elementwise, reduction,
-matmul, shape, library -- comes from the registry entry). Statements: `Bind` rebinds a
-name (SSA style: a backend may update in place, the IR never mutates) and three region
-nodes with explicit carried names, which map one to one onto lax.cond / fori_loop /
-while_loop, onto predicated kernels, and onto plain Python control flow.
-Every node keeps the span it came from, so generated code can point at the .iter line.
+Vocabulary:
+- An *operand* is a `Const` or a `Var`. A `Var` names one value, bound exactly once:
+  a method input (hyper, param, state on entry, oracle, input, dim, counter) or the
+  result of one statement. `Var.source` is the `.iter` name it carries (a state, a
+  `let`), or None for a temporary that lowering introduced for a sub-expression;
+  backends print source-named values under that name and may re-inline temporaries.
+- An *op* is one `Apply` of a registry builtin to operands, or a bare operand (a copy).
+- A *statement* is `Assign` (one op bound to a fresh Var) or a region: `If`, `For`,
+  `While`. A region's blocks end in `yields`; the region binds `results`, one fresh Var
+  per carried value. Loop regions take their carried values as block parameters
+  (`params`), initialised from `inits`, as lax.fori_loop / while_loop do.
+- Every Var has a *placement* (`Place`), the level at which it is known: STATIC (at
+  compile or instantiation time), STEP (one value per step, for all leaves), LEAF (one
+  value per leaf: a reduction's result) or ELEMENT (a tensor). Backends choose Python
+  `if`, `lax.cond` or `where` from it, and hoist STEP values out of per-leaf loops.
+
+Spans never take part in equality, so identical ops compare equal (CSE relies on it).
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
@@ -17,119 +28,218 @@ from ..syntax.source import Span
 from ..types import Type
 
 
+class Place(enum.IntEnum):
+    """Where a value is known; ordered, so the placement of an op is the max of its inputs'."""
+    STATIC = 0
+    STEP = 1
+    LEAF = 2
+    ELEMENT = 3
+
+
+class Origin(enum.Enum):
+    """What a Var is: a method input of some kind, or the result of a statement."""
+    HYPER = "hyper"
+    PARAM = "param"
+    STATE = "state"
+    ORACLE = "oracle"
+    INPUT = "input"
+    DIM = "dim"
+    COUNTER = "counter"
+    LOOPVAR = "loopvar"            # a `for` index, or a loop region's block parameter
+    VALUE = "value"                # the result of an Assign or a region
+
+
+class DType(enum.Enum):
+    """Storage element types. `LIKE_PARAM` is the dtype of the parameter leaf, known per leaf."""
+    F64 = "f64"
+    F32 = "f32"
+    F16 = "f16"
+    BF16 = "bf16"
+    I64 = "int"
+    BOOL = "bool"
+    LIKE_PARAM = "like_param"
+
+
 @dataclass(frozen=True, slots=True)
 class Const:
     value: Any
     type: Type
-    span: Optional[Span] = None
+    span: Optional[Span] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Ref:
-    name: str
-    kind: str                         # hyper | param | state | oracle | input | local | counter | loopvar | dim
+class Var:
+    name: str                          # unique within the method
     type: Type
-    span: Optional[Span] = None
+    place: Place
+    origin: Origin = Origin.VALUE
+    source: Optional[str] = None       # the .iter name this value carries, if any
+    span: Optional[Span] = field(default=None, compare=False)
+
+
+Operand = Union[Const, Var]
 
 
 @dataclass(frozen=True, slots=True)
 class Apply:
-    fn: str                           # a key of iterc.builtins.REGISTRY
-    args: tuple["Value", ...]
+    fn: str                            # a key of iterc.builtins.REGISTRY
+    args: tuple[Operand, ...]
     type: Type
     kw: tuple[tuple[str, Any], ...] = ()
-    span: Optional[Span] = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.kw)
 
 
-Value = Union[Const, Ref, Apply]
-
-
-@dataclass(frozen=True, slots=True)
-class Bind:
-    name: str
-    value: Value
-    kind: str                         # "let" (a new local) | "update" (a state/param/output's new value)
-    span: Optional[Span] = None
+Op = Union[Apply, Const, Var]
 
 
 @dataclass(frozen=True, slots=True)
-class IfRegion:
-    cond: Value
-    then: tuple["Stmt", ...]
-    orelse: tuple["Stmt", ...]
-    carried: tuple[str, ...]          # names updated inside: the region's results
-    span: Optional[Span] = None
-    origin: str = "if"                # "if" | "every" (for comments and later passes)
+class Assign:
+    target: Var
+    op: Op
+    span: Optional[Span] = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
-class ForRegion:
-    var: str
-    lo: Value
-    hi: Value                         # inclusive
-    body: tuple["Stmt", ...]
-    carried: tuple[str, ...]
-    span: Optional[Span] = None
+class Block:
+    stmts: tuple["Stmt", ...]
+    yields: tuple[Operand, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class WhileRegion:
-    """`repeat: body until cond max N`: run body, stop when cond holds or after N rounds."""
-    body: tuple["Stmt", ...]
-    cond: Value
-    max_iter: Value
-    carried: tuple[str, ...]
-    span: Optional[Span] = None
+class If:
+    cond: Operand
+    then: Block
+    orelse: Block
+    results: tuple[Var, ...]
+    origin: str = "if"                 # "if" | "elif" | "every": for comments and printing
+    span: Optional[Span] = field(default=None, compare=False)
 
 
-Stmt = Union[Bind, IfRegion, ForRegion, WhileRegion]
+@dataclass(frozen=True, slots=True)
+class For:
+    """`for var in lo..hi` (inclusive): body(params) yields the next values of params."""
+    var: Var
+    lo: Operand
+    hi: Operand
+    inits: tuple[Operand, ...]
+    params: tuple[Var, ...]
+    body: Block
+    results: tuple[Var, ...]
+    span: Optional[Span] = field(default=None, compare=False)
 
+
+@dataclass(frozen=True, slots=True)
+class While:
+    """Run body at least once and at most `max_iter` times. The last block parameter and
+    the last yield are the stop flag: the loop ends after a round that yields True.
+    body(params) yields the next params; `counter`, if any, is the 1-based round number."""
+    inits: tuple[Operand, ...]
+    params: tuple[Var, ...]
+    body: Block
+    max_iter: Operand
+    results: tuple[Var, ...]
+    counter: Optional[Var] = None
+    span: Optional[Span] = field(default=None, compare=False)
+
+
+Stmt = Union[Assign, If, For, While]
+Region = (If, For, While)
+
+
+# ---------------------------------------------------------------- method-level records
 
 @dataclass(frozen=True)
 class HyperIR:
-    name: str
-    elem: str                         # real | int | bool
-    default: Optional[Value]          # may refer to earlier hypers
-    conditions: tuple[tuple[str, Value], ...]   # (canonical text, bool value over hypers)
+    var: Var
+    default: Optional[Block]           # computes the default from earlier hypers; yields one value
+    conditions: tuple[tuple[str, Block], ...]   # (canonical text, block yielding a bool)
+    static: bool = False               # steers control flow or sizes: fixed at instantiation
+
+    @property
+    def name(self) -> str:
+        return self.var.name
+
+    @property
+    def elem(self) -> str:
+        return self.var.type.elem
 
 
 @dataclass(frozen=True)
 class SlotIR:
-    """A param, state, input or oracle: a named value with a declared type."""
-    name: str
-    type: Type
-    storage: Optional[str] = None     # element storage (f32, bf16, ...) when declared
-    init: Optional[Value] = None      # states: the initial value
-    kind: Optional[str] = None        # oracles: grad | value | hvp | hess_diag | rand_normal
-    every: Optional[Value] = None     # oracles: supplied every k steps
-    oracle_args: tuple[str, ...] = ()
+    """A param, state or input: a named tensor with a declared type and storage dtype."""
+    var: Var
+    dtype: DType
+    init: Optional[Block] = None       # states: yields the initial value
+
+    @property
+    def name(self) -> str:
+        return self.var.name
+
+    @property
+    def type(self) -> Type:
+        return self.var.type
 
 
 @dataclass(frozen=True)
-class MethodIR:
-    kind: str                         # optimizer | solver
+class OracleIR:
+    var: Var
+    kind: str                          # grad | value | hvp | hess_diag | rand_normal
+    every: Optional[Block] = None      # supplied every k steps (a static block yielding k)
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OptimizerIR:
+    """One step on one parameter leaf: (hypers, t, param, oracles, states) -> (param, states)."""
     name: str
     doc: Optional[str]
     source_path: str
     hypers: tuple[HyperIR, ...]
-    param: Optional[SlotIR]
-    inputs: tuple[SlotIR, ...]
-    oracles: tuple[SlotIR, ...]
+    param: SlotIR
+    oracles: tuple[OracleIR, ...]
     states: tuple[SlotIR, ...]
-    dims: tuple[str, ...]
-    counter: str
-    prev: tuple[tuple[str, str], ...]  # (name, name of its step-start copy)
-    body: tuple[Stmt, ...]             # the step
-    after: tuple[Stmt, ...] = ()       # solver: lets evaluated after each step
-    until: Optional[Value] = None
-    residual: Optional[Value] = None   # solver: the left side of `until LHS <= tol`, if that is its form
-    max_iter: Optional[Value] = None
-    outputs: tuple[str, ...] = ()
+    dims: tuple[Var, ...]              # bound from the leaf's shape
+    counter: Var
+    body: Block                        # yields (param, *states), in that order
+    live: tuple[tuple[str, Block], ...] = ()   # state -> static block: is it used under these hypers?
+    periods: tuple[tuple[str, Block], ...] = ()  # `every k` periods (static), checked >= 1
     converges: Optional[str] = None
     cite: Optional[str] = None
+    kind = "optimizer"
+
+
+@dataclass(frozen=True)
+class SolverIR:
+    """A whole solve: init -> a While region over the states (and carried outputs) -> outputs.
+
+    `init` yields the initial carried values (states, then carried lets), `loop` is the
+    While region whose body also computes the stopping test, the residual and the
+    next carried values; `outputs` name the While results (or inputs) returned."""
+    name: str
+    doc: Optional[str]
+    source_path: str
+    hypers: tuple[HyperIR, ...]
+    inputs: tuple[SlotIR, ...]
+    states: tuple[SlotIR, ...]
+    dims: tuple[Var, ...]              # bound from the inputs' shapes
+    counter: Var
+    init: Block
+    loop: While
+    carried: tuple[str, ...]           # names of the loop's carried values, in order
+    outputs: tuple[tuple[str, Operand], ...]
+    residual: Optional[Var] = None     # a loop result: the left side of `until LHS <= tol`
+    periods: tuple[tuple[str, Block], ...] = ()
+    converges: Optional[str] = None
+    cite: Optional[str] = None
+    kind = "solver"
+
+
+MethodIR = Union[OptimizerIR, SolverIR]
 
 
 @dataclass(frozen=True)
 class ModuleIR:
     source_path: str
-    methods: tuple[MethodIR, ...] = field(default_factory=tuple)
+    methods: tuple[MethodIR, ...] = ()

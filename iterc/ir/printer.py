@@ -1,68 +1,99 @@
-"""Print IR as text: `iterc compile --emit ir`, the cheapest debugger there is."""
+"""Print IR as text: `iterc compile --emit ir`, the cheapest debugger there is.
+
+`%name` is a value, `$name` a hyper or dim; each binding shows its type and placement
+(`S` static, `P` step, `L` leaf, `E` element).
+"""
 from __future__ import annotations
 
-from .nodes import Apply, Bind, Const, ForRegion, IfRegion, MethodIR, ModuleIR, Ref, WhileRegion
+from .nodes import Apply, Assign, Block, Const, For, If, OptimizerIR, Origin, Var, While
+
+_PLACE = {0: "S", 1: "P", 2: "L", 3: "E"}
 
 
-def value_text(v) -> str:
+def operand_text(v) -> str:
     if isinstance(v, Const):
         return repr(v.value)
-    if isinstance(v, Ref):
-        return f"%{v.name}" if v.kind not in ("hyper", "dim") else f"${v.name}"
-    if isinstance(v, Apply):
-        kw = "".join(f", {k}={val!r}" for k, val in v.kw)
-        return f"{v.fn}({', '.join(value_text(a) for a in v.args)}{kw}): {v.type}"
+    if isinstance(v, Var):
+        return f"${v.name}" if v.origin in (Origin.HYPER, Origin.DIM) else f"%{v.name}"
     return repr(v)
 
 
-def _stmts(stmts, depth: int, out: list[str]) -> None:
+def _binding(v: Var) -> str:
+    return f"%{v.name}: {v.type} {_PLACE[int(v.place)]}"
+
+
+def op_text(op) -> str:
+    if isinstance(op, Apply):
+        kw = "".join(f", {k}={val!r}" for k, val in op.kw)
+        return f"{op.fn}({', '.join(operand_text(a) for a in op.args)}{kw})"
+    return operand_text(op)
+
+
+def _list(vs) -> str:
+    return ", ".join(operand_text(v) for v in vs)
+
+
+def block_lines(block: Block, depth: int, out: list[str]) -> None:
     pad = "  " * depth
-    for s in stmts:
-        if isinstance(s, Bind):
-            out.append(f"{pad}{'let' if s.kind == 'let' else 'set'} %{s.name} = {value_text(s.value)}")
-        elif isinstance(s, IfRegion):
-            out.append(f"{pad}{s.origin} {value_text(s.cond)} carries ({', '.join(s.carried)}):")
-            _stmts(s.then, depth + 1, out)
-            if s.orelse:
-                out.append(f"{pad}else:")
-                _stmts(s.orelse, depth + 1, out)
-        elif isinstance(s, ForRegion):
-            out.append(f"{pad}for %{s.var} in {value_text(s.lo)}..{value_text(s.hi)} carries ({', '.join(s.carried)}):")
-            _stmts(s.body, depth + 1, out)
-        elif isinstance(s, WhileRegion):
-            out.append(f"{pad}repeat max {value_text(s.max_iter)} carries ({', '.join(s.carried)}):")
-            _stmts(s.body, depth + 1, out)
-            out.append(f"{pad}until {value_text(s.cond)}")
+    for s in block.stmts:
+        if isinstance(s, Assign):
+            out.append(f"{pad}{_binding(s.target)} = {op_text(s.op)}")
+        elif isinstance(s, If):
+            out.append(f"{pad}{', '.join(_binding(r) for r in s.results) or '()'} = {s.origin} {operand_text(s.cond)}:")
+            block_lines(s.then, depth + 1, out)
+            out.append(f"{pad}else:")
+            block_lines(s.orelse, depth + 1, out)
+        elif isinstance(s, For):
+            params = ", ".join(f"%{p.name} = {operand_text(i)}" for p, i in zip(s.params, s.inits))
+            out.append(f"{pad}{', '.join(_binding(r) for r in s.results) or '()'} = for %{s.var.name} in "
+                       f"{operand_text(s.lo)}..{operand_text(s.hi)} ({params}):")
+            block_lines(s.body, depth + 1, out)
+        elif isinstance(s, While):
+            params = ", ".join(f"%{p.name} = {operand_text(i)}" for p, i in zip(s.params, s.inits))
+            counter = f" counting %{s.counter.name}" if s.counter is not None else ""
+            out.append(f"{pad}{', '.join(_binding(r) for r in s.results)} = while max {operand_text(s.max_iter)}"
+                       f"{counter} ({params}):")
+            block_lines(s.body, depth + 1, out)
+    if block.yields:
+        out.append(f"{pad}yield {_list(block.yields)}")
 
 
-def method_text(m: MethodIR) -> str:
+def _expr_block(block: Block) -> str:
+    lines: list[str] = []
+    block_lines(block, 0, lines)
+    return "; ".join(lines)
+
+
+def method_text(m) -> str:
     out = [f"{m.kind} {m.name}"]
     for h in m.hypers:
-        default = f" = {value_text(h.default)}" if h.default is not None else " (required)"
-        out.append(f"  hyper ${h.name}: {h.elem}{default}")
+        default = f" = {{{_expr_block(h.default)}}}" if h.default is not None else " (required)"
+        out.append(f"  hyper ${h.name}: {h.elem}{' static' if h.static else ''}{default}")
         for text, _ in h.conditions:
             out.append(f"    where {text}")
-    if m.param is not None:
-        out.append(f"  param %{m.param.name}: {m.param.type}")
-    for i in m.inputs:
-        out.append(f"  input %{i.name}: {i.type}")
-    for o in m.oracles:
-        every = f" every {value_text(o.every)}" if o.every is not None else ""
-        out.append(f"  oracle %{o.name} = {o.kind}: {o.type}{every}")
-    for s in m.states:
-        out.append(f"  state %{s.name}: {s.type} = {value_text(s.init)}")
-    out.append(f"  step %{m.counter}:")
-    for name, copy in m.prev:
-        out.append(f"    let %{copy} = %{name}")
-    _stmts(m.body, 2, out)
-    if m.kind == "solver":
-        if m.after:
-            out.append("  after step:")
-            _stmts(m.after, 2, out)
-        out.append(f"  until {value_text(m.until)} max {value_text(m.max_iter)}")
-        out.append(f"  output {', '.join('%' + o for o in m.outputs)}")
+    if isinstance(m, OptimizerIR):
+        out.append(f"  param %{m.param.name}: {m.param.type} {m.param.dtype.value}")
+        for o in m.oracles:
+            every = f" every {{{_expr_block(o.every)}}}" if o.every is not None else ""
+            out.append(f"  oracle %{o.var.name} = {o.kind}: {o.var.type}{every}")
+        for s in m.states:
+            out.append(f"  state %{s.name}: {s.type} {s.dtype.value} = {{{_expr_block(s.init)}}}")
+        for name, block in m.live:
+            out.append(f"  live %{name} when {{{_expr_block(block)}}}")
+        out.append(f"  step %{m.counter.name}:")
+        block_lines(m.body, 2, out)
+    else:
+        for i in m.inputs:
+            out.append(f"  input %{i.name}: {i.type} {i.dtype.value}")
+        for s in m.states:
+            out.append(f"  state %{s.name}: {s.type} {s.dtype.value}")
+        out.append("  init:")
+        block_lines(m.init, 2, out)
+        out.append(f"  loop carries ({', '.join(m.carried)}):")
+        block_lines(Block((m.loop,)), 2, out)
+        out.append(f"  output {', '.join(f'{n} = {operand_text(v)}' for n, v in m.outputs)}")
     return "\n".join(out)
 
 
-def module_text(module: ModuleIR) -> str:
+def module_text(module) -> str:
     return "\n\n".join(method_text(m) for m in module.methods) + "\n"

@@ -1,97 +1,120 @@
-"""An internal verifier between lowering and emission: catches compiler bugs, not user errors.
+"""An internal verifier between passes: catches compiler bugs, not user errors.
 
-Checks that every Ref is defined before use (in scope order), that Apply names a
-registry entry, that updates target states or the parameter, and that region carried
-sets are exactly what their bodies update. Runs in tests and under ITERC_VERIFY=1.
+Checks SSA form (each name bound once, every operand defined before use in an enclosing
+scope), that ops name registry entries and carry types, that regions yield one value per
+result (loops: per parameter), and that tensors are placed as ELEMENT. Runs after every
+pass in tests and under ITERC_VERIFY=1.
 """
 from __future__ import annotations
 
 from ..builtins import REGISTRY
-from .nodes import Apply, Bind, Const, ForRegion, IfRegion, MethodIR, ModuleIR, Ref, WhileRegion
+from .nodes import Apply, Assign, Block, Const, For, If, OptimizerIR, Place, Var, While
+from .passes import method_blocks
 
 
 class IRVerifyError(AssertionError):
     pass
 
 
-def _check_value(v, defined: set[str], where: str) -> None:
-    if isinstance(v, Const):
-        return
-    if isinstance(v, Ref):
-        if v.kind in ("hyper",):
+class _Verifier:
+    def __init__(self, where: str, base: set[str]):
+        self.where = where
+        self.bound: set[str] = set(base)
+
+    def fail(self, msg: str):
+        raise IRVerifyError(f"{self.where}: {msg}")
+
+    def define(self, v: Var, scope: set[str]) -> None:
+        if not isinstance(v, Var):
+            self.fail(f"not a Var: {v!r}")
+        if v.name in self.bound:
+            self.fail(f"%{v.name} is bound twice")
+        if v.type.shape != () and v.place != Place.ELEMENT:
+            self.fail(f"%{v.name} has shape {v.type} but placement {v.place.name}")
+        self.bound.add(v.name)
+        scope.add(v.name)
+
+    def use(self, v, scope: set[str]) -> None:
+        if isinstance(v, Const):
             return
-        if v.name not in defined:
-            raise IRVerifyError(f"{where}: %{v.name} ({v.kind}) is used before it is defined")
-        return
-    if isinstance(v, Apply):
-        if v.fn not in REGISTRY:
-            raise IRVerifyError(f"{where}: unknown builtin {v.fn!r}")
-        if v.type is None:
-            raise IRVerifyError(f"{where}: {v.fn} has no type")
-        for a in v.args:
-            _check_value(a, defined, where)
-        return
-    raise IRVerifyError(f"{where}: not an IR value: {v!r}")
+        if not isinstance(v, Var):
+            self.fail(f"not an operand: {v!r}")
+        if v.name not in scope:
+            self.fail(f"%{v.name} is used where it is not defined")
 
-
-def _updated(stmts) -> list[str]:
-    out: list[str] = []
-    for s in stmts:
-        names = [s.name] if isinstance(s, Bind) and s.kind == "update" else list(getattr(s, "carried", ()))
-        for n in names:
-            if n not in out:
-                out.append(n)
-    return out
-
-
-def _check_block(stmts, defined: set[str], updatable: set[str], where: str) -> None:
-    defined = set(defined)
-    for s in stmts:
-        if isinstance(s, Bind):
-            _check_value(s.value, defined, where)
-            if s.kind == "update" and s.name not in updatable:
-                raise IRVerifyError(f"{where}: update of %{s.name}, which is not a state or the parameter")
-            defined.add(s.name)
-        elif isinstance(s, (IfRegion, ForRegion, WhileRegion)):
-            if isinstance(s, IfRegion):
-                _check_value(s.cond, defined, where)
-                bodies = [s.then, s.orelse]
-                _check_block(s.then, defined, updatable, where)
-                _check_block(s.orelse, defined, updatable, where)
-            elif isinstance(s, ForRegion):
-                _check_value(s.lo, defined, where)
-                _check_value(s.hi, defined, where)
-                bodies = [s.body]
-                _check_block(s.body, defined | {s.var}, updatable, where)
+    def block(self, block: Block, scope: set[str]) -> None:
+        scope = set(scope)
+        for s in block.stmts:
+            if isinstance(s, Assign):
+                op = s.op
+                if isinstance(op, Apply):
+                    if op.fn not in REGISTRY:
+                        self.fail(f"unknown builtin {op.fn!r}")
+                    if op.type is None:
+                        self.fail(f"{op.fn} has no type")
+                    for a in op.args:
+                        self.use(a, scope)
+                else:
+                    self.use(op, scope)
+                self.define(s.target, scope)
+            elif isinstance(s, If):
+                self.use(s.cond, scope)
+                for b in (s.then, s.orelse):
+                    if len(b.yields) != len(s.results):
+                        self.fail(f"if yields {len(b.yields)} values for {len(s.results)} results")
+                    self.block(b, scope)
+                for r in s.results:
+                    self.define(r, scope)
+            elif isinstance(s, (For, While)):
+                inner = set(scope)
+                if isinstance(s, For):
+                    self.use(s.lo, scope)
+                    self.use(s.hi, scope)
+                    self.define(s.var, inner)
+                else:
+                    self.use(s.max_iter, scope)
+                    if not s.params or s.params[-1].type.elem != "bool":
+                        self.fail("a while region's last parameter is its stop flag (bool)")
+                    if s.counter is not None:
+                        self.define(s.counter, inner)
+                for i in s.inits:
+                    self.use(i, scope)
+                if not (len(s.inits) == len(s.params) == len(s.body.yields) == len(s.results)):
+                    self.fail(f"loop arity: {len(s.inits)} inits, {len(s.params)} params, "
+                              f"{len(s.body.yields)} yields, {len(s.results)} results")
+                for p in s.params:
+                    self.define(p, inner)
+                self.block(s.body, inner)
+                for r in s.results:
+                    self.define(r, scope)
             else:
-                _check_value(s.max_iter, defined, where)
-                bodies = [s.body]
-                _check_block(s.body, defined, updatable, where)
-                inner = defined | {b.name for b in s.body if isinstance(b, Bind)}
-                _check_value(s.cond, inner, where)
-            expected = _updated([x for body in bodies for x in body])
-            if sorted(expected) != sorted(s.carried):
-                raise IRVerifyError(f"{where}: region carries {s.carried}, but its body updates {tuple(expected)}")
-        else:
-            raise IRVerifyError(f"{where}: not an IR statement: {s!r}")
+                self.fail(f"not an IR statement: {s!r}")
+        for y in block.yields:
+            self.use(y, scope)
 
 
-def verify_method(m: MethodIR) -> None:
+def verify_method(m) -> None:
     where = f"{m.source_path}: {m.name}"
-    base = {m.counter} | set(m.dims) | {s.name for s in m.states} | {o.name for o in m.oracles} \
-        | {i.name for i in m.inputs} | {copy for _, copy in m.prev}
-    if m.param is not None:
-        base.add(m.param.name)
-    updatable = {s.name for s in m.states} | ({m.param.name} if m.param is not None else set())
-    _check_block(m.body, base, updatable, where)
-    if m.kind == "solver":
-        _check_block(m.after, base | _defined_names(m.body), updatable, where)
+    base = {h.name for h in m.hypers} | {d.name for d in m.dims}
+    if isinstance(m, OptimizerIR):
+        base |= {m.counter.name, m.param.name} | {s.name for s in m.states} | {o.var.name for o in m.oracles}
+        if len(m.body.yields) != 1 + len(m.states):
+            raise IRVerifyError(f"{where}: the step yields {len(m.body.yields)} values for 1 + {len(m.states)}")
+    else:
+        base |= {i.name for i in m.inputs}
+    blocks = method_blocks(m)
+    for block in blocks:
+        scope = set(base)
+        if not isinstance(m, OptimizerIR) and block is blocks[-1 - len(m.periods)]:
+            scope |= {s.target.name for s in m.init.stmts if isinstance(s, Assign)}
+        _Verifier(where, scope).block(block, scope)
+    if not isinstance(m, OptimizerIR):
+        names = {r.name for r in m.loop.results} | {i.name for i in m.inputs}
+        for name, out in m.outputs:
+            if isinstance(out, Var) and out.name not in names:
+                raise IRVerifyError(f"{where}: output {name} is not a loop result or input")
 
 
-def _defined_names(stmts) -> set[str]:
-    return {s.name for s in stmts if isinstance(s, Bind)}
-
-
-def verify_module(module: ModuleIR) -> None:
+def verify_module(module) -> None:
     for m in module.methods:
         verify_method(m)

@@ -19,6 +19,7 @@ class Hyper:
     name: str
     elem: str                                        # real | int | bool
     default: Union[Any, Callable[["Hypers"], Any]] = _MISSING
+    static: bool = False                             # steers control or sizes: fixed at instantiation
 
     @property
     def required(self) -> bool:

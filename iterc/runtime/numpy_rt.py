@@ -1,8 +1,9 @@
 """Runtime for `--target numpy` modules: the reference stepper and solver, and math helpers.
 
 Generated code holds the per-leaf math (`init_NAME`, `step_NAME`, `solve_NAME`); what is
-the same for every method -- hyperparameters, parameter trees, the step counter, oracle
-routing, dimension binding -- lives here once.
+the same for every method -- hyperparameters, parameter trees (optree), the step
+counter, oracle routing, dtypes (the policy in `dtypes.py`), dimension binding -- lives
+here once.
 """
 from __future__ import annotations
 
@@ -10,49 +11,48 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
+import optree
 
+from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .tree import flatten, paths, unflatten
+from .spec import Oracle, Slot, Spec, bind_dims
 
-__all__ = ["Spec", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
-           "require_steps", "full", "sigmoid", "norm", "logsumexp", "softmax", "normalize", "bind_dims"]
-
-_DTYPES = {"f64": np.float64, "f32": np.float32, "f16": np.float16, "bf16": np.float32}
-
-
-# ---------------------------------------------------------------- specs
-
-@dataclass(frozen=True)
-class Oracle:
-    name: str
-    kind: str                                      # grad | value | hvp | hess_diag | rand_normal
-    every: Optional[Callable[[Hypers], int]] = None
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    kind: str                                      # optimizer | solver
-    hypers: tuple[Hyper, ...] = ()
-    conditions: tuple[Condition, ...] = ()
-    param: Optional[str] = None
-    param_shape: Optional[tuple] = None            # None: any shape; else dims (names or ints)
-    states: tuple[str, ...] = ()
-    oracles: tuple[Oracle, ...] = ()
-    inputs: tuple[tuple[str, tuple], ...] = ()     # solver: (name, dims)
-    outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
+__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
+           "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
+           "bind_dims"]
 
 
 # ---------------------------------------------------------------- math helpers
 
 def full(shape, value, dtype=np.float64) -> np.ndarray:
     """A fresh array of `shape` filled from `value` (a scalar or a broadcastable array)."""
-    dtype = _DTYPES.get(dtype, dtype)
+    dtype = numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
     return np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape), dtype=dtype)
 
 
+_ELEM = {"real": np.float64, "int": np.int64, "bool": np.bool_}
+
+
+def cast(x, elem: str):
+    x = np.asarray(x)
+    if elem == "real" and is_float(x.dtype):
+        return x
+    return x.astype(_ELEM[elem])
+
+
+def size(x, axis=None) -> int:
+    x = np.asarray(x)
+    return x.size if axis is None else x.shape[axis]
+
+
+def _float(x):
+    x = np.asarray(x)
+    return x if is_float(x.dtype) else x.astype(np.float64)
+
+
 def sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+    x = _float(x)
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def norm(x, axis=None):
@@ -60,15 +60,15 @@ def norm(x, axis=None):
 
 
 def logsumexp(x, axis=None):
-    x = np.asarray(x, dtype=float)
+    x = _float(x)
     top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
+    top = np.where(np.isfinite(top), top, 0.0).astype(x.dtype)
     out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())[()]
 
 
 def softmax(x, axis=None):
-    x = np.asarray(x, dtype=float)
+    x = _float(x)
     z = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return z / np.sum(z, axis=axis, keepdims=True)
 
@@ -77,106 +77,145 @@ def normalize(x, axis=None):
     return x / np.sum(x, axis=axis, keepdims=True)
 
 
-def bind_dims(spec: Spec, values: dict[str, np.ndarray]) -> dict[str, int]:
-    """Read symbolic dims off the inputs; a mismatch names the input and the dim."""
-    dims: dict[str, int] = {}
-    source: dict[str, str] = {}
-    for name, shape in spec.inputs:
-        arr = values[name]
-        if arr.ndim != len(shape):
-            want = "a scalar" if not shape else f"rank {len(shape)} [{', '.join(map(str, shape))}]"
-            raise ValueError(f"{spec.name}: input `{name}` must have {want}, but has shape {arr.shape}")
-        for axis, (d, n) in enumerate(zip(shape, arr.shape)):
-            if isinstance(d, int):
-                if n != d:
-                    raise ValueError(f"{spec.name}: input `{name}` must have {d} entries along axis {axis}, has {n}")
-            elif d in dims and dims[d] != n:
-                raise ValueError(f"{spec.name}: input `{name}` has {d} = {n} along axis {axis}, but "
-                                 f"`{source[d]}` gave {d} = {dims[d]}")
-            else:
-                dims.setdefault(d, n)
-                source.setdefault(d, name)
-    return dims
+# ---------------------------------------------------------------- trees
+
+def _path(path: tuple) -> str:
+    return "params" + "".join(f"[{k!r}]" for k in path)
+
+
+def _flatten(tree):
+    paths, leaves, spec = optree.tree_flatten_with_path(tree)
+    return leaves, spec, [_path(p) for p in paths]
 
 
 # ---------------------------------------------------------------- optimizers
 
+def _check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
+    """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
+    dims = spec.param.dims
+    if dims is None:
+        return
+    declared = f"`{spec.param.name}: {spec.param.elem}[{', '.join(map(str, dims))}]`"
+    if len(shape) != len(dims):
+        raise ValueError(f"{spec.name} updates rank-{len(dims)} parameters ({declared}), but {path} has shape {shape}")
+    for axis, d in enumerate(dims):
+        if isinstance(d, int) and shape[axis] != d:
+            raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
+                             f"but {path} has shape {shape}")
+
+
 class Optimizer:
     """A reference optimizer over a parameter tree: `init(params)`, `step(params, state, grads, **oracles)`.
 
-    State is a dict: `t` (steps taken) and one tree per declared state, shaped like the
-    parameters. Hypers given at construction can be overridden per step (schedules):
-    `step(..., lr=0.01)`.
+    Trees are any optree pytree: dicts (in any key order), lists, tuples, NamedTuples,
+    None leaves (skipped). State is a dict: `t` (steps taken) and one tree per state
+    that the hypers use (`vmax` only with `amsgrad=True`). Real hypers can be overridden
+    per step (schedules): `step(..., lr=0.01)`; static ones (bool, int) cannot.
+    `maximize=True` ascends instead of descending (the gradient oracle is negated).
     """
 
     def __init__(self, spec: Spec, init_leaf: Callable, step_leaf: Callable, hypers: dict[str, Any]):
         self.spec = spec
         self._init_leaf = init_leaf
         self._step_leaf = step_leaf
+        hypers = dict(hypers)
+        self.maximize = bool(hypers.pop("maximize", False)) if "maximize" not in {h.name for h in spec.hypers} \
+            else False
         self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
+        spec.check_periods(self.hypers)
+        self.live = spec.live_states(self.hypers)
 
     def __repr__(self) -> str:
         return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
 
     def _leaves(self, params):
-        leaves, structure = flatten(params)
+        leaves, structure, paths = _flatten(params)
         arrays = []
-        for path, leaf in zip(paths(structure), leaves):
+        for path, leaf in zip(paths, leaves):
             arr = np.asarray(leaf)
-            if not np.issubdtype(arr.dtype, np.floating):
+            if not is_float(arr.dtype):
                 arr = arr.astype(np.float64)
-            if self.spec.param_shape is not None and arr.ndim != len(self.spec.param_shape):
-                raise ValueError(f"{self.spec.name} updates rank-{len(self.spec.param_shape)} parameters, "
-                                 f"but {path} has shape {arr.shape}")
+            _check_param_shape(self.spec, path, arr.shape)
             arrays.append(arr)
-        return arrays, structure
+        return arrays, structure, paths
 
     def init(self, params) -> dict:
-        leaves, structure = self._leaves(params)
-        per_leaf = [self._init_leaf(self.hypers, x) for x in leaves]
-        state = {"t": 0}
-        for i, name in enumerate(self.spec.states):
-            state[name] = unflatten(structure, [s[i] for s in per_leaf])
+        leaves, structure, _ = self._leaves(params)
+        live = {s.name for s in self.live}
+        per_leaf = [self._init_leaf(self.hypers, x, live) for x in leaves]
+        state: dict[str, Any] = {"t": 0}
+        for i, slot in enumerate(self.spec.states):
+            if slot.name in live:
+                stored = [np.array(s[i], dtype=numpy_dtype(slot.dtype, like=x.dtype)) for s, x in zip(per_leaf, leaves)]
+                state[slot.name] = optree.tree_unflatten(structure, stored)
         return state
 
+    def _oracle_leaves(self, o: Oracle, value, structure, paths, leaves, t):
+        if o.kind == "value":
+            return [float(value)] * len(leaves)
+        vals, vstructure, _ = _flatten(value)
+        if vstructure != structure:
+            raise ValueError(f"{self.spec.name}: oracle `{o.name}` must have the same tree structure as the "
+                             f"parameters: {vstructure} vs {structure}")
+        out = []
+        for path, v, x in zip(paths, vals, leaves):
+            v = np.asarray(v)
+            if v.shape != x.shape:
+                raise ValueError(f"{self.spec.name}: oracle `{o.name}` at {path} has shape {v.shape}, but the "
+                                 f"parameter has shape {x.shape}")
+            out.append(-v if self.maximize and o.kind == "grad" else v)
+        return out
+
     def step(self, params, state: dict, grads=None, **kwargs):
-        oracle_names = {o.name for o in self.spec.oracles}
+        spec = self.spec
+        oracle_names = {o.name for o in spec.oracles}
         overrides = {k: v for k, v in kwargs.items() if k not in oracle_names}
-        hp = resolve(self.spec.name, self.spec.hypers, self.spec.conditions, overrides, base=self.hypers) \
-            if overrides else self.hypers
+        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+        if static:
+            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                             f"cannot change per step; set it when creating the optimizer")
+        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
         t = int(state["t"]) + 1
-        leaves, structure = self._leaves(params)
+        leaves, structure, paths = self._leaves(params)
         n = len(leaves)
         oracle_leaves = []
-        for o in self.spec.oracles:
+        for o in spec.oracles:
             value = grads if o.kind == "grad" and o.name not in kwargs else kwargs.get(o.name)
             needed = o.every is None or (t - 1) % int(o.every(hp)) == 0
             if value is None:
                 if needed:
                     when = "every step" if o.every is None else f"on step {t} (every {int(o.every(hp))} steps)"
-                    raise ValueError(f"{self.spec.name}: oracle `{o.name}` ({o.kind}) must be supplied {when}; "
+                    raise ValueError(f"{spec.name}: oracle `{o.name}` ({o.kind}) must be supplied {when}; "
                                      f"pass {'grads' if o.kind == 'grad' else o.name + '='}...")
                 oracle_leaves.append([None] * n)
                 continue
-            if o.kind == "value":
-                oracle_leaves.append([float(value)] * n)
+            oracle_leaves.append(self._oracle_leaves(o, value, structure, paths, leaves, t))
+        live = {s.name for s in self.live}
+        state_leaves = []
+        for slot in spec.states:
+            if slot.name not in live:
+                state_leaves.append([None] * n)
                 continue
-            vals, vstructure = flatten(value)
-            if vstructure != structure:
-                raise ValueError(f"{self.spec.name}: oracle `{o.name}` must have the same tree structure as params")
-            oracle_leaves.append([np.asarray(v, dtype=leaves[i].dtype) for i, v in enumerate(vals)])
-        state_leaves = [flatten(state[s])[0] for s in self.spec.states]
-        new_params, new_states = [], [[] for _ in self.spec.states]
+            vals, sstructure, _ = _flatten(state[slot.name])
+            if sstructure != structure:
+                raise ValueError(f"{spec.name}: state `{slot.name}` does not have the parameters' tree structure")
+            state_leaves.append(vals)
+        new_params, new_states = [], [[] for _ in spec.states]
         for i, x in enumerate(leaves):
-            out = self._step_leaf(hp, t, x, *[o[i] for o in oracle_leaves], *[s[i] for s in state_leaves])
-            new_params.append(np.asarray(out[0], dtype=x.dtype))
-            for j, s in enumerate(out[1:]):
-                old = state_leaves[j][i]                # a state keeps its storage type (f32 stays f32)
-                new_states[j].append(np.asarray(s, dtype=old.dtype) if isinstance(old, np.ndarray) else s)
-        new_state = {"t": t}
-        for j, name in enumerate(self.spec.states):
-            new_state[name] = unflatten(structure, new_states[j])
-        return unflatten(structure, new_params), new_state
+            cd = compute_dtype(x.dtype)
+            load = [o[i] if o[i] is None or isinstance(o[i], float) else np.asarray(o[i], dtype=cd)
+                    for o in oracle_leaves]
+            states_in = [None if s[i] is None else np.asarray(s[i], dtype=cd) for s in state_leaves]
+            out = self._step_leaf(hp, t, np.asarray(x, dtype=cd), *load, *states_in)
+            new_params.append(np.array(out[0], dtype=x.dtype))       # a copy: never the caller's array
+            for j, (slot, s) in enumerate(zip(spec.states, out[1:])):
+                if slot.name in live:
+                    new_states[j].append(np.array(s, dtype=numpy_dtype(slot.dtype, like=x.dtype)))
+        new_state: dict[str, Any] = {"t": t}
+        for j, slot in enumerate(spec.states):
+            if slot.name in live:
+                new_state[slot.name] = optree.tree_unflatten(structure, new_states[j])
+        return optree.tree_unflatten(structure, new_params), new_state
 
 
 # ---------------------------------------------------------------- solvers
@@ -215,28 +254,30 @@ class Solver:
         self.spec = spec
         self._solve = solve_fn
         self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
+        spec.check_periods(self.hypers)
 
     def __repr__(self) -> str:
         return f"<iterc numpy solver {self.spec.name} {self.hypers}>"
 
     def solve(self, **kwargs) -> Solution:
-        input_names = [name for name, _ in self.spec.inputs]
-        missing = [n for n in input_names if n not in kwargs]
+        spec = self.spec
+        missing = [s.name for s in spec.inputs if s.name not in kwargs]
         if missing:
-            raise ValueError(f"{self.spec.name}: missing input(s) {', '.join('`' + m + '`' for m in missing)}")
-        inputs = {n: np.asarray(kwargs.pop(n), dtype=np.float64) for n in input_names}
-        hp = resolve(self.spec.name, self.spec.hypers, self.spec.conditions, kwargs, base=self.hypers) \
-            if kwargs else self.hypers
+            raise ValueError(f"{spec.name}: missing input(s) {', '.join('`' + m + '`' for m in missing)}")
+        inputs = {s.name: np.asarray(kwargs.pop(s.name), dtype=numpy_dtype(s.dtype)) for s in spec.inputs}
+        hp = resolve(spec.name, spec.hypers, spec.conditions, kwargs, base=self.hypers) if kwargs else self.hypers
+        if kwargs:
+            spec.check_periods(hp)
         outputs, info = self._solve(hp, **inputs)
-        return Solution({name: _as_elem(outputs[name], elem) for name, elem in self.spec.outputs}, info)
-
-
-_CASTS = {"real": np.float64, "int": np.int64, "bool": np.bool_}
+        return Solution({name: _as_elem(outputs[name], elem) for name, elem in spec.outputs}, info)
 
 
 def _as_elem(value, elem: str):
-    """An output in its declared element type: `real` state assigned `2 * 3` is 6.0, not 6."""
-    arr = np.asarray(value, dtype=_CASTS[elem])
+    """An output in its declared element type (a `real` state assigned `2 * 3` is 6.0, not 6);
+    a float output keeps its precision (an f32 state comes back as f32)."""
+    arr = np.asarray(value)
+    if not (elem == "real" and is_float(arr.dtype)):
+        arr = arr.astype(_ELEM[elem])
     return arr[()] if arr.ndim == 0 else arr
 
 

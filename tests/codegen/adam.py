@@ -18,7 +18,7 @@ SPEC_adam = rt.Spec(
         rt.Hyper("beta2", "real", 0.999),
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("amsgrad", "bool", False),
+        rt.Hyper("amsgrad", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -27,19 +27,23 @@ SPEC_adam = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "v", "vmax"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("vmax", "real", "like_param", live=lambda hp: hp.amsgrad),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adam(hp, x):
-    """The initial state of one parameter leaf."""
+def init_adam(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # adam.iter:17
     v = rt.full(x.shape, 0, x.dtype)  # adam.iter:18
-    vmax = rt.full(x.shape, 0, x.dtype)  # adam.iter:19
+    vmax = rt.full(x.shape, 0, x.dtype) if "vmax" in live else None  # adam.iter:19
     return m, v, vmax
 
 

@@ -17,7 +17,7 @@ SPEC_sgd = rt.Spec(
         rt.Hyper("momentum", "real", 0),
         rt.Hyper("dampening", "real", 0),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("nesterov", "bool", False),
+        rt.Hyper("nesterov", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -25,16 +25,18 @@ SPEC_sgd = rt.Spec(
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
         rt.Condition("not nesterov or momentum > 0 and dampening == 0", ("dampening", "momentum", "nesterov"), lambda hp: not hp.nesterov or hp.momentum > 0 and hp.dampening == 0),
     ),
-    param="x",
-    states=("buf",),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("buf", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_sgd(hp, x):
-    """The initial state of one parameter leaf."""
+def init_sgd(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     buf = rt.full(x.shape, 0, x.dtype)  # sgd.iter:16
     return buf,
 

@@ -15,18 +15,18 @@ SPEC_sinkhorn = rt.Spec(
     hypers=(
         rt.Hyper("eps", "real", 0.05),
         rt.Hyper("tol", "real", 1e-09),
-        rt.Hyper("max_iter", "int", 1000),
+        rt.Hyper("max_iter", "int", 1000, static=True),
     ),
     conditions=(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
     ),
-    states=("f", "g"),
+    states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',))),
     inputs=(
-        ("C", ('n', 'm')),
-        ("a", ('n',)),
-        ("b", ('m',)),
+        rt.Slot("C", "real", "f64", ('n', 'm')),
+        rt.Slot("a", "real", "f64", ('n',)),
+        rt.Slot("b", "real", "f64", ('m',)),
     ),
     outputs=(("P", "real"), ("f", "real"), ("g", "real")),
 )
@@ -39,18 +39,19 @@ def solve_sinkhorn(hp, C, a, b):
     m = dims["m"]
     f = rt.full((n,), 0, np.float64)  # sinkhorn.iter:16
     g = rt.full((m,), 0, np.float64)  # sinkhorn.iter:17
-    t = 0
-    _converged = False
-    _residual = None
+    P = np.zeros((n, m), dtype=np.float64)
     _cap = rt.require_steps(SPEC_sinkhorn, hp.max_iter)
+    _residual = np.inf
+    _converged = False
+    t = 0
     while t < _cap:
         t += 1
         f = hp.eps * (np.log(a) - rt.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
         g = hp.eps * (np.log(b) - rt.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21
         P = np.exp((f[:, None] + g[None, :] - C) / hp.eps)  # sinkhorn.iter:23
-        _residual = float(np.sum(np.abs(np.sum(P, axis=1) - a)))
-        if _residual <= hp.tol:
-            _converged = True
+        _residual = np.sum(np.abs(np.sum(P, axis=1) - a))
+        _converged = _residual <= hp.tol
+        if _converged:
             break
     return {"P": P, "f": f, "g": g}, rt.SolveInfo(t, _residual, _converged)
 

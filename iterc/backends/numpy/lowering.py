@@ -1,0 +1,40 @@
+"""How numpy spells each builtin: every primitive, and the composites numpy writes
+directly (readable reference code; their decompositions are tested against these)."""
+from __future__ import annotations
+
+from ...ir import Place
+from ..pyexpr import ByPlace, Infix, Prefix, Target
+
+_NP_ELEM = {"real": "np.float64", "int": "np.int64", "bool": "bool"}
+
+
+def _shape(dims) -> str:
+    return "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+TABLE = {
+    # primitives
+    "add": Infix("+", 9), "sub": Infix("-", 9), "mul": Infix("*", 10), "div": Infix("/", 10),
+    "mod": Infix("%", 10), "pow": Infix("**", 12),
+    "eq": Infix("==", 4), "ne": Infix("!=", 4), "lt": Infix("<", 4), "le": Infix("<=", 4),
+    "gt": Infix(">", 4), "ge": Infix(">=", 4),
+    "and": ByPlace(Place.STEP, Infix("and", 2), "np.logical_and({0}, {1})"),
+    "or": ByPlace(Place.STEP, Infix("or", 1), "np.logical_or({0}, {1})"),
+    "not": ByPlace(Place.STEP, Prefix("not ", 3), "np.logical_not({0})"),
+    "neg": Prefix("-", 11), "pos": Prefix("+", 11),
+    "matmul": Infix("@", 10), "transpose": "{0}.T", "expand": "{0}[{index}]",
+    "sqrt": "np.sqrt({0})", "exp": "np.exp({0})", "log": "np.log({0})", "tanh": "np.tanh({0})",
+    "abs": "np.abs({0})", "sign": "np.sign({0})", "min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
+    "zeros": lambda args, kw, types, t: f"np.zeros({_shape(kw['shape'])}, dtype={_NP_ELEM[t.elem]})",
+    "where": "np.where({0}, {1}, {2})", "zeros_like": "np.zeros_like({0})", "isfinite": "np.isfinite({0})",
+    "cast": lambda args, kw, types, t: f"rt.cast({args[0]}, \"{kw['elem']}\")",
+    "reduce_sum": "np.sum({0}{axis_kw})", "reduce_max": "np.max({0}{axis_kw})", "reduce_min": "np.min({0}{axis_kw})",
+    "size": "rt.size({0}{axis_kw})",
+    # composites numpy writes itself
+    "sum": "np.sum({0}{axis_kw})", "mean": "np.mean({0}{axis_kw})", "norm": "rt.norm({0}{axis_kw})",
+    "norm1": "np.sum(np.abs({0}){axis_kw})", "norminf": "np.max(np.abs({0}){axis_kw})",
+    "logsumexp": "rt.logsumexp({0}{axis_kw})", "softmax": "rt.softmax({0}{axis_kw})",
+    "normalize": "rt.normalize({0}{axis_kw})", "dot": "np.sum(np.multiply({0}, {1}))",
+    "sigmoid": "rt.sigmoid({0})", "clip": "np.clip({0}, {1}, {2})", "outer": "np.outer({0}, {1})",
+}
+
+NUMPY = Target("numpy", "np", TABLE)

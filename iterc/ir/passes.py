@@ -1,0 +1,367 @@
+"""Passes over the IR, and the one walk/rewrite utility they (and the backends) share.
+
+`Rewriter` rebuilds a block statement by statement, applying a substitution of operands
+as it goes (SSA names are unique, so one map serves the whole method); a pass overrides
+`assign` and/or `region`. Passes here: common-subexpression elimination (`cse`),
+dead-code elimination (`dce`), decomposition of composites into primitives
+(`decompose`) and the static liveness of states (`state_liveness`). `optimize` is the
+pipeline every backend runs; the verifier may run between passes.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Iterator, Optional
+
+from ..builtins import REGISTRY, Kind, result_type
+from ..types import BOOL, INT, REAL, Type
+from .lower import Names, place_of
+from .nodes import (Apply, Assign, Block, Const, For, If, ModuleIR, Operand, OptimizerIR, Place, SolverIR, Var,
+                    While)
+
+
+# ---------------------------------------------------------------- walking
+
+def sub_blocks(stmt) -> tuple[Block, ...]:
+    if isinstance(stmt, If):
+        return (stmt.then, stmt.orelse)
+    if isinstance(stmt, (For, While)):
+        return (stmt.body,)
+    return ()
+
+
+def walk(block: Block) -> Iterator:
+    """Every statement of a block, regions before their contents (pre-order)."""
+    for s in block.stmts:
+        yield s
+        for b in sub_blocks(s):
+            yield from walk(b)
+
+
+def operands_read(stmt) -> tuple[Operand, ...]:
+    """What a statement reads at its own level (not inside its blocks)."""
+    if isinstance(stmt, Assign):
+        return stmt.op.args if isinstance(stmt.op, Apply) else (stmt.op,)
+    if isinstance(stmt, If):
+        return (stmt.cond,)
+    if isinstance(stmt, For):
+        return (stmt.lo, stmt.hi) + stmt.inits
+    if isinstance(stmt, While):
+        return (stmt.max_iter,) + stmt.inits
+    return ()
+
+
+def method_blocks(m) -> list[Block]:
+    """Every top-level block of a method: hyper defaults and conditions, inits, periods, body."""
+    out = []
+    for h in m.hypers:
+        if h.default is not None:
+            out.append(h.default)
+        out += [b for _, b in h.conditions]
+    if isinstance(m, OptimizerIR):
+        out += [s.init for s in m.states if s.init is not None]
+        out += [o.every for o in m.oracles if o.every is not None]
+        out.append(m.body)
+    else:
+        out.append(m.init)
+        out.append(Block((m.loop,), ()))
+    out += [b for _, b in m.periods] + [b for _, b in getattr(m, "live", ())]
+    return out
+
+
+def all_names(m) -> set[str]:
+    names = {h.name for h in m.hypers} | {d.name for d in m.dims} | {m.counter.name}
+    for b in method_blocks(m):
+        for s in walk(b):
+            if isinstance(s, Assign):
+                names.add(s.target.name)
+            else:
+                names |= {v.name for v in getattr(s, "results", ())} | {v.name for v in getattr(s, "params", ())}
+                if isinstance(s, For):
+                    names.add(s.var.name)
+    return names
+
+
+class Rewriter:
+    """Rebuild blocks statement by statement, substituting operands (`self.subst`)."""
+
+    def __init__(self):
+        self.subst: dict[str, Operand] = {}
+
+    def operand(self, v: Operand) -> Operand:
+        while isinstance(v, Var) and v.name in self.subst:
+            v = self.subst[v.name]
+        return v
+
+    def op(self, op):
+        if isinstance(op, Apply):
+            return replace(op, args=tuple(self.operand(a) for a in op.args))
+        return self.operand(op)
+
+    def block(self, block: Block) -> Block:
+        out: list = []
+        for s in block.stmts:
+            out.extend(self.stmt(s))
+        return Block(tuple(out), tuple(self.operand(y) for y in block.yields))
+
+    def stmt(self, s) -> list:
+        if isinstance(s, Assign):
+            return self.assign(Assign(s.target, self.op(s.op), s.span))
+        if isinstance(s, If):
+            s = replace(s, cond=self.operand(s.cond))
+        elif isinstance(s, For):
+            s = replace(s, lo=self.operand(s.lo), hi=self.operand(s.hi), inits=tuple(map(self.operand, s.inits)))
+        elif isinstance(s, While):
+            s = replace(s, max_iter=self.operand(s.max_iter), inits=tuple(map(self.operand, s.inits)))
+        return self.region(s)
+
+    def region(self, s) -> list:
+        if isinstance(s, If):
+            return [replace(s, then=self.block(s.then), orelse=self.block(s.orelse))]
+        return [replace(s, body=self.block(s.body))]
+
+    def assign(self, s: Assign) -> list:
+        return [s]
+
+    def method(self, m):
+        """The method with every block rewritten."""
+        hypers = tuple(replace(h, default=self.block(h.default) if h.default is not None else None,
+                               conditions=tuple((t, self.block(b)) for t, b in h.conditions)) for h in m.hypers)
+        common = dict(hypers=hypers, periods=tuple((t, self.block(b)) for t, b in m.periods))
+        if isinstance(m, OptimizerIR):
+            states = tuple(replace(s, init=self.block(s.init)) for s in m.states)
+            oracles = tuple(replace(o, every=self.block(o.every) if o.every is not None else None)
+                            for o in m.oracles)
+            return replace(m, states=states, oracles=oracles, body=self.block(m.body),
+                           live=tuple((n, self.block(b)) for n, b in m.live), **common)
+        init = self.block(m.init)
+        loop = self.stmt(m.loop)[0]
+        outputs = tuple((n, self.operand(v)) for n, v in m.outputs)
+        return replace(m, init=init, loop=loop, outputs=outputs, **common)
+
+
+# ---------------------------------------------------------------- CSE
+
+def _key(op) -> Optional[tuple]:
+    """What makes two ops the same computation; views (`x[:, None]`, `x.T`) cost nothing
+    and read better inline, so they are not shared."""
+    if not isinstance(op, Apply) or REGISTRY[op.fn].kind == Kind.SHAPE:
+        return None
+    args = tuple(("v", a.name) if isinstance(a, Var) else ("c", type(a.value).__name__, a.value, a.type)
+                 for a in op.args)
+    return (op.fn, args, op.kw)
+
+
+class _CSE(Rewriter):
+    """Reuse an earlier identical op. Values computed before a region are visible inside
+    it; values computed inside a branch or loop body are not visible after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: dict[tuple, Var] = {}
+
+    def assign(self, s: Assign) -> list:
+        key = _key(s.op)
+        if key is None:
+            return [s]
+        prior = self.seen.get(key)
+        if prior is None or prior.type != s.target.type:
+            self.seen[key] = s.target
+            return [s]
+        if s.target.source is None:              # a temporary: drop it, read the earlier value
+            self.subst[s.target.name] = prior
+            return []
+        return [Assign(s.target, prior, s.span)]  # a named value: keep the name, share the work
+
+    def block(self, block: Block) -> Block:
+        saved = dict(self.seen)
+        try:
+            return super().block(block)
+        finally:
+            self.seen = saved
+
+
+def cse(m):
+    return _CSE().method(m)
+
+
+# ---------------------------------------------------------------- DCE
+
+def _names(operands) -> set[str]:
+    return {v.name for v in operands if isinstance(v, Var)}
+
+
+def _dce_block(block: Block, live: set[str]) -> Block:
+    """Drop statements whose results nothing reads; `live` gains what the block reads."""
+    live |= _names(block.yields)
+    kept: list = []
+    for s in reversed(block.stmts):
+        if isinstance(s, Assign):
+            if s.target.name not in live:
+                continue
+            live |= _names(operands_read(s))
+            kept.append(s)
+            continue
+        if isinstance(s, If):
+            keep = [i for i, r in enumerate(s.results) if r.name in live]
+            if not keep:
+                continue
+            then = _prune(s.then, keep)
+            orelse = _prune(s.orelse, keep)
+            inner_t, inner_e = set(), set()
+            then, orelse = _dce_block(then, inner_t), _dce_block(orelse, inner_e)
+            s = replace(s, then=then, orelse=orelse, results=tuple(s.results[i] for i in keep))
+            live |= inner_t | inner_e | _names((s.cond,))
+            kept.append(s)
+            continue
+        if not any(r.name in live for r in s.results):
+            continue
+        inner: set[str] = set()
+        body = _dce_block(s.body, inner)
+        s = replace(s, body=body)
+        live |= inner | _names(operands_read(s))
+        kept.append(s)
+    return Block(tuple(reversed(kept)), block.yields)
+
+
+def _prune(block: Block, keep: list[int]) -> Block:
+    return Block(block.stmts, tuple(block.yields[i] for i in keep))
+
+
+class _DCE(Rewriter):
+    def block(self, block: Block) -> Block:
+        return _dce_block(block, set())
+
+
+def dce(m):
+    return _DCE().method(m)
+
+
+# ---------------------------------------------------------------- decomposition
+
+class _Decompose(Rewriter):
+    """Rewrite composites into primitives, except those the target lowers itself (`keep`)."""
+
+    def __init__(self, names: Names, keep: frozenset):
+        super().__init__()
+        self.names = names
+        self.keep = keep
+
+    def assign(self, s: Assign) -> list:
+        op = s.op
+        if not isinstance(op, Apply) or op.fn in self.keep or REGISTRY[op.fn].primitive:
+            return [s]
+        out: list = []
+
+        def emit(fn, *args, **kw):
+            assert REGISTRY[fn].primitive, f"{op.fn} decomposes into the composite {fn}"
+            ops = tuple(a if isinstance(a, (Var, Const)) else _const(a) for a in args)
+            kw = {k: v for k, v in kw.items() if v is not None}
+            t = result_type(fn, [a.type for a in ops], kw)
+            target = Var(self.names.fresh(f"_{fn}"), t, place_of(fn, ops, t))
+            out.append(Assign(target, Apply(fn, ops, t, tuple(sorted(kw.items()))), s.span))
+            return target
+
+        result = REGISTRY[op.fn].decompose(emit, op.args, op.kwargs(), op.type)
+        if out and out[-1].target is result:          # the last op computes the result: bind it
+            out[-1] = Assign(s.target, replace(out[-1].op, type=s.target.type), s.span)
+        else:
+            out.append(Assign(s.target, result, s.span))
+        return out
+
+
+def _const(v) -> Const:
+    if isinstance(v, bool):
+        return Const(v, BOOL)
+    if isinstance(v, int):
+        return Const(v, INT)
+    return Const(float(v), REAL)
+
+
+def decompose(m, keep: frozenset = frozenset()):
+    return _Decompose(Names(all_names(m)), keep).method(m)
+
+
+# ---------------------------------------------------------------- static liveness of states
+
+def state_liveness(m: OptimizerIR) -> OptimizerIR:
+    """For each state touched only under static conditions (`if amsgrad:`), a static block
+    saying whether it is used under given hypers; the runtime allocates it only then."""
+    defs = {s.target.name: s for s in walk(m.body) if isinstance(s, Assign)}
+    names = Names(all_names(m))
+    guards: dict[str, list[tuple]] = {s.name: [] for s in m.states}
+    always: set[str] = set()
+
+    def visit(block: Block, path: tuple):
+        for s in block.stmts:
+            touched = set()
+            if isinstance(s, Assign):
+                if s.target.source in guards:
+                    touched.add(s.target.source)
+                touched |= {v.source for v in operands_read(s) if isinstance(v, Var) and v.source in guards}
+            for name in touched:
+                (always.add(name) if not path else guards[name].append(path))
+            if isinstance(s, If):
+                static = not isinstance(s.cond, Var) or s.cond.place == Place.STATIC
+                if static:
+                    visit(s.then, path + ((s.cond, True),))
+                    visit(s.orelse, path + ((s.cond, False),))
+                else:
+                    visit(s.then, path)
+                    visit(s.orelse, path)
+            elif isinstance(s, (For, While)):
+                visit(s.body, path)
+
+    visit(m.body, ())
+    live = []
+    for state in m.states:
+        name = state.name
+        if name in always or not guards[name]:
+            continue
+        stmts: list = []
+        copied: set[str] = set()
+
+        def need(v):
+            if not isinstance(v, Var) or v.name in copied or v.name not in defs:
+                return
+            d = defs[v.name]
+            for a in operands_read(d):
+                need(a)
+            copied.add(v.name)
+            stmts.append(d)
+
+        def emit(fn, *args):
+            t = result_type(fn, [a.type for a in args], {})
+            target = Var(names.fresh(f"_{fn}"), t, Place.STATIC)
+            stmts.append(Assign(target, Apply(fn, args, t)))
+            return target
+
+        total = None
+        for path in dict.fromkeys(guards[name]):
+            term = None
+            for cond, polarity in path:
+                need(cond)
+                c = cond if polarity else emit("not", cond)
+                term = c if term is None else emit("and", term, c)
+            total = term if total is None else emit("or", total, term)
+        live.append((name, Block(tuple(stmts), (total,))))
+    return replace(m, live=tuple(live))
+
+
+# ---------------------------------------------------------------- the pipeline
+
+def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
+    """CSE, DCE, then (for a target) decomposition of the composites it does not keep."""
+    passes = [cse, dce]
+    if keep is not None:
+        passes += [lambda x: decompose(x, keep), cse, dce]
+    if isinstance(m, OptimizerIR):
+        passes.append(state_liveness)
+    for p in passes:
+        m = p(m)
+        if verify is not None:
+            verify(m)
+    return m
+
+
+def optimize_module(module: ModuleIR, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
+    return ModuleIR(module.source_path, tuple(optimize(m, verify, keep) for m in module.methods))

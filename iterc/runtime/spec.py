@@ -1,0 +1,86 @@
+"""What a compiled method declares, in the same form for every backend's runtime.
+
+A `Spec` lists the hypers (with the static flag: bool and int hypers steer control and
+sizes, so they are fixed at instantiation; real hypers may change per step), their
+conditions, the slots (param, states, inputs) with element types, storage dtypes and
+dims, the oracles, a solver's outputs, and the `every k` periods to validate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .hypers import Condition, Hyper, Hypers
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    elem: str                                      # real | int | bool
+    dtype: str                                     # f64 | f32 | f16 | bf16 | int | bool | like_param
+    dims: Optional[tuple] = None                   # None: the parameter leaf's shape; else names or ints
+    live: Optional[Callable[[Hypers], Any]] = None  # states: allocated only when this holds
+
+
+@dataclass(frozen=True)
+class Oracle:
+    name: str
+    kind: str                                      # grad | value | hvp | hess_diag | rand_normal
+    every: Optional[Callable[[Hypers], int]] = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    kind: str                                      # optimizer | solver
+    hypers: tuple[Hyper, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    param: Optional[Slot] = None
+    states: tuple[Slot, ...] = ()
+    oracles: tuple[Oracle, ...] = ()
+    inputs: tuple[Slot, ...] = ()
+    outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
+    periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
+
+    def check_periods(self, hp: Hypers) -> None:
+        """`every k` needs k >= 1: checked when hypers are resolved, not at the division."""
+        for text, period in self.periods:
+            k = period(hp)
+            if int(k) < 1:
+                raise ValueError(f"{self.name}: `every {text}` needs a period of at least 1, got {k}")
+        for o in self.oracles:
+            if o.every is not None and int(o.every(hp)) < 1:
+                raise ValueError(f"{self.name}: oracle `{o.name}` is supplied `every {int(o.every(hp))}` steps; "
+                                 f"the period must be at least 1")
+
+    def live_states(self, hp: Hypers) -> tuple[Slot, ...]:
+        return tuple(s for s in self.states if s.live is None or bool(s.live(hp)))
+
+
+def bind_dims(spec: Spec, values: dict[str, Any], what: str = "input") -> dict[str, int]:
+    """Read symbolic dims off the slots' values (arrays, or shapes); a mismatch names the
+    slot, the axis and the dim."""
+    dims: dict[str, int] = {}
+    source: dict[str, str] = {}
+    slots = {s.name: s for s in spec.inputs + ((spec.param,) if spec.param is not None else ())}
+    for name, value in values.items():
+        shape = tuple(getattr(value, "shape", value))
+        slot = slots[name]
+        if slot.dims is None:
+            continue
+        want = slot.dims
+        if len(shape) != len(want):
+            need = "a scalar" if not want else f"rank {len(want)} [{', '.join(map(str, want))}]"
+            raise ValueError(f"{spec.name}: {what} `{name}` must have {need}, but has shape {tuple(shape)}")
+        for axis, (d, n) in enumerate(zip(want, shape)):
+            if isinstance(d, int):
+                if n != d:
+                    raise ValueError(f"{spec.name}: {what} `{name}` must have {d} entries along axis {axis}, "
+                                     f"has {n} (shape {tuple(shape)})")
+            elif d in dims and dims[d] != n:
+                raise ValueError(f"{spec.name}: {what} `{name}` has {d} = {n} along axis {axis}, but "
+                                 f"`{source[d]}` gave {d} = {dims[d]}")
+            else:
+                dims.setdefault(d, n)
+                source.setdefault(d, name)
+    return dims

@@ -24,16 +24,19 @@ SPEC_adadelta = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("v", "u"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("u", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adadelta(hp, x):
-    """The initial state of one parameter leaf."""
+def init_adadelta(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     v = rt.full(x.shape, 0, x.dtype)  # adadelta.iter:15
     u = rt.full(x.shape, 0, x.dtype)  # adadelta.iter:16
     return v, u
@@ -42,9 +45,10 @@ def init_adadelta(hp, x):
 def step_adadelta(hp, t, x, g, v, u):
     """One step on one parameter leaf: the new x, v, u."""
     d = g + hp.weight_decay * x  # adadelta.iter:19
-    v = hp.rho * v + (1 - hp.rho) * d * d  # adadelta.iter:20
+    _sub = 1 - hp.rho  # adadelta.iter:20
+    v = hp.rho * v + _sub * d * d  # adadelta.iter:20
     dx = np.sqrt(u + hp.eps) / np.sqrt(v + hp.eps) * d  # adadelta.iter:21
-    u = hp.rho * u + (1 - hp.rho) * dx * dx  # adadelta.iter:22
+    u = hp.rho * u + _sub * dx * dx  # adadelta.iter:22
     x = x - hp.lr * dx  # adadelta.iter:23
     return x, v, u
 

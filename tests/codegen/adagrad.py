@@ -26,17 +26,19 @@ SPEC_adagrad = rt.Spec(
         rt.Condition("initial_accumulator_value >= 0", ("initial_accumulator_value",), lambda hp: hp.initial_accumulator_value >= 0),
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
     ),
-    param="x",
-    states=("acc",),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("acc", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adagrad(hp, x):
-    """The initial state of one parameter leaf."""
-    acc = rt.full(x.shape, hp.initial_accumulator_value, x.dtype)  # adagrad.iter:16
+def init_adagrad(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
+    acc = rt.full(x.shape, hp.initial_accumulator_value, x.dtype)
     return acc,
 
 

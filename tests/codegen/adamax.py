@@ -26,16 +26,19 @@ SPEC_adamax = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "u"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("u", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adamax(hp, x):
-    """The initial state of one parameter leaf."""
+def init_adamax(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # adamax.iter:15
     u = rt.full(x.shape, 0, x.dtype)  # adamax.iter:16
     return m, u

@@ -26,17 +26,21 @@ SPEC_asgd = rt.Spec(
         rt.Condition("t0 >= 0", ("t0",), lambda hp: hp.t0 >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("eta", "mu", "ax"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("eta", "real", "like_param", ()),
+        rt.Slot("mu", "real", "like_param", ()),
+        rt.Slot("ax", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_asgd(hp, x):
-    """The initial state of one parameter leaf."""
-    eta = rt.full((), hp.lr, x.dtype)  # asgd.iter:16
+def init_asgd(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
+    eta = rt.full((), hp.lr, x.dtype)
     mu = rt.full((), 1, x.dtype)  # asgd.iter:17
     ax = rt.full(x.shape, 0, x.dtype)  # asgd.iter:18
     return eta, mu, ax

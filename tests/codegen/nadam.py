@@ -19,7 +19,7 @@ SPEC_nadam = rt.Spec(
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0),
         rt.Hyper("momentum_decay", "real", 0.004),
-        rt.Hyper("decoupled_weight_decay", "bool", False),
+        rt.Hyper("decoupled_weight_decay", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -29,16 +29,20 @@ SPEC_nadam = rt.Spec(
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
         rt.Condition("momentum_decay >= 0", ("momentum_decay",), lambda hp: hp.momentum_decay >= 0),
     ),
-    param="x",
-    states=("m", "v", "mu_product"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("mu_product", "real", "like_param", ()),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_nadam(hp, x):
-    """The initial state of one parameter leaf."""
+def init_nadam(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # nadam.iter:18
     v = rt.full(x.shape, 0, x.dtype)  # nadam.iter:19
     mu_product = rt.full((), 1, x.dtype)  # nadam.iter:20

@@ -18,7 +18,7 @@ SPEC_radam = rt.Spec(
         rt.Hyper("beta2", "real", 0.999),
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("decoupled_weight_decay", "bool", False),
+        rt.Hyper("decoupled_weight_decay", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -27,16 +27,19 @@ SPEC_radam = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "v"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_radam(hp, x):
-    """The initial state of one parameter leaf."""
+def init_radam(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # radam.iter:16
     v = rt.full(x.shape, 0, x.dtype)  # radam.iter:17
     return m, v
@@ -48,11 +51,13 @@ def step_radam(hp, t, x, g, m, v):
     if hp.decoupled_weight_decay:  # radam.iter:21
         x = x * (1 - hp.lr * hp.weight_decay)  # radam.iter:22
     m = hp.beta1 * m + (1 - hp.beta1) * d  # radam.iter:23
-    v = hp.beta2 * v + (1 - hp.beta2) * d * d  # radam.iter:24
+    _sub_3 = 1 - hp.beta2  # radam.iter:24
+    v = hp.beta2 * v + _sub_3 * d * d  # radam.iter:24
     bc1 = 1 - hp.beta1 ** t  # radam.iter:25
-    bc2 = 1 - hp.beta2 ** t  # radam.iter:26
-    rho_inf = 2 / (1 - hp.beta2) - 1  # radam.iter:28
-    rho_t = rho_inf - 2 * t * hp.beta2 ** t / bc2  # radam.iter:29
+    _pow_2 = hp.beta2 ** t  # radam.iter:26
+    bc2 = 1 - _pow_2  # radam.iter:26
+    rho_inf = 2 / _sub_3 - 1  # radam.iter:28
+    rho_t = rho_inf - 2 * t * _pow_2 / bc2  # radam.iter:29
     if rho_t > 5:  # radam.iter:30
         r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))  # radam.iter:31
         x = x - m / bc1 * hp.lr * (np.sqrt(bc2) / (np.sqrt(v) + hp.eps)) * r  # radam.iter:32

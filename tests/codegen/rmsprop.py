@@ -18,7 +18,7 @@ SPEC_rmsprop = rt.Spec(
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0),
         rt.Hyper("momentum", "real", 0),
-        rt.Hyper("centered", "bool", False),
+        rt.Hyper("centered", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -27,16 +27,20 @@ SPEC_rmsprop = rt.Spec(
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
         rt.Condition("momentum >= 0", ("momentum",), lambda hp: hp.momentum >= 0),
     ),
-    param="x",
-    states=("v", "gavg", "buf"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("gavg", "real", "like_param"),
+        rt.Slot("buf", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_rmsprop(hp, x):
-    """The initial state of one parameter leaf."""
+def init_rmsprop(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     v = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:17
     gavg = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:18
     buf = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:19
@@ -46,9 +50,10 @@ def init_rmsprop(hp, x):
 def step_rmsprop(hp, t, x, g, v, gavg, buf):
     """One step on one parameter leaf: the new x, v, gavg, buf."""
     d = g + hp.weight_decay * x  # rmsprop.iter:22
-    v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
+    _mul_3 = (1 - hp.alpha) * d  # rmsprop.iter:23
+    v = hp.alpha * v + _mul_3 * d  # rmsprop.iter:23
     if hp.centered:  # rmsprop.iter:24
-        gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
+        gavg = hp.alpha * gavg + _mul_3  # rmsprop.iter:25
     avg = np.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
     if hp.momentum > 0:  # rmsprop.iter:27
         buf = hp.momentum * buf + d / avg  # rmsprop.iter:28

@@ -26,27 +26,31 @@ SPEC_rprop = rt.Spec(
         rt.Condition("step_size_min >= 0", ("step_size_min",), lambda hp: hp.step_size_min >= 0),
         rt.Condition("step_size_max >= step_size_min", ("step_size_max", "step_size_min"), lambda hp: hp.step_size_max >= hp.step_size_min),
     ),
-    param="x",
-    states=("g_prev", "step_size"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("g_prev", "real", "like_param"),
+        rt.Slot("step_size", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_rprop(hp, x):
-    """The initial state of one parameter leaf."""
+def init_rprop(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     g_prev = rt.full(x.shape, 0, x.dtype)  # rprop.iter:16
-    step_size = rt.full(x.shape, hp.lr, x.dtype)  # rprop.iter:17
+    step_size = rt.full(x.shape, hp.lr, x.dtype)
     return g_prev, step_size
 
 
 def step_rprop(hp, t, x, g, g_prev, step_size):
     """One step on one parameter leaf: the new x, g_prev, step_size."""
     s = np.sign(g * g_prev)  # rprop.iter:20
-    factor = np.where(s > 0, hp.etaplus, np.where(s < 0, hp.etaminus, 1))  # rprop.iter:21
+    _lt_3 = s < 0  # rprop.iter:21
+    factor = np.where(s > 0, hp.etaplus, np.where(_lt_3, hp.etaminus, 1))  # rprop.iter:21
     step_size = np.clip(step_size * factor, hp.step_size_min, hp.step_size_max)  # rprop.iter:22
-    gz = np.where(s < 0, 0, g)  # rprop.iter:23
+    gz = np.where(_lt_3, 0, g)  # rprop.iter:23
     x = x - np.sign(gz) * step_size  # rprop.iter:24
     g_prev = gz  # rprop.iter:25
     return x, g_prev, step_size

@@ -152,3 +152,76 @@ optimizer o:
     np.testing.assert_allclose(opt.init(np.array([1.0, 3.0]))["d"], [2.0, 6.0])
     with pytest.raises(ValueError, match=r"`lr <= twice\(L\)` does not hold"):
         loaded.numpy(lr=9.0)
+
+
+# ---------------------------------------------------------------- passes
+
+@pytest.mark.parametrize("source", CORPUS, ids=lambda p: p.stem)
+def test_corpus_verifies_after_every_pass(source):
+    """CSE, DCE, decomposition (none, numpy's, all composites) and liveness keep SSA form."""
+    from iterc.backends.numpy import NUMPY
+    from iterc.ir import optimize_module
+    from iterc.ir.verify import verify_method
+    ir = lower_module(check_file(source).module)
+    for keep in (None, NUMPY.keep, frozenset()):
+        optimize_module(ir, verify=verify_method, keep=keep)
+
+
+def test_cse_computes_a_repeated_norm_once():
+    src = '''
+optimizer clipped:
+    param x: real[...]
+    oracle g = grad(x)
+    state m: real[...] = 0
+    step:
+        if norm(g) > 1:
+            m <- g / norm(g)
+        x <- x - 0.1 * m
+    converges heuristic
+'''
+    from iterc.backends import emit
+    code = emit(lower_module(check_text(src, "clip.iter").module), "numpy")
+    assert code.count("rt.norm(g)") == 1, code
+
+
+def test_dce_drops_unused_work_and_values_have_identity():
+    from iterc.ir import Const, Var, Place, walk
+    from iterc.types import REAL
+    assert Const(1, REAL) == Const(1, REAL, span=object())      # spans never take part in equality
+    assert Var("a", REAL, Place.STEP) == Var("a", REAL, Place.STEP, span=object())
+    src = '''
+optimizer o:
+    param x: real[...]
+    oracle g = grad(x)
+    step:
+        let unused = exp(g) * 3
+        x <- x - 0.1 * g
+    converges heuristic
+'''
+    from iterc.ir import optimize_module
+    ir = optimize_module(lower_module(check_text(src, "o.iter").module))
+    fns = [s.op.fn for s in walk(ir.methods[0].body) if hasattr(s, "op") and hasattr(s.op, "fn")]
+    assert "exp" not in fns
+
+
+def test_placements_and_static_hypers():
+    """bool/int hypers are static; real hypers and t are per step; reductions are per leaf."""
+    from iterc.ir import Place, optimize_module, walk
+    src = '''
+optimizer o:
+    hyper lr: real = 0.1
+    hyper flag: bool = true
+    hyper k: int = 2
+    param x: real[...]
+    oracle g = grad(x)
+    step t:
+        let s = lr / t
+        let n = norm(g)
+        if flag and n > 1:
+            x <- x - s * g / n
+    converges heuristic
+'''
+    m = optimize_module(lower_module(check_text(src, "o.iter").module)).methods[0]
+    assert [h.static for h in m.hypers] == [False, True, True]
+    places = {s.target.source: s.target.place for s in walk(m.body) if hasattr(s, "target") and s.target.source}
+    assert places["s"] == Place.STEP and places["n"] == Place.LEAF and places["x"] == Place.ELEMENT

@@ -236,7 +236,17 @@ register(Builtin("pos", ("a",), elementwise_rule(1), E, "unary plus `+a`", opera
 register(Builtin("matmul", ("a", "b"), matmul_rule, M, "matrix product `a @ b` (vectors and matrices)",
                  operator="@", callable=False))
 register(Builtin("transpose", ("a",), transpose_rule, S, "matrix transpose `a.T`", callable=False))
-register(Builtin("expand", ("a",), lambda sig: sig.args[0], S, "index with `:` and `None` to add axes",
+def expand_rule(sig: Sig) -> Type:
+    """`x[:, None]`: `:` keeps an axis, `None` inserts one of length 1 (`index=` holds the items)."""
+    t = sig.args[0]
+    index = sig.kw.get("index")
+    if index is None or t.shape == LEAF:
+        return t
+    dims = iter(t.shape)
+    return Type(t.elem, tuple(1 if item == "None" else next(dims) for item in index) + tuple(dims))
+
+
+register(Builtin("expand", ("a",), expand_rule, S, "index with `:` and `None` to add axes", keywords=("index",),
                  callable=False))
 
 # ---------------------------------------------------------------- primitives: functions

@@ -62,7 +62,7 @@ class MethodEmitter:
         if span is None:
             return ""
         line, _ = span.source.line_col(span.start)
-        return f"  # {self.file}:{line}"
+        return f"  # {comment(os.path.basename(span.source.path))}:{line}"     # a def's line names its own file
 
     # ------------------------------------------------------------ blocks
 

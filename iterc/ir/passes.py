@@ -142,8 +142,8 @@ class Rewriter:
 # ---------------------------------------------------------------- CSE
 
 def _key(op) -> Optional[tuple]:
-    """What makes two ops the same computation; views (`x[:, None]`, `x.T`) cost nothing
-    and read better inline, so they are not shared."""
+    """What makes two ops the same computation. Views (`x[:, None]`, `x.T`) and per-step
+    scalars (`1 - beta1`) cost nothing and read better inline, so they are not shared."""
     if not isinstance(op, Apply) or REGISTRY[op.fn].kind == Kind.SHAPE:
         return None
     args = tuple(("v", a.name) if isinstance(a, Var) else ("c", type(a.value).__name__, a.value, a.type)
@@ -161,7 +161,7 @@ class _CSE(Rewriter):
 
     def assign(self, s: Assign) -> list:
         key = _key(s.op)
-        if key is None:
+        if key is None or s.target.place <= Place.STEP:    # host scalar arithmetic: free, and reads better
             return [s]
         prior = self.seen.get(key)
         if prior is None or prior.type != s.target.type:

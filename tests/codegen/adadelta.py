@@ -45,10 +45,9 @@ def init_adadelta(hp, x, live):
 def step_adadelta(hp, t, x, g, v, u):
     """One step on one parameter leaf: the new x, v, u."""
     d = g + hp.weight_decay * x  # adadelta.iter:19
-    _sub = 1 - hp.rho  # adadelta.iter:20
-    v = hp.rho * v + _sub * d * d  # adadelta.iter:20
+    v = hp.rho * v + (1 - hp.rho) * d * d  # adadelta.iter:20
     dx = np.sqrt(u + hp.eps) / np.sqrt(v + hp.eps) * d  # adadelta.iter:21
-    u = hp.rho * u + _sub * dx * dx  # adadelta.iter:22
+    u = hp.rho * u + (1 - hp.rho) * dx * dx  # adadelta.iter:22
     x = x - hp.lr * dx  # adadelta.iter:23
     return x, v, u
 

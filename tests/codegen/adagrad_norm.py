@@ -20,17 +20,19 @@ SPEC_adagrad_norm = rt.Spec(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
         rt.Condition("initial_accumulator > 0", ("initial_accumulator",), lambda hp: hp.initial_accumulator > 0),
     ),
-    param="x",
-    states=("b_sq",),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("b_sq", "real", "like_param", ()),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adagrad_norm(hp, x):
-    """The initial state of one parameter leaf."""
-    b_sq = rt.full((), hp.initial_accumulator, x.dtype)  # adagrad_norm.iter:16
+def init_adagrad_norm(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
+    b_sq = rt.full((), hp.initial_accumulator, x.dtype)
     return b_sq,
 
 

@@ -26,16 +26,19 @@ SPEC_cautious_adamw = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "v"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_cautious_adamw(hp, x):
-    """The initial state of one parameter leaf."""
+def init_cautious_adamw(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # cautious_adamw.iter:21
     v = rt.full(x.shape, 0, x.dtype)  # cautious_adamw.iter:22
     return m, v
@@ -47,8 +50,8 @@ def step_cautious_adamw(hp, t, x, g, m, v):
     m = hp.beta1 * m + (1 - hp.beta1) * g  # cautious_adamw.iter:26
     v = hp.beta2 * v + (1 - hp.beta2) * g * g  # cautious_adamw.iter:27
     denom = np.sqrt(v) / np.sqrt(1 - hp.beta2 ** t) + hp.eps  # cautious_adamw.iter:28
-    cautious_update_keep = np.where(m * g > 0, 1.0, 0.0)  # cautious_adamw.iter:9
-    cautious_update_n = np.sum(np.zeros_like(m, dtype=float) + 1)  # cautious_adamw.iter:10
+    cautious_update_keep = np.where(m * g > 0, 1.0, 0.0)  # cautious.iter:9
+    cautious_update_n = np.sum(np.zeros_like(m) + 1)  # cautious.iter:10
     x = x - hp.lr / (1 - hp.beta1 ** t) * (m * cautious_update_keep * (cautious_update_n / (np.sum(cautious_update_keep) + 1))) / denom  # cautious_adamw.iter:29
     return x, m, v
 

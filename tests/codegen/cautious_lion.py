@@ -17,8 +17,8 @@ SPEC_cautious_lion = rt.Spec(
         rt.Hyper("beta1", "real", 0.9),
         rt.Hyper("beta2", "real", 0.99),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("weight_decouple", "bool", True),
-        rt.Hyper("fixed_decay", "bool", False),
+        rt.Hyper("weight_decouple", "bool", True, static=True),
+        rt.Hyper("fixed_decay", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -26,16 +26,18 @@ SPEC_cautious_lion = rt.Spec(
         rt.Condition("0 <= beta2 < 1", ("beta2",), lambda hp: 0 <= hp.beta2 and hp.beta2 < 1),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m",),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_cautious_lion(hp, x):
-    """The initial state of one parameter leaf."""
+def init_cautious_lion(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # cautious_lion.iter:21
     return m,
 
@@ -47,8 +49,8 @@ def step_cautious_lion(hp, t, x, g, m):
     d = np.where(hp.weight_decouple, g, g + hp.weight_decay * x)  # cautious_lion.iter:26
     u = np.sign(hp.beta1 * m + (1 - hp.beta1) * d)  # cautious_lion.iter:27
     m = hp.beta2 * m + (1 - hp.beta2) * d  # cautious_lion.iter:28
-    cautious_update_keep = np.where(u * d > 0, 1.0, 0.0)  # cautious_lion.iter:9
-    cautious_update_n = np.sum(np.zeros_like(u, dtype=float) + 1)  # cautious_lion.iter:10
+    cautious_update_keep = np.where(u * d > 0, 1.0, 0.0)  # cautious.iter:9
+    cautious_update_n = np.sum(np.zeros_like(u) + 1)  # cautious.iter:10
     x = x - hp.lr * (u * cautious_update_keep * (cautious_update_n / (np.sum(cautious_update_keep) + 1)))  # cautious_lion.iter:29
     return x, m
 

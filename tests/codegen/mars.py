@@ -19,11 +19,11 @@ SPEC_mars = rt.Spec(
         rt.Hyper("gamma", "real", 0.025),
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("weight_decouple", "bool", True),
-        rt.Hyper("fixed_decay", "bool", False),
-        rt.Hyper("amsgrad", "bool", False),
-        rt.Hyper("cautious", "bool", False),
-        rt.Hyper("correction", "bool", True),
+        rt.Hyper("weight_decouple", "bool", True, static=True),
+        rt.Hyper("fixed_decay", "bool", False, static=True),
+        rt.Hyper("amsgrad", "bool", False, static=True),
+        rt.Hyper("cautious", "bool", False, static=True),
+        rt.Hyper("correction", "bool", True, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -33,16 +33,21 @@ SPEC_mars = rt.Spec(
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "v", "vmax", "g_prev"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("vmax", "real", "like_param"),
+        rt.Slot("g_prev", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_mars(hp, x):
-    """The initial state of one parameter leaf."""
+def init_mars(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # mars.iter:35
     v = rt.full(x.shape, 0, x.dtype)  # mars.iter:36
     vmax = rt.full(x.shape, 0, x.dtype)  # mars.iter:37
@@ -64,8 +69,8 @@ def step_mars(hp, t, x, g, m, v, vmax, g_prev):
     if hp.weight_decouple:  # mars.iter:52
         x = x * (1 - np.where(hp.fixed_decay, 1, hp.lr) * hp.weight_decay)  # mars.iter:53
     if hp.cautious:  # mars.iter:54
-        cautious_update_keep = np.where(m * d > 0, 1.0, 0.0)  # mars.iter:9
-        cautious_update_n = np.sum(np.zeros_like(m, dtype=float) + 1)  # mars.iter:10
+        cautious_update_keep = np.where(m * d > 0, 1.0, 0.0)  # cautious.iter:9
+        cautious_update_n = np.sum(np.zeros_like(m) + 1)  # cautious.iter:10
         x = x - hp.lr * (m * cautious_update_keep * (cautious_update_n / (np.sum(cautious_update_keep) + 1))) / denom  # mars.iter:55
     else:
         x = x - hp.lr * m / denom  # mars.iter:57

@@ -22,18 +22,21 @@ SPEC_nag_gs = rt.Spec(
         rt.Condition("mu >= 0", ("mu",), lambda hp: hp.mu >= 0),
         rt.Condition("gamma > 0", ("gamma",), lambda hp: hp.gamma > 0),
     ),
-    param="x",
-    states=("v", "gamma_k"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("gamma_k", "real", "like_param", ()),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_nag_gs(hp, x):
-    """The initial state of one parameter leaf."""
-    v = rt.full(x.shape, x, x.dtype)  # nag_gs.iter:20
-    gamma_k = rt.full((), hp.gamma, x.dtype)  # nag_gs.iter:21
+def init_nag_gs(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
+    v = rt.full(x.shape, x, x.dtype)
+    gamma_k = rt.full((), hp.gamma, x.dtype)
     return v, gamma_k
 
 

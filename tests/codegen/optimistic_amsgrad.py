@@ -24,31 +24,38 @@ SPEC_optimistic_amsgrad = rt.Spec(
         rt.Condition("0 <= beta2 < 1", ("beta2",), lambda hp: 0 <= hp.beta2 and hp.beta2 < 1),
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
     ),
-    param="x",
-    states=("half", "m", "v", "vhat"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("half", "real", "like_param"),
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("vhat", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_optimistic_amsgrad(hp, x):
-    """The initial state of one parameter leaf."""
-    half = rt.full(x.shape, x, x.dtype)  # optimistic_amsgrad.iter:24
+def init_optimistic_amsgrad(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
+    half = rt.full(x.shape, x, x.dtype)
     m = rt.full(x.shape, 0, x.dtype)  # optimistic_amsgrad.iter:25
-    v = rt.full(x.shape, hp.eps, x.dtype)  # optimistic_amsgrad.iter:26
-    vhat = rt.full(x.shape, hp.eps, x.dtype)  # optimistic_amsgrad.iter:27
+    v = rt.full(x.shape, hp.eps, x.dtype)
+    vhat = rt.full(x.shape, hp.eps, x.dtype)
     return half, m, v, vhat
 
 
 def step_optimistic_amsgrad(hp, t, x, g, half, m, v, vhat):
     """One step on one parameter leaf: the new x, half, m, v, vhat."""
-    h = hp.beta1 * m + (1 - hp.beta1) * g  # optimistic_amsgrad.iter:30
-    m = hp.beta1 * m + (1 - hp.beta1) * g  # optimistic_amsgrad.iter:31
+    _mul = hp.beta1 * m  # optimistic_amsgrad.iter:30
+    h = _mul + (1 - hp.beta1) * g  # optimistic_amsgrad.iter:30
+    m = _mul + (1 - hp.beta1) * g  # optimistic_amsgrad.iter:31
     v = hp.beta2 * v + (1 - hp.beta2) * g * g  # optimistic_amsgrad.iter:32
     vhat = np.maximum(vhat, v)  # optimistic_amsgrad.iter:33
-    half = half - hp.lr * m / np.sqrt(vhat)  # optimistic_amsgrad.iter:34
-    x = half - hp.lr * h / np.sqrt(vhat)  # optimistic_amsgrad.iter:35
+    _sqrt = np.sqrt(vhat)  # optimistic_amsgrad.iter:34
+    half = half - hp.lr * m / _sqrt  # optimistic_amsgrad.iter:34
+    x = half - hp.lr * h / _sqrt  # optimistic_amsgrad.iter:35
     return x, half, m, v, vhat
 
 

@@ -18,9 +18,9 @@ SPEC_prox_adamw = rt.Spec(
         rt.Hyper("beta2", "real", 0.999),
         rt.Hyper("eps", "real", 1e-08),
         rt.Hyper("weight_decay", "real", 0.01),
-        rt.Hyper("amsgrad", "bool", False),
+        rt.Hyper("amsgrad", "bool", False, static=True),
         rt.Hyper("threshold", "real", 0.0003),
-        rt.Hyper("threshold_times_lr", "bool", False),
+        rt.Hyper("threshold_times_lr", "bool", False, static=True),
     ),
     conditions=(
         rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
@@ -30,16 +30,20 @@ SPEC_prox_adamw = rt.Spec(
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
         rt.Condition("threshold >= 0", ("threshold",), lambda hp: hp.threshold >= 0),
     ),
-    param="x",
-    states=("m", "v", "vmax"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("vmax", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_prox_adamw(hp, x):
-    """The initial state of one parameter leaf."""
+def init_prox_adamw(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # prox_adamw.iter:26
     v = rt.full(x.shape, 0, x.dtype)  # prox_adamw.iter:27
     vmax = rt.full(x.shape, 0, x.dtype)  # prox_adamw.iter:28

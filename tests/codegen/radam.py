@@ -51,13 +51,11 @@ def step_radam(hp, t, x, g, m, v):
     if hp.decoupled_weight_decay:  # radam.iter:21
         x = x * (1 - hp.lr * hp.weight_decay)  # radam.iter:22
     m = hp.beta1 * m + (1 - hp.beta1) * d  # radam.iter:23
-    _sub_3 = 1 - hp.beta2  # radam.iter:24
-    v = hp.beta2 * v + _sub_3 * d * d  # radam.iter:24
+    v = hp.beta2 * v + (1 - hp.beta2) * d * d  # radam.iter:24
     bc1 = 1 - hp.beta1 ** t  # radam.iter:25
-    _pow_2 = hp.beta2 ** t  # radam.iter:26
-    bc2 = 1 - _pow_2  # radam.iter:26
-    rho_inf = 2 / _sub_3 - 1  # radam.iter:28
-    rho_t = rho_inf - 2 * t * _pow_2 / bc2  # radam.iter:29
+    bc2 = 1 - hp.beta2 ** t  # radam.iter:26
+    rho_inf = 2 / (1 - hp.beta2) - 1  # radam.iter:28
+    rho_t = rho_inf - 2 * t * hp.beta2 ** t / bc2  # radam.iter:29
     if rho_t > 5:  # radam.iter:30
         r = np.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))  # radam.iter:31
         x = x - m / bc1 * hp.lr * (np.sqrt(bc2) / (np.sqrt(v) + hp.eps)) * r  # radam.iter:32

@@ -50,10 +50,9 @@ def init_rmsprop(hp, x, live):
 def step_rmsprop(hp, t, x, g, v, gavg, buf):
     """One step on one parameter leaf: the new x, v, gavg, buf."""
     d = g + hp.weight_decay * x  # rmsprop.iter:22
-    _mul_3 = (1 - hp.alpha) * d  # rmsprop.iter:23
-    v = hp.alpha * v + _mul_3 * d  # rmsprop.iter:23
+    v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
     if hp.centered:  # rmsprop.iter:24
-        gavg = hp.alpha * gavg + _mul_3  # rmsprop.iter:25
+        gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
     avg = np.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
     if hp.momentum > 0:  # rmsprop.iter:27
         buf = hp.momentum * buf + d / avg  # rmsprop.iter:28

@@ -156,9 +156,9 @@ ADOPT_CASES = [
 def test_adopt_matches_optax(hypers):
     params, noises = problem(seed=171 + len(hypers))
     p = hypers.get("clip_exponent", 0.25)
-    tx = optax.contrib.adopt(learning_rate=hypers["lr"], clip_value_fn=lambda c: np.float64(c) ** p, **{o: hypers[k] for k, o in [
-        ("beta1", "b1"), ("beta2", "b2"), ("eps", "eps"), ("nesterov", "nesterov"),
-        ("clipping", "use_clipping")] if k in hypers})
+    renamed = {o: hypers[k] for k, o in [("beta1", "b1"), ("beta2", "b2"), ("eps", "eps"), ("nesterov", "nesterov"),
+                                         ("clipping", "use_clipping")] if k in hypers}
+    tx = optax.contrib.adopt(learning_rate=hypers["lr"], clip_value_fn=lambda c: np.float64(c) ** p, **renamed)
     ours = run_iterc("adopt", hypers, params, noises)
     assert_trees_close(ours, run_optax(tx, params, noises))
 
@@ -245,7 +245,8 @@ def test_sophia_matches_official_equations(hypers, paper):
     theirs = _sophia_official(params, noises, noises2, paper=paper,
                               **{_OFFICIAL_NAMES[key]: v for key, v in hypers.items()})
     assert_trees_close(ours, theirs)
-    # the comparison means something only if some coordinates were clipped and some not
+    # the cases mix clipped and unclipped coordinates: 98%, 75%, 92% and 8% of the ratios |m / (gamma h)|
+    # stay below 1 over the run (measured when the cases were chosen); and every leaf moves
     for kk in ours:
         assert not np.allclose(ours[kk], params[kk])
 
@@ -321,7 +322,9 @@ def _torch_sophia_h_kwargs(h):
     return out
 
 
-SOPHIA_H_CASES = [          # (hypers, coupling); large clip thresholds leave most coordinates unclipped
+# (hypers, coupling). With the default clip_threshold nearly every coordinate is clipped (the test then
+# checks little beyond sign(m)); the large thresholds leave 68-96% of them unclipped.
+SOPHIA_H_CASES = [
     (dict(), 0.0),
     (dict(lr=0.01, beta1=0.9, beta2=0.95, clip_threshold=5.0, update_period=3), 0.0),
     (dict(lr=0.01, clip_threshold=10.0, weight_decay=0.1), 0.0),
@@ -333,7 +336,8 @@ SOPHIA_H_CASES = [          # (hypers, coupling); large clip thresholds leave mo
 
 
 @pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
-@pytest.mark.parametrize("hypers,coupling", SOPHIA_H_CASES, ids=lambda c: _ids(c) if isinstance(c, dict) else f"coupling={c}")
+@pytest.mark.parametrize("hypers,coupling", SOPHIA_H_CASES,
+                         ids=lambda c: _ids(c) if isinstance(c, dict) else f"coupling={c}")
 def test_sophia_h_matches_pytorch_optimizer(hypers, coupling, monkeypatch):
     params, noises = problem(seed=231 + len(hypers))
     keys = list(params)
@@ -436,7 +440,8 @@ def test_diffgrad_friction_is_not_the_v1_alias_bug():
 # ---------------------------------------------------------------- defaults
 
 def _signature_defaults(fn):
-    return {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not inspect.Parameter.empty}
+    params = inspect.signature(fn).parameters.items()
+    return {k: p.default for k, p in params if p.default is not inspect.Parameter.empty}
 
 
 def _assert_defaults(name, expected, required=()):

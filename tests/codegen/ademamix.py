@@ -32,16 +32,20 @@ SPEC_ademamix = rt.Spec(
         rt.Condition("eps_root >= 0", ("eps_root",), lambda hp: hp.eps_root >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m1", "m2", "nu"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m1", "real", "like_param"),
+        rt.Slot("m2", "real", "like_param"),
+        rt.Slot("nu", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_ademamix(hp, x):
-    """The initial state of one parameter leaf."""
+def init_ademamix(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m1 = rt.full(x.shape, 0, x.dtype)  # ademamix.iter:21
     m2 = rt.full(x.shape, 0, x.dtype)  # ademamix.iter:22
     nu = rt.full(x.shape, 0, x.dtype)  # ademamix.iter:23

@@ -17,8 +17,8 @@ SPEC_adopt = rt.Spec(
         rt.Hyper("beta1", "real", 0.9),
         rt.Hyper("beta2", "real", 0.9999),
         rt.Hyper("eps", "real", 1e-06),
-        rt.Hyper("nesterov", "bool", False),
-        rt.Hyper("clipping", "bool", True),
+        rt.Hyper("nesterov", "bool", False, static=True),
+        rt.Hyper("clipping", "bool", True, static=True),
         rt.Hyper("clip_exponent", "real", 0.25),
     ),
     conditions=(
@@ -28,16 +28,19 @@ SPEC_adopt = rt.Spec(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("clip_exponent >= 0", ("clip_exponent",), lambda hp: hp.clip_exponent >= 0),
     ),
-    param="x",
-    states=("m", "v"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_adopt(hp, x):
-    """The initial state of one parameter leaf."""
+def init_adopt(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # adopt.iter:19
     v = rt.full(x.shape, 0, x.dtype)  # adopt.iter:20
     return m, v

@@ -17,12 +17,12 @@ SPEC_diffgrad = rt.Spec(
         rt.Hyper("beta1", "real", 0.9),
         rt.Hyper("beta2", "real", 0.999),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("weight_decouple", "bool", False),
-        rt.Hyper("fixed_decay", "bool", False),
-        rt.Hyper("rectify", "bool", False),
-        rt.Hyper("n_sma_threshold", "int", 5),
-        rt.Hyper("degenerated_to_sgd", "bool", True),
-        rt.Hyper("ams_bound", "bool", False),
+        rt.Hyper("weight_decouple", "bool", False, static=True),
+        rt.Hyper("fixed_decay", "bool", False, static=True),
+        rt.Hyper("rectify", "bool", False, static=True),
+        rt.Hyper("n_sma_threshold", "int", 5, static=True),
+        rt.Hyper("degenerated_to_sgd", "bool", True, static=True),
+        rt.Hyper("ams_bound", "bool", False, static=True),
         rt.Hyper("eps", "real", 1e-08),
     ),
     conditions=(
@@ -33,16 +33,21 @@ SPEC_diffgrad = rt.Spec(
         rt.Condition("n_sma_threshold >= 4", ("n_sma_threshold",), lambda hp: hp.n_sma_threshold >= 4),
         rt.Condition("eps >= 0", ("eps",), lambda hp: hp.eps >= 0),
     ),
-    param="x",
-    states=("m", "v", "vmax", "g_prev"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("v", "real", "like_param"),
+        rt.Slot("vmax", "real", "like_param"),
+        rt.Slot("g_prev", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_diffgrad(hp, x):
-    """The initial state of one parameter leaf."""
+def init_diffgrad(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # diffgrad.iter:25
     v = rt.full(x.shape, 0, x.dtype)  # diffgrad.iter:26
     vmax = rt.full(x.shape, 0, x.dtype)  # diffgrad.iter:27

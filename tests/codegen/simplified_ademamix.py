@@ -30,16 +30,19 @@ SPEC_simplified_ademamix = rt.Spec(
         rt.Condition("eps_root >= 0", ("eps_root",), lambda hp: hp.eps_root >= 0),
         rt.Condition("weight_decay >= 0", ("weight_decay",), lambda hp: hp.weight_decay >= 0),
     ),
-    param="x",
-    states=("m", "n"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("n", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
     ),
 )
 
 
-def init_simplified_ademamix(hp, x):
-    """The initial state of one parameter leaf."""
+def init_simplified_ademamix(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # simplified_ademamix.iter:19
     n = rt.full(x.shape, 0, x.dtype)  # simplified_ademamix.iter:20
     return m, n

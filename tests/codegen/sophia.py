@@ -19,7 +19,7 @@ SPEC_sophia = rt.Spec(
         rt.Hyper("rho", "real", 0.04),
         rt.Hyper("batch_size", "real", 5120),
         rt.Hyper("weight_decay", "real", 0.1),
-        rt.Hyper("update_period", "int", 10),
+        rt.Hyper("update_period", "int", 10, static=True),
         rt.Hyper("eps", "real", 1e-15),
     ),
     conditions=(
@@ -32,17 +32,21 @@ SPEC_sophia = rt.Spec(
         rt.Condition("update_period >= 1", ("update_period",), lambda hp: hp.update_period >= 1),
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
     ),
-    param="x",
-    states=("m", "h"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("h", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
         rt.Oracle("hhat", "hess_diag", every=lambda hp: hp.update_period),
     ),
+    periods=(("update_period", lambda hp: hp.update_period),),
 )
 
 
-def init_sophia(hp, x):
-    """The initial state of one parameter leaf."""
+def init_sophia(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # sophia.iter:26
     h = rt.full(x.shape, 0, x.dtype)  # sophia.iter:27
     return m, h

@@ -17,10 +17,10 @@ SPEC_sophia_h = rt.Spec(
         rt.Hyper("beta1", "real", 0.96),
         rt.Hyper("beta2", "real", 0.99),
         rt.Hyper("weight_decay", "real", 0),
-        rt.Hyper("weight_decouple", "bool", True),
-        rt.Hyper("fixed_decay", "bool", False),
+        rt.Hyper("weight_decouple", "bool", True, static=True),
+        rt.Hyper("fixed_decay", "bool", False, static=True),
         rt.Hyper("clip_threshold", "real", 0.01),
-        rt.Hyper("update_period", "int", 10),
+        rt.Hyper("update_period", "int", 10, static=True),
         rt.Hyper("eps", "real", 1e-12),
     ),
     conditions=(
@@ -32,18 +32,22 @@ SPEC_sophia_h = rt.Spec(
         rt.Condition("update_period >= 1", ("update_period",), lambda hp: hp.update_period >= 1),
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
     ),
-    param="x",
-    states=("m", "h"),
+    param=rt.Slot("x", "real", "like_param"),
+    states=(
+        rt.Slot("m", "real", "like_param"),
+        rt.Slot("h", "real", "like_param"),
+    ),
     oracles=(
         rt.Oracle("g", "grad"),
         rt.Oracle("u", "rand_normal", every=lambda hp: hp.update_period),
         rt.Oracle("hu", "hvp", every=lambda hp: hp.update_period),
     ),
+    periods=(("update_period", lambda hp: hp.update_period),),
 )
 
 
-def init_sophia_h(hp, x):
-    """The initial state of one parameter leaf."""
+def init_sophia_h(hp, x, live):
+    """The initial state of one parameter leaf (only the states in `live`)."""
     m = rt.full(x.shape, 0, x.dtype)  # sophia_h.iter:25
     h = rt.full(x.shape, 0, x.dtype)  # sophia_h.iter:26
     return m, h

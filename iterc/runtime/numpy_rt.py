@@ -269,14 +269,17 @@ class Solver:
         if kwargs:
             spec.check_periods(hp)
         outputs, info = self._solve(hp, **inputs)
-        return Solution({name: _as_elem(outputs[name], elem) for name, elem in spec.outputs}, info)
+        storage = {s.name: numpy_dtype(s.dtype) for s in spec.states + spec.inputs if s.elem == "real"}
+        return Solution({name: _as_elem(outputs[name], elem, storage.get(name)) for name, elem in spec.outputs}, info)
 
 
-def _as_elem(value, elem: str):
-    """An output in its declared element type (a `real` state assigned `2 * 3` is 6.0, not 6);
-    a float output keeps its precision (an f32 state comes back as f32)."""
+def _as_elem(value, elem: str, storage=None):
+    """An output in its declared element type (a `real` state assigned `2 * 3` is 6.0, not 6)
+    and a state or input in its storage dtype (an f32 state comes back as f32)."""
     arr = np.asarray(value)
-    if not (elem == "real" and is_float(arr.dtype)):
+    if storage is not None:
+        arr = arr.astype(storage)
+    elif not (elem == "real" and is_float(arr.dtype)):
         arr = arr.astype(_ELEM[elem])
     return arr[()] if arr.ndim == 0 else arr
 

@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_one_mistake_repeated_in_every_method_is_reported_everywhere():
-    texts = [p.read_text() for p in sorted((ROOT / "stdlib" / "optim").glob("*.iter"))]
+    # three stdlib files, pinned: the whole library would pass the cap on reported errors
+    texts = [(ROOT / "stdlib" / "optim" / f"{name}.iter").read_text() for name in ("adam", "adamw", "sgd")]
     names = []
     src = ""
     for i, text in enumerate(texts * 2):                 # six methods, multi-line docstrings included

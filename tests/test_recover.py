@@ -8,11 +8,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_one_mistake_repeated_in_every_method_is_reported_everywhere():
-    texts = [p.read_text() for p in sorted((ROOT / "stdlib" / "optim").glob("*.iter"))]
-    texts = [t for t in texts if re.search(r"^optimizer ", t, flags=re.M)]  # not the defs-only modules
+    # three stdlib files, pinned: the whole library would pass the cap on reported errors
+    texts = [(ROOT / "stdlib" / "optim" / f"{name}.iter").read_text() for name in ("adam", "adamw", "sgd")]
     names = []
     src = ""
-    for i, text in enumerate(texts * 2):                 # each method twice, multi-line docstrings included
+    for i, text in enumerate(texts * 2):                 # six methods, multi-line docstrings included
         name = text.split("optimizer ")[1].split(":")[0]
         names.append(f"{name}_{i}")
         src += text.replace(f"optimizer {name}:", f"optimizer {name}_{i}:") + "\n"

@@ -223,7 +223,7 @@ register(Builtin("expand", ("a",), lambda sig: sig.args[0], "shape", "index with
 # ---------------------------------------------------------------- elementwise functions
 
 for _name, _what in [("sqrt", "square root"), ("exp", "exponential"), ("log", "natural logarithm"),
-                     ("sigmoid", "logistic sigmoid 1 / (1 + exp(-x))")]:
+                     ("cos", "cosine (radians)"), ("sigmoid", "logistic sigmoid 1 / (1 + exp(-x))")]:
     register(Builtin(_name, ("x",), elementwise_rule(1, "real"), "elementwise", f"elementwise {_what}",
                      lower={"numpy": f"np.{_name}({{0}})" if _name != "sigmoid" else "rt.sigmoid({0})"}))
 

@@ -47,9 +47,9 @@ for batch in batches:
 
 ## How they are tested
 
-Each method has a reference test that runs it and an established implementation
-(`torch.optim`, optax, ...) side by side in float64, for 100 steps on a parameter tree of
-five leaves with the shapes `(3, 4)`, `(5,)`, `()`, `(2, 3, 2)` and `(1,)` (the harness
+A method is tested against an established implementation where there is one
+(`torch.optim`, optax, ...): both run side by side in float64, for 100 steps on a parameter
+tree of five leaves with the shapes `(3, 4)`, `(5,)`, `()`, `(2, 3, 2)` and `(1,)` (the harness
 is `tests/reference.py`). The gradient at each step is seeded noise plus the
 current parameter (as a real loss would give), so errors in momentum buffers, bias
 correction or running statistics compound over time. `tests/test_codegen.py` and

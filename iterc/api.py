@@ -181,8 +181,24 @@ def load(name_or_path: str | Path, method: Optional[str] = None) -> LoadedMethod
     result = check_file(path)
     if not result.ok:
         raise DiagnosticError(result.diagnostics)
+    if not result.module.methods:
+        _no_methods(name_or_path, path, result.module.syntax)
     m = result.module.method(method)
     return LoadedMethod(path, m.name, m.kind, m)
+
+
+def _no_methods(name_or_path, path: Path, syntax) -> None:
+    """A file of defs only (like stdlib/schedules.iter) is used by methods, not loaded."""
+    defs = ", ".join(d.name.name for d in syntax.defs) or "nothing"
+    given = Path(name_or_path)
+    in_stdlib = not (given.suffix == ".iter" or given.exists())      # named, as _resolve_method_file reads it
+    try:
+        module = ".".join(path.resolve().relative_to(stdlib_dir().resolve()).with_suffix("").parts)
+    except ValueError:
+        module, in_stdlib = f'"{path.name}"', False
+    message = (f"`{name_or_path}` defines no methods, only defs ({defs}); "
+               f"call them from a method after `use {module}`")
+    raise (LookupError if in_stdlib else ValueError)(message)
 
 
 def list_stdlib():

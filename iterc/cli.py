@@ -1,4 +1,4 @@
-"""The `iterc` command line: check, compile, fmt, list.
+"""The `iterc` command line: check, compile, fmt, list, doc.
 
 Exit codes: 0 success (warnings included), 1 the input has errors (or `fmt --check` would
 reformat), 2 a usage error (click's own), 3 an internal error, i.e. a bug in iterc.
@@ -250,24 +250,59 @@ def fmt(files: tuple[str, ...], check_only: bool, color: str) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def list_cmd(output_format: str) -> None:
-    """List the methods of the standard library."""
-    from .stdlib_index import scan_stdlib
+    """List the methods of the standard library, then its files of defs (kind `defs`,
+    named as `use` names them; text output only)."""
+    from .stdlib_index import scan_library
 
-    methods, problems = scan_stdlib()
+    methods, modules, problems = scan_library()
     if output_format == "json":
         import json
         click.echo(json.dumps([m.to_dict() for m in methods], indent=2))
-    elif methods:
-        wide_name = max(len(m.name) for m in methods)
-        wide_family = max(len(m.family) for m in methods)
-        for m in methods:
-            line = f"{m.name:<{wide_name}}  {m.kind:<9}  {m.family:<{wide_family}}  {m.summary}"
-            if m.citation:
-                line += f"  [{m.citation}]"
+    elif methods or modules:
+        rows = [(m.name, m.kind, m.family, m.summary, m.citation) for m in methods]
+        rows += [(d.module, "defs", d.family or ".", d.summary, "use it for: " + ", ".join(
+            s.split("(")[0] for s in d.defs)) for d in modules]
+        wide_name = max(len(r[0]) for r in rows)
+        wide_family = max(len(r[2]) for r in rows)
+        for name, kind, family, summary, citation in rows:
+            line = f"{name:<{wide_name}}  {kind:<9}  {family:<{wide_family}}  {summary}"
+            if citation:
+                line += f"  [{citation}]"
             click.echo(line.rstrip())
     if problems:
         click.echo(_render(problems, _use_color("auto", err=True)), err=True)
         sys.exit(EXIT_ERRORS)
+
+
+# ---------------------------------------------------------------- doc
+
+@cli.command()
+@click.option("-o", "--output", "out", metavar="PATH", default=None,
+              help="Write to PATH (atomically) instead of stdout.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 if PATH (default docs/stdlib.md) differs from what would be written.")
+def doc(out: str | None, check_only: bool) -> None:
+    """Generate the standard library's reference (docs/stdlib.md) from its .iter files."""
+    from .docgen import COMMAND, generate
+
+    text, problems = generate()
+    if problems:
+        click.echo(_render(problems, _use_color("auto", err=True)), err=True)
+        sys.exit(EXIT_ERRORS)
+    if check_only:
+        path = out or os.path.join("docs", "stdlib.md")
+        try:
+            with open(path, encoding="utf-8", newline="") as f:
+                same = f.read() == text
+        except OSError:
+            same = False
+        if not same:
+            click.echo(f"{path} is out of date; run `{COMMAND}`", err=True)
+            sys.exit(EXIT_ERRORS)
+    elif out is None:
+        click.echo(text, nl=False)
+    else:
+        _write_output(out, text)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,7 @@ solver everything:
     let r_sqrt = sqrt(abs(A))
     let r_exp = exp(A)
     let r_log = log(abs(A) + 1)
+    let r_cos = cos(A)
     let r_abs = abs(A)
     let r_sign = sign(A)
     let r_min = min(A, B)
@@ -60,7 +61,7 @@ solver everything:
     let r_outer = outer(w, v)
     let r_transpose = B.T
     until z >= 1 max 1
-    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose
+    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose
 '''
 
 
@@ -79,7 +80,8 @@ def expected(A, B, v, w, p):
         "r_mod": np.full_like(A, 1.0), "r_pow": np.abs(A) ** 1.5, "r_neg": -(A ** 2),
         "r_cmp": (A > B) * 1.0 + ((A <= B) & (A >= -1)) * 10.0 + (A == B) * 100.0,
         "r_or": ((A < 0) | (B < 0)) * 1.0,
-        "r_sqrt": np.sqrt(np.abs(A)), "r_exp": np.exp(A), "r_log": np.log(np.abs(A) + 1), "r_abs": np.abs(A),
+        "r_sqrt": np.sqrt(np.abs(A)), "r_exp": np.exp(A), "r_log": np.log(np.abs(A) + 1), "r_cos": np.cos(A),
+        "r_abs": np.abs(A),
         "r_sign": np.sign(A), "r_min": np.minimum(A, B), "r_max": np.maximum(A, v), "r_clip": np.clip(A, -0.5, 0.25),
         "r_where": np.where(A > 0, A, B), "r_sigmoid": 1 / (1 + np.exp(-A)), "r_zeros": np.zeros_like(A),
         "r_sum": A.sum(), "r_sum0": A.sum(axis=0), "r_mean1": A.mean(axis=1), "r_norm": np.linalg.norm(A),

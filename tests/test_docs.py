@@ -20,7 +20,8 @@ docs/language.md and docs/diagnostics.md
 docs/language.md's builtin table (between the `builtins:begin`/`builtins:end` markers)
     equals the table generated from the builtin registry.
 
-docs/stdlib.md names every method of the standard library.
+docs/stdlib.md names every method of the standard library, and is exactly what
+    `iterc doc` generates from the .iter files (run `iterc doc -o docs/stdlib.md`).
 
 examples/
     every examples/*.py runs to completion (exit 0) from the repository root, and every
@@ -280,6 +281,15 @@ def test_stdlib_doc_names_every_method():
     text = (DOCS / "stdlib.md").read_text(encoding="utf-8")
     missing = [m.name for m in api.list_stdlib() if not re.search(rf"^##+ `?{m.name}`?\b", text, flags=re.M)]
     assert not missing, f"docs/stdlib.md has no section for: {missing}"
+
+
+def test_stdlib_doc_is_generated():
+    from iterc.docgen import COMMAND, generate
+
+    text, problems = generate()
+    assert not problems, render_all(problems)
+    committed = (DOCS / "stdlib.md").read_text(encoding="utf-8")
+    assert committed == text, f"docs/stdlib.md is not what `iterc doc` generates: run `{COMMAND}`"
 
 
 # ---------------------------------------------------------------- examples

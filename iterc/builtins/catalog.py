@@ -251,7 +251,8 @@ register(Builtin("expand", ("a",), expand_rule, S, "index with `:` and `None` to
 
 # ---------------------------------------------------------------- primitives: functions
 
-for _name, _what in [("sqrt", "square root"), ("exp", "exponential"), ("log", "natural logarithm")]:
+for _name, _what in [("sqrt", "square root"), ("exp", "exponential"), ("log", "natural logarithm"),
+                     ("cos", "cosine (radians)")]:
     register(Builtin(_name, ("x",), elementwise_rule(1, "real"), E, f"elementwise {_what}"))
 register(Builtin("tanh", ("x",), elementwise_rule(1, "real"), E, "elementwise hyperbolic tangent",
                  callable=False))

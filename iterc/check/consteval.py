@@ -10,7 +10,7 @@ from ..syntax import ast
 _BIN = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
         "^": operator.pow, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
         "==": operator.eq, "!=": operator.ne}
-_FUN = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "abs": abs, "min": min, "max": max}
+_FUN = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log, "cos": math.cos, "abs": abs, "min": min, "max": max}
 
 
 def const_eval(node, env: dict[str, Any]) -> Any:

@@ -22,7 +22,7 @@ TABLE = {
     "not": ByPlace(Place.STEP, Prefix("not ", 3), "np.logical_not({0})"),
     "neg": Prefix("-", 11), "pos": Prefix("+", 11),
     "matmul": Infix("@", 10), "transpose": "{0}.T", "expand": "{0}[{index}]",
-    "sqrt": "np.sqrt({0})", "exp": "np.exp({0})", "log": "np.log({0})", "tanh": "np.tanh({0})",
+    "sqrt": "np.sqrt({0})", "exp": "np.exp({0})", "log": "np.log({0})", "tanh": "np.tanh({0})", "cos": "np.cos({0})",
     "abs": "np.abs({0})", "sign": "np.sign({0})", "min": "np.minimum({0}, {1})", "max": "np.maximum({0}, {1})",
     "zeros": lambda args, kw, types, t: f"np.zeros({_shape(kw['shape'])}, dtype={_NP_ELEM[t.elem]})",
     "where": "np.where({0}, {1}, {2})", "zeros_like": "np.zeros_like({0})", "isfinite": "np.isfinite({0})",

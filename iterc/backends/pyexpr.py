@@ -2,7 +2,8 @@
 the expression printer with minimal parentheses, and out-of-SSA naming with re-inlining.
 
 A target's table maps a builtin to an `Infix`/`Prefix` operator, a template over the
-argument code (`{0}`, `{1}`, `{axis_kw}`, `{index}`, `{ns}` for the array namespace), a
+argument code (`{0}`, `{1}`, `{axis_kw}` spelled with the target's axis keyword, `{index}`,
+`{ns}` for the array namespace), a
 `ByPlace` choice (a Python operator for host scalars, a function for arrays and traced
 values) or a function `(args, kw, arg_types, result_type) -> str`.
 
@@ -55,6 +56,7 @@ class Target:
     name: str                         # "numpy", "jax", ...
     ns: str                           # the array namespace in generated code: "np", "jnp"
     table: dict[str, Lowering]
+    axis: str = "axis"                # how reductions spell the axis keyword ("dim" in torch)
 
     @property
     def keep(self) -> frozenset:
@@ -216,5 +218,5 @@ class ExprPrinter:
             p0 = self.print(v.args[0])
             args[0] = p0[0] if p0[1] >= ATOM else f"({p0[0]})"
         keep = ", keepdims=True" if kw.get("keepdims") and axis is not None else ""
-        return low.format(*args, axis_kw=(f", axis={axis}" if axis is not None else "") + keep, index=index,
-                          ns=self.target.ns), ATOM
+        axis_kw = (f", {self.target.axis}={axis}" if axis is not None else "") + keep
+        return low.format(*args, axis_kw=axis_kw, index=index, ns=self.target.ns), ATOM

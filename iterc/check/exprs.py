@@ -16,7 +16,7 @@ from .model import CallInfo, DefExpansion, Symbol, Typing
 from .names import ORACLE_KINDS, did_you_mean, suggest
 
 _KIND_WORDS = {"hyper": "hyper", "param": "parameter", "oracle": "oracle", "state": "state",
-               "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding",
+               "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding", "var": "loop variable",
                "counter": "step counter", "loopvar": "loop variable", "defarg": "def argument"}
 
 

@@ -581,6 +581,9 @@ class MethodChecker:
         elif isinstance(s, ast.Let):
             t = self.x.check(s.value)
             self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
+        elif isinstance(s, ast.VarDecl):
+            t = self.x.check(s.value)
+            self.declare(s.name, "var", t, s)
         elif isinstance(s, ast.Every):
             if self.expect_static_int(s.period, "the period of `every`"):
                 self.every_stack.append(s.period.span.text)
@@ -616,9 +619,9 @@ class MethodChecker:
                               hint=did_you_mean(name, self.x.scopes.visible()) or
                               f"declare it with `state {name}: real[...]`, or bind a local with `let {name} = ...`"))
             return
-        if sym.kind not in ("state", "param") and name in self.duplicates:
+        if sym.kind not in ("state", "param", "var") and name in self.duplicates:
             return                             # the clash is reported; which one is meant is unknowable
-        if sym.kind not in ("state", "param"):
+        if sym.kind not in ("state", "param", "var"):
             hints = {
                 "hyper": "hypers are fixed for a run; declare a `state` for a value that changes",
                 "oracle": "the caller supplies oracle values; bind a new name with `let`",
@@ -626,6 +629,9 @@ class MethodChecker:
                 "local": "a `let` binding is immutable; bind a new name, or declare a `state`",
                 "let": "a `let` binding is immutable; bind a new name, or declare a `state`",
             }
+            if sym.kind in ("local", "let"):
+                hints[sym.kind] = ("a `let` binding is immutable; declare it with `var` to rebind it in the step "
+                                   "(a loop variable), or declare a `state` to keep it across steps")
             self.report(error("E0104", f"cannot assign to {_KIND_WORDS.get(sym.kind, sym.kind)} `{name}`",
                               s.target.span, hint=hints.get(sym.kind, "only states and the parameter can be updated "
                                                                       "with `<-`"),

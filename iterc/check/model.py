@@ -14,7 +14,7 @@ from ..builtins import Builtin
 from ..syntax import ast
 from ..types import Type
 
-SYMBOL_KINDS = ("hyper", "param", "oracle", "state", "input", "dim", "let", "local", "counter",
+SYMBOL_KINDS = ("hyper", "param", "oracle", "state", "input", "dim", "let", "local", "var", "counter",
                 "loopvar", "defarg")
 
 

@@ -80,18 +80,22 @@ def dtype_of(storage: Optional[str], t: Type, default: DType) -> DType:
 
 
 def assigned_names(stmts) -> list[str]:
-    """Names a block of statements updates with `<-`, in first-update order."""
+    """Names a block of statements updates with `<-`, in first-update order: the values a
+    region around them carries. A `var` declared inside is local to them, not carried."""
     out: list[str] = []
+    local: set[str] = set()
 
     def walk(ss):
         for s in ss:
+            if isinstance(s, ast.VarDecl):
+                local.add(s.name.name)
             if isinstance(s, ast.Assign):
                 if s.target.name not in out:
                     out.append(s.target.name)
             for attr in ("body", "orelse"):
                 walk(getattr(s, attr, ()) or ())
     walk(stmts)
-    return out
+    return [n for n in out if n not in local]
 
 
 class Lowerer:
@@ -263,6 +267,10 @@ class Lowerer:
         elif isinstance(s, ast.Let):
             v = self.value(s.value, typing)
             self.types.pop(s.name.name, None)
+            self.bind(s.name.name, v, s.span)
+        elif isinstance(s, ast.VarDecl):
+            v = self.value(s.value, typing)
+            self.types[s.name.name] = typing.types[id(s.value)]
             self.bind(s.name.name, v, s.span)
         elif isinstance(s, ast.Every):
             k = self.value(s.period, typing)
@@ -505,7 +513,7 @@ def _const(v) -> Const:
 def _all_local_names(stmts) -> list[str]:
     names = []
     for s in stmts:
-        if isinstance(s, ast.Let):
+        if isinstance(s, (ast.Let, ast.VarDecl)):
             names.append(s.name.name)
         elif isinstance(s, ast.For):
             names.append(s.var.name)

@@ -161,6 +161,15 @@ class Let:
 
 
 @dataclass(frozen=True, slots=True)
+class VarDecl:
+    """`var X = e`: a step-local value that later statements may rebind with `<-` (a loop
+    variable: carried by the regions that rebind it, never stored in the state)."""
+    name: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Every:
     period: Expr
     body: tuple["Stmt", ...]
@@ -192,7 +201,7 @@ class Repeat:
     span: Span
 
 
-Stmt = Union[Assign, Let, Every, If, For, Repeat]
+Stmt = Union[Assign, Let, VarDecl, Every, If, For, Repeat]
 
 
 # ------------------------------------------------------------------ method members

@@ -249,6 +249,11 @@ def _let(c, ch, span):
     return ast.Let(c.ident(ch[0]), ch[1], span)
 
 
+@rule("var_stmt")
+def _var(c, ch, span):
+    return ast.VarDecl(c.ident(ch[0]), ch[1], span)
+
+
 @rule("every_stmt")
 def _every(c, ch, span):
     return ast.Every(ch[0], ch[1], span)

@@ -443,6 +443,13 @@ class _Parser:
         word = t.value
         if word == "let":
             return self.let()
+        if word == "var" and self.peek(1).kind == "name":
+            t = self.take()
+            name = self.ident()
+            self.expect("=")
+            value, _, _ = self.expr()
+            end = self.end_line()
+            return ast.VarDecl(name, value, self.span(t.start, end))
         if word == "every":
             self.take()
             period, _, _ = self.expr()

@@ -242,29 +242,50 @@ def test_parse_entry_reports_each_defect():
 # ---------------------------------------------------------------- processes at once
 
 LOADER = '''\
-import json, os, sys, time
+# One clean process pays the imports (ml_dtypes alone takes a second), then forks 8
+# workers that wait on a pipe and load the method at the same moment, each in its own
+# process: own memory, own file descriptors, own locks.
+import json, os, sys, traceback
 import numpy as np
 import iterc
-import iterc.runtime.numpy_rt                      # the slow imports, before the barrier
+import iterc.runtime.numpy_rt
 from iterc import api
-assert iterc.check_text("def f(x) = x").ok
-ready, go = sys.argv[2], sys.argv[3]
-open(os.path.join(ready, str(os.getpid())), "w").close()
-while not os.path.exists(go):
-    time.sleep(0.002)
-opt = iterc.load(sys.argv[1]).numpy()
-x = np.array([1.0, -2.0]); s = opt.init(x)
-for _ in range(2):
-    x, s = opt.step(x, s, np.array([1.0, 1.0]))
-m = api._compiled_module(api.Path(sys.argv[1]), "numpy")
-print(json.dumps({"how": m.__iterc_cache__.how, "x": x.tolist()}))
+assert iterc.check_text("def f(x) = x").ok and not api._CHECKED
+path, n = sys.argv[1], int(sys.argv[2])
+go_r, go_w = os.pipe()
+children = []
+for _ in range(n):
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        os.read(go_r, 1)                           # the barrier
+        try:
+            opt = iterc.load(path).numpy()
+            x = np.array([1.0, -2.0]); s = opt.init(x)
+            for _ in range(2):
+                x, s = opt.step(x, s, np.array([1.0, 1.0]))
+            m = api._compiled_module(api.Path(path), "numpy")
+            line = json.dumps({"pid": os.getpid(), "how": m.__iterc_cache__.how, "x": x.tolist()})
+            os.write(1, (line + "\\n").encode())  # one short write: lines do not interleave
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stderr.flush()
+        os._exit(code)
+    children.append(pid)
+os.close(go_r)
+os.write(go_w, b"g" * n)                          # release them all at once
+failed = sum(os.waitpid(pid, 0)[1] != 0 for pid in children)
+sys.exit(1 if failed else 0)
 '''
 
 
-def _start(script: str, *args, n: int, tmp_path: Path):
+def _start(script: str, *args, n: int, tmp_path: Path, env=None):
     file = tmp_path / "worker.py"
     file.write_text(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, **(env or {}),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return [subprocess.Popen([sys.executable, str(file), *map(str, args)], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
 
@@ -278,21 +299,11 @@ def _finish(procs, timeout=60) -> list[str]:
     return outs
 
 
-def _release_when_ready(procs, ready: Path, go: Path, timeout=60):
-    deadline = time.monotonic() + timeout
-    while len(list(ready.iterdir())) < len(procs) and time.monotonic() < deadline:
-        if any(p.poll() not in (None, 0) for p in procs):
-            break                                  # one failed: _finish says why
-        time.sleep(0.01)
-    go.touch()
-
-
 def test_eight_processes_load_at_once(cache_dir, method, tmp_path):
-    ready, go = tmp_path / "ready", tmp_path / "go"
-    ready.mkdir()
-    procs = _start(LOADER, method, ready, go, n=8, tmp_path=tmp_path)
-    _release_when_ready(procs, ready, go)          # all imported: they load at the same moment
-    results = [json.loads(out) for out in _finish(procs)]
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}   # nothing threaded across fork
+    [out] = _finish(_start(LOADER, method, 8, n=1, tmp_path=tmp_path, env=env))
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len({r["pid"] for r in results}) == 8
     assert all(r["x"] == pytest.approx(expected()) for r in results)
     assert sorted(r["how"] for r in results) == ["built"] + ["hit"] * 7   # one compiled, under the lock
     [entry] = entries(cache_dir)

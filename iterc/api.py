@@ -99,15 +99,7 @@ def compile_file(path: str | Path, target: str = "numpy") -> str:
     result = check_file(path)
     if not result.ok:
         raise DiagnosticError(result.diagnostics)
-    import os
-
-    from .backends import emit
-    from .ir import lower_module
-    ir = lower_module(result.module)
-    if os.environ.get("ITERC_VERIFY") == "1":
-        from .ir.verify import verify_module
-        verify_module(ir)
-    return emit(ir, target)
+    return _emit_checked(result.module, target)
 
 
 # ---------------------------------------------------------------- load
@@ -133,25 +125,98 @@ def _resolve_method_file(name_or_path: str | Path) -> Path:
     raise LookupError(f"no stdlib method `{name_or_path}`{hint}")
 
 
-_COMPILED: dict[tuple, object] = {}
+_COMPILED: dict[tuple, tuple] = {}      # (file, resolved file, target) -> (Fingerprint, module)
+_CHECKED: dict[tuple, tuple] = {}       # (file, resolved file) -> (Fingerprint, CheckResult)
+
+
+def _checked(path: Path):
+    """check_file, memoized while the file and every file it uses keep their bytes.
+    Returns (CheckResult, Fingerprint or None); only clean results are kept."""
+    from .cache import Fingerprint
+
+    memo_key = (str(path), str(path.resolve()))
+    memo = _CHECKED.get(memo_key)
+    if memo is not None and memo[0].current():
+        return memo[1], memo[0]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return check_file(path), None     # the diagnostic says why
+    from .syntax.parser import decode
+    source, diags = decode(str(path), data)
+    result = check_source(source) if source is not None else CheckResult(diags)
+    fingerprint = None
+    if result.ok:
+        fingerprint = Fingerprint.of(path, data, result.module.uses, result.module.absent)
+        if fingerprint is not None:
+            _CHECKED[memo_key] = (fingerprint, result)
+    return result, fingerprint
+
+
+def _emit_checked(module, target: str) -> str:
+    """Python source of a CheckedModule for `target` (what compile_file does after checking)."""
+    import os
+
+    from .backends import emit
+    from .ir import lower_module
+    ir = lower_module(module)
+    if os.environ.get("ITERC_VERIFY") == "1":
+        from .ir.verify import verify_module
+        verify_module(ir)
+    return emit(ir, target)
 
 
 def _compiled_module(path: Path, target: str):
-    """Compile and import a generated module, cached by source hash, target and compiler version."""
-    import hashlib
+    """The generated module of a .iter file for `target`, executed.
+
+    Two caches: this process's dict, valid while the file and every file it uses keep their
+    bytes, in front of the on-disk cache (iterc/cache.py), keyed by those bytes, the compiler,
+    the target and the backend's library versions."""
     import types
 
-    from . import __version__
-    text = path.read_bytes()
-    key = (str(path.resolve()), hashlib.sha256(text).hexdigest(), target, __version__)
-    if key not in _COMPILED:
-        code = compile_file(path, target)
+    from . import cache
+
+    path = Path(path)
+    memo_key = (str(path), str(path.resolve()), target)
+    memo = _COMPILED.get(memo_key)
+    if memo is not None and memo[0].current():
+        return memo[1]
+    result, fingerprint = _checked(path)
+    if not result.ok:
+        raise DiagnosticError(result.diagnostics)
+    filename = f"<iterc {target}: {path}>"
+    key = meta = entry = None
+    if fingerprint is not None and cache.enabled():
+        key, meta = cache.entry_key(fingerprint, target)
+        try:
+            entry = cache.entry_path(key, path.stem, target)
+        except Exception as exc:          # e.g. platformdirs cannot name a folder here
+            cache.log.info("iterc cache: no cache folder: %s", exc)
+
+    def build() -> str:
+        return _emit_checked(result.module, target)
+
+    def run(text, code, info):
         module = types.ModuleType(f"iterc_generated_{path.stem}")
-        module.__file__ = f"<iterc {target}: {path}>"
-        exec(compile(code, module.__file__, "exec"), module.__dict__)
-        module.__iterc_source__ = code
-        _COMPILED[key] = module
-    return _COMPILED[key]
+        module.__file__ = filename
+        exec(code, module.__dict__)
+        module.__iterc_source__ = text
+        module.__iterc_cache__ = info
+        return module
+
+    text, code, info = cache.load_or_build(key, meta, entry, filename, build)
+    try:
+        module = run(text, code, info)
+    except Exception:
+        if info.how != "hit":
+            raise
+        # A cached entry that reads fine but fails when run is rebuilt; a fresh build that
+        # fails is a real error.
+        cache.log.info("iterc cache: %s failed when run; rebuilding it", entry)
+        module = run(*cache.load_or_build(key, meta, entry, filename, build, force=True))
+    if fingerprint is not None:
+        _COMPILED[memo_key] = (fingerprint, module)
+    return module
 
 
 class LoadedMethod:
@@ -178,7 +243,7 @@ class LoadedMethod:
 def load(name_or_path: str | Path, method: Optional[str] = None) -> LoadedMethod:
     """A stdlib method by name (`"adamw"`, `"optim.adamw"`) or a `.iter` file by path."""
     path = _resolve_method_file(name_or_path)
-    result = check_file(path)
+    result, _ = _checked(path)
     if not result.ok:
         raise DiagnosticError(result.diagnostics)
     if not result.module.methods:

@@ -35,6 +35,7 @@ class _Loader:
     def __init__(self):
         self.cache: dict[Path, Optional[ast.Module]] = {}
         self.stack: list[Path] = []
+        self.absent: set[Path] = set()        # local candidates looked for, not found
         self._stdlib: Optional[dict[str, Path]] = None
 
     @property
@@ -59,6 +60,7 @@ class _Loader:
             local = here.parent.joinpath(*[i.name for i in use.path]).with_suffix(".iter")
             if local.is_file():
                 return local
+            self.absent.add(local.resolve())
         return self.stdlib.get(dotted)
 
     def defs_of(self, module: ast.Module, here: Optional[Path], diags: list[Diagnostic]):
@@ -171,7 +173,8 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
     diags = _dedupe(diags)
     if any(d.is_error for d in diags):
         return None, diags
-    return CheckedModule(path, methods, module), diags
+    return CheckedModule(path, methods, module, uses=tuple(sorted(str(p) for p in loader.cache)),
+                         absent=tuple(sorted(str(p) for p in loader.absent))), diags
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -97,6 +97,11 @@ class CheckedModule:
     path: str
     methods: list[CheckedMethod]
     syntax: ast.Module
+    # Every file reached through `use`, transitively (resolved paths), and the local paths a
+    # `use` looked for and did not find before it fell back to the stdlib (creating one would
+    # change what this module means). The compile cache keys and revalidates on them.
+    uses: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
 
     def method(self, name: Optional[str] = None) -> CheckedMethod:
         if name is None:

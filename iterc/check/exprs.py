@@ -271,6 +271,9 @@ class ExprChecker:
         if name == "prev":
             return self._prev(node)
         entry = lookup(name)
+        if entry is None and self.undefined_hook is not None and self.undefined_hook(func):
+            self.visit_args(node)                   # a member declared further down, reported by the hook
+            return None
         if entry is None:
             if name in ORACLE_KINDS:
                 self.report(error("E0116", f"`{name}` is an oracle: the caller supplies it", func.span,
@@ -309,6 +312,7 @@ class ExprChecker:
             kw[k.name.name] = value
         if name in ("randn_like", "rand_like"):
             if self.draw_hook is None:
+                self.reads.add("seed")              # it is meant for this draw: no "never used" on top
                 self.report(error("E0219", f"`{name}` draws random numbers, which only happens in a step",
                                   node.span, hint="draw in the step (or in a solver's lets and `until`), and keep "
                                                   "the value in a state if later steps need it"))

@@ -498,7 +498,10 @@ class Lowerer:
             slot = self.state_slot(sym, DType.F64)
             slots.append(slot)
             self.stmts.extend(slot.init.stmts)
-            self.bind(sym.name, slot.init.yields[0], sym.decl.span)
+            first = slot.init.yields[0]
+            if sym.type == REAL and isinstance(first, Const) and first.type == INT:
+                first = Const(float(first.value), REAL, first.span)      # a real scalar starts as a float
+            self.bind(sym.name, first, sym.decl.span)
         states = tuple(slots)
         let_types = {let.name.name: typing.types[id(let.value)] for let in m.lets}
         for name in out_lets:

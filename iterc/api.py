@@ -236,6 +236,17 @@ class LoadedMethod:
         module = _compiled_module(self.path, "numpy")
         return module.METHODS[self.name](**hypers)
 
+    def solve(self, backend: str = "numpy", **kwargs):
+        """One call: instantiate a solver with the hypers among `kwargs`, then solve with the
+        rest (inputs, function oracles, `callback=`, `callback_every=`). A `Solution`."""
+        if self.kind != "solver":
+            raise TypeError(f"`{self.name}` is an optimizer; step it with `.numpy(**hypers).step(...)`")
+        if backend != "numpy":
+            raise ValueError(f"solve(backend={backend!r}) is not available yet; available: 'numpy'")
+        names = set(self.hypers)
+        hypers = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        return self.numpy(**hypers).solve(**kwargs)
+
     def source(self, target: str = "numpy") -> str:
         return _compiled_module(self.path, target).__iterc_source__
 

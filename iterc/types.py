@@ -57,6 +57,24 @@ def shape_str(shape: Shape) -> str:
 REAL = Type("real")
 INT = Type("int")
 BOOL = Type("bool")
+# A random generator's state, threaded through a method by lowering (never written by a
+# user): a PRNG key in JAX, an np.random.Generator in numpy. Only the rng_* primitives
+# and the random draws read it.
+KEY = Type("key")
+
+
+@dataclass(frozen=True, slots=True)
+class FnType:
+    """The type of a function oracle, `real[n] -> real[n]` or `(real[n], real) -> real`:
+    a solver's caller passes a function of these argument types returning `result`. It is
+    not a value type (no shape): it is only ever called."""
+
+    params: tuple[Type, ...]
+    result: Type
+
+    def __str__(self) -> str:
+        args = str(self.params[0]) if len(self.params) == 1 else "(" + ", ".join(map(str, self.params)) + ")"
+        return f"{args} -> {self.result}"
 
 
 def join_elem(a: str, b: str) -> str:

@@ -17,6 +17,7 @@ solver everything:
     input v: real[m]
     input w: real[n]
     input p: real[n]
+    hyper seed: int = 0
     state z: real = 0
     step:
         z <- z + 1
@@ -60,8 +61,10 @@ solver everything:
     let r_vecmat = w @ A
     let r_outer = outer(w, v)
     let r_transpose = B.T
+    let r_randn = randn_like(A)
+    let r_rand = rand_like(v)
     until z >= 1 max 1
-    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose
+    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose, r_randn, r_rand
 '''
 
 
@@ -90,7 +93,14 @@ def expected(A, B, v, w, p):
         "r_softmax": softmax(A, axis=0), "r_softmax_all": softmax(v), "r_normalize": p / p.sum(),
         "r_normalize1": (np.abs(A) + 1) / (np.abs(A) + 1).sum(axis=1, keepdims=True),
         "r_matmul": A @ v, "r_matmul2": A.T @ A, "r_vecmat": w @ A, "r_outer": np.outer(w, v), "r_transpose": B.T,
+        # draws: PCG64 seeded by `seed` (0), in the order the lets are written
+        **dict(zip(("r_randn", "r_rand"), _draws(A, v))),
     }
+
+
+def _draws(A, v):
+    gen = np.random.Generator(np.random.PCG64(0))
+    return gen.standard_normal(A.shape), gen.random(v.shape)
 
 
 @pytest.fixture(scope="module")

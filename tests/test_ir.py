@@ -25,7 +25,9 @@ def test_corpus_ir_verifies(source):
     verify_module(lower_module(result.module))
 
 
-@pytest.mark.parametrize("source", sorted((ROOT / "stdlib").rglob("*.iter")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", sorted((ROOT / "stdlib").rglob("*.iter"))
+                         + [ROOT / "examples" / "halpern.iter", ROOT / "examples" / "langevin.iter"],
+                         ids=lambda p: p.stem)
 def test_stdlib_ir_golden(source, request):
     text = module_text(lower_module(check_file(source).module))
     golden = GOLDEN / f"{source.stem}.ir"

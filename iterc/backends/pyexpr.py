@@ -183,10 +183,7 @@ class ExprPrinter:
 
     def _place(self, v) -> Place:
         if isinstance(v, Var):
-            if v.name in self.namer.inline:
-                op = self.namer.inline[v.name]
-                return max((self._place(a) for a in op.args), default=Place.STATIC)
-            return v.place
+            return v.place         # inlined or not: a reduction of a tensor is a scalar (LEAF)
         return Place.STATIC
 
     def apply(self, v: Apply) -> tuple[str, int]:

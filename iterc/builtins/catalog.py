@@ -7,7 +7,7 @@ result, so a composite reads as the formula it stands for.
 """
 from __future__ import annotations
 
-from ..types import LEAF, Type, ShapeError, broadcast, join_elem, shape_str
+from ..types import KEY, LEAF, Type, ShapeError, broadcast, join_elem, shape_str
 from .registry import Builtin, BuiltinError, Kind, Sig, register
 
 
@@ -366,3 +366,39 @@ register(Builtin("outer", ("a", "b"), outer_rule, M, "outer product of two vecto
 # replaces it by the value at the start of the step, so no backend ever sees it.
 register(Builtin("prev", ("x",), lambda sig: sig.args[0], Kind.SPECIAL,
                  "the value of a state or parameter at the start of the step"))
+
+# ---------------------------------------------------------------- function oracles and randomness
+
+def call_rule(sig: Sig) -> Type:
+    """`call(f, args...)`: a function oracle applied to its arguments (the checker has
+    matched them against the declaration; lowering builds it, users write `f(x)`)."""
+    fn = sig.args[0]
+    return fn.result
+
+
+def _like_rule(sig: Sig) -> Type:
+    _numeric(sig, len(sig.args) - 1)
+    return Type("real", sig.args[-1].shape)
+
+
+register(Builtin("call", ("f", "x"), call_rule, L, "apply a solver's function oracle `f` to its arguments",
+                 callable=False))
+
+# The draws a user writes. They read and advance the method's generator, so lowering
+# replaces each by `random_*` on the current key and `rng_next` (no backend sees them).
+register(Builtin("randn_like", ("x",), _like_rule, Kind.SPECIAL,
+                 "standard normal noise shaped like x, from the generator seeded by `hyper seed`"))
+register(Builtin("rand_like", ("x",), _like_rule, Kind.SPECIAL,
+                 "uniform noise in [0, 1) shaped like x, from the generator seeded by `hyper seed`"))
+
+# The generator, explicit in the IR: a key value threaded through the step and the loops
+# (as JAX threads a PRNG key through `while_loop`). `random_*(k, x)` and `rng_next(k)` are
+# independent functions of k: a draw never reuses the key that the next draw gets.
+register(Builtin("rng_key", ("seed",), lambda sig: KEY, L, "a generator key from an int seed", callable=False))
+register(Builtin("rng_next", ("key",), lambda sig: KEY, L, "the key after a draw from `key`", callable=False))
+register(Builtin("random_normal", ("key", "x"), _like_rule, L,
+                 "standard normal noise shaped like x, drawn with `key`", callable=False))
+register(Builtin("random_uniform", ("key", "x"), _like_rule, L,
+                 "uniform noise in [0, 1) shaped like x, drawn with `key`", callable=False))
+register(Builtin("reduce_all", ("x",), reduce_rule, R, "logical and over the leaf or `axis=` (`keepdims=`)",
+                 keywords=("axis", "keepdims"), callable=False))

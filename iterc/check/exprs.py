@@ -11,7 +11,7 @@ from typing import Callable, Optional
 from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Sig, lookup
 from ..diagnostics import Diagnostic, Note, error
 from ..syntax import ast
-from ..types import BOOL, INT, LEAF, REAL, Type, shape_str
+from ..types import BOOL, INT, LEAF, REAL, FnType, Type, shape_str
 from .model import CallInfo, DefExpansion, Symbol, Typing
 from .names import ORACLE_KINDS, did_you_mean, suggest
 
@@ -68,6 +68,9 @@ class ExprChecker:
         self.expansion_notes: list[Note] = []
         self.prev_allowed = False
         self.prev_used: set[str] = set()
+        # where random draws may appear (a step, a solver's lets and `until`): called with the
+        # draw, True when it reported a problem (no `seed` hyper). None: no draws here.
+        self.draw_hook: Optional[Callable[[ast.Call], bool]] = None
         self._dispatch = {
             ast.Num: self._num, ast.Bool: self._bool, ast.Str: self._str, ast.Name: self._name,
             ast.Unary: self._unary, ast.Binary: self._binary, ast.Compare: self._compare,
@@ -168,6 +171,12 @@ class ExprChecker:
         if sym.type is None:                 # its declaration has an error, reported already
             self.mark_read(sym)
             return None
+        if isinstance(sym.type, FnType):
+            self.mark_read(sym)
+            self.report(error("E0115", f"`{node.id}` is a function oracle; call it with arguments", node.span,
+                              hint=f"write `{node.id}(...)`: it takes {_count(len(sym.type.params), 'argument')} "
+                                   f"({sym.type})"))
+            return None
         if self.read_hook is not None:
             problem = self.read_hook(sym, node)
             if problem:
@@ -250,6 +259,8 @@ class ExprChecker:
         name = func.id
         if self.scopes.lookup(name) is not None:
             sym = self.scopes.lookup(name)
+            if sym.kind == "oracle" and isinstance(sym.decl, ast.FnOracle):
+                return self._call_oracle(node, sym)
             self.mark_read(sym)
             self.report(error("E0115", f"`{name}` is {_a_kind(sym.kind)}, not a function",
                               func.span))
@@ -260,6 +271,9 @@ class ExprChecker:
         if name == "prev":
             return self._prev(node)
         entry = lookup(name)
+        if entry is None and self.undefined_hook is not None and self.undefined_hook(func):
+            self.visit_args(node)                   # a member declared further down, reported by the hook
+            return None
         if entry is None:
             if name in ORACLE_KINDS:
                 self.report(error("E0116", f"`{name}` is an oracle: the caller supplies it", func.span,
@@ -296,7 +310,71 @@ class ExprChecker:
                 self.visit_args(node)
                 return None
             kw[k.name.name] = value
+        if name in ("randn_like", "rand_like"):
+            if self.draw_hook is None:
+                self.reads.add("seed")              # it is meant for this draw: no "never used" on top
+                self.report(error("E0219", f"`{name}` draws random numbers, which only happens in a step",
+                                  node.span, hint="draw in the step (or in a solver's lets and `until`), and keep "
+                                                  "the value in a state if later steps need it"))
+                self.visit_args(node)
+                return None
+            if self.draw_hook(node):
+                self.visit_args(node)
+                return None
+            t = self._apply(entry, node, list(node.args), kw, what=name)
+            if t is not None:
+                self.typing.static.discard(id(node))       # a draw is never known before the run
+            return t
         return self._apply(entry, node, list(node.args), kw, what=name)
+
+    def _call_oracle(self, node: ast.Call, sym: Symbol):
+        """A call of a solver's function oracle: positional arguments of the declared types."""
+        name = sym.name
+        if sym.type is None:                   # its declaration has an error, reported already
+            self.mark_read(sym)
+            self.visit_args(node)
+            return None
+        if self.read_hook is not None and self.read_hook(sym, node.func):
+            self.visit_args(node)
+            return None
+        self.mark_read(sym)
+        self.typing.symbols[id(node.func)] = sym
+        fn: FnType = sym.type
+        declared = [Note(f"`{name}` is declared `{fn}` here", sym.decl.span)]
+        if node.kwargs:
+            self.report(error("E0207", f"`{name}` takes positional arguments only", node.kwargs[0].span,
+                              notes=declared))
+            self.visit_args(node)
+            return None
+        types = [self.check(a) for a in node.args]
+        if len(node.args) != len(fn.params):
+            given = ""
+            if node.args and all(t is not None for t in types):
+                given = f": {', '.join(str(t) for t in types)}"
+            wanted = f" ({', '.join(str(p) for p in fn.params)})" if fn.params else ""
+            self.report(error("E0206", f"`{name}` takes {_count(len(fn.params), 'argument')}{wanted}, but "
+                                       f"{len(node.args)} {'was' if len(node.args) == 1 else 'were'} given{given}",
+                              node.span, notes=declared))
+            return None
+        if any(t is None for t in types):
+            return None
+        for i, (a, want, got) in enumerate(zip(node.args, fn.params, types)):
+            elem_ok = got.elem == want.elem or (want.elem == "real" and got.elem == "int")
+            if elem_ok and got.shape == want.shape:
+                continue
+            if not elem_ok:
+                hint = "convert a bool with `where(cond, 1.0, 0.0)`" if got.elem == "bool" else \
+                    f"the function takes {want.elem} values"
+            elif want.shape == ():
+                hint = "reduce the value to a scalar, e.g. with `sum` or `norm`"
+            else:
+                hint = (f"pass a value of shape {shape_str(want.shape)}: arguments of a function oracle are "
+                        "not broadcast")
+            self.report(error("E0218", f"argument {i + 1} of `{name}` must be {want}, but `{_snippet(a)}` is {got}",
+                              a.span, notes=declared, hint=hint))
+            return None
+        self.typing.calls[id(node)] = CallInfo(REGISTRY["call"], {})
+        return self._record(node, fn.result)
 
     def _prev(self, node: ast.Call):
         if len(node.args) != 1 or node.kwargs:

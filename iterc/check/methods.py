@@ -10,7 +10,7 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
-from ..types import INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
+from ..types import INT, LEAF, STORAGE_NAMES, FnType, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
 from .exprs import ExprChecker, Scopes, _KIND_WORDS, _a_kind, _count, _snippet
 from .model import CheckedMethod, HyperInfo, Symbol, Typing
@@ -18,10 +18,11 @@ from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
 
 _ALLOWED = {
     "optimizer": (ast.Hyper, ast.Param, ast.Oracle, ast.State, ast.Dims, ast.Step, ast.Assume, ast.Converges),
-    "solver": (ast.Hyper, ast.Input, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
+    "solver": (ast.Hyper, ast.Input, ast.FnOracle, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
                ast.Assume, ast.Converges),
 }
-_MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.State: "state",
+_MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.FnOracle: "oracle",
+                 ast.State: "state",
                  ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
                  ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges"}
 _WHY_NOT = {
@@ -30,8 +31,12 @@ _WHY_NOT = {
     ("optimizer", ast.Output): "an optimizer's result is its updated parameter; `output` belongs to a solver",
     ("optimizer", ast.Let): "inside an optimizer, put `let` lines in the step",
     ("solver", ast.Param): "a solver iterates on its `state`; declare data as `input`",
-    ("solver", ast.Oracle): "a solver's data comes as `input`s; oracles belong to optimizers",
+    ("solver", ast.Oracle): "a solver has no param to take oracles at; declare a function the caller passes, "
+                            "e.g. `oracle grad_f: real[n] -> real[n]`, and call it: `grad_f(x)`",
+    ("optimizer", ast.FnOracle): "an optimizer's oracles are taken at its param, e.g. `oracle g = grad(x)`; "
+                                 "function oracles belong to solvers",
 }
+DRAWS = ("randn_like", "rand_like")
 
 
 def _name_span(sym: Symbol):
@@ -67,6 +72,7 @@ class MethodChecker:
         self.duplicates: set[str] = set()           # states/params whose name an earlier member took
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
+        self.draws = False                          # a random draw was checked: lowering threads a key
 
     # ------------------------------------------------------------ helpers
 
@@ -102,7 +108,12 @@ class MethodChecker:
         if isinstance(member, allowed):
             return True
         word = _MEMBER_WORDS.get(type(member), "this")
-        self.report(error("E0110", f"`{word}` is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
+        what = f"`{word}`"
+        if isinstance(member, ast.FnOracle):
+            what = "a function `oracle`"
+        elif isinstance(member, ast.Oracle):
+            what = f"`oracle {member.name.name} = {member.kind.name}(...)`"
+        self.report(error("E0110", f"{what} is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
                                    f"{self.m.kind}", member.span, hint=_WHY_NOT.get((self.m.kind, type(member)))))
         if isinstance(getattr(member, "name", None), ast.Ident):
             self.declare(member.name, {"let": "local"}.get(word, word), None, member)   # no cascade on its uses
@@ -264,6 +275,8 @@ class MethodChecker:
             self.check_hyper(h)
         for o in by_type(ast.Oracle):
             self.check_oracle(o)
+        for o in by_type(ast.FnOracle):
+            self.check_fn_oracle(o)
         for s in by_type(ast.State):
             self.check_state(s)
 
@@ -283,6 +296,7 @@ class MethodChecker:
             # a solver's lets and `until` run after each step, where `prev(x)` is the value
             # x had when the step began (`until norm(x - prev(x)) <= tol`)
             self.x.prev_allowed = True
+            self.x.draw_hook = self.seed_ok
             for let in by_type(ast.Let):
                 t = self.x.check(let.value)
                 self.declare(let.name, "let", t, let, static=t is not None and self.x.is_static(let.value))
@@ -305,8 +319,10 @@ class MethodChecker:
                     self.report(error("E0111", "the solver has no iteration cap", until.span,
                                       hint="write `until COND max N`, or declare `hyper max_iter: int`"))
                 else:
+                    self.x.draw_hook = None
                     self.expect_static_int(max_iter, "the iteration cap")
             self.x.prev_allowed = False
+            self.x.draw_hook = None
             outs = by_type(ast.Output)
             if not outs:
                 self.report(error("E0111", f"solver `{m.name.name}` has no `output`", m.name.span,
@@ -337,7 +353,7 @@ class MethodChecker:
             inputs=self.inputs, oracles=self.oracles, states=self.states, dims=self.dims, lets=self.lets,
             outputs=self.outputs, step=steps[0], counter=counter, until=until, max_iter=max_iter,
             converges=convs[0] if convs else None, assumes=by_type(ast.Assume), prev_used=self.x.prev_used,
-            typing=self.typing, symbols=dict(self.base))
+            typing=self.typing, symbols=dict(self.base), draws=self.draws)
 
     def fresh_counter(self, step: Optional[ast.Step]) -> str:
         if step is not None and step.counter is not None:
@@ -493,6 +509,37 @@ class MethodChecker:
         t = Type("real", ()) if kind == "value" else param.type
         self.oracles.append(self.declare(o.name, "oracle", t, o))
 
+    def check_fn_oracle(self, o: ast.FnOracle) -> None:
+        """`oracle T: real[n] -> real[n]`: its dims must be known from the inputs."""
+        types = [self.resolve_type(p, "param or input", binds_dims=False) for p in o.params]
+        result = self.resolve_type(o.result, "param or input", binds_dims=False)
+        if result is None or any(t is None for t in types):
+            self.declare(o.name, "oracle", None, o)
+            return
+        self.oracles.append(self.declare(o.name, "oracle", FnType(tuple(types), result), o))
+
+    def seed_ok(self, node: ast.Call) -> bool:
+        """A draw (`randn_like`) needs the generator, seeded by `hyper seed: int`. True when
+        it reported a problem."""
+        name = node.func.id
+        sym = self.base.get("seed")
+        if sym is None or sym.kind != "hyper":
+            self.report(error("E0219", f"`{name}` draws from the method's random generator, which needs a "
+                                       "`seed` hyper", node.func.span,
+                              hint="declare `hyper seed: int = 0`: the seed makes every run reproducible"))
+            return True
+        self.x.mark_read(sym)
+        if sym.type is None:
+            return True
+        if sym.type != INT:
+            self.report(error("E0219", f"the hyper `seed` seeds the random generator, so it must be an `int`, "
+                                       f"not {sym.type}", node.func.span,
+                              notes=[Note("`seed` is declared here", _name_span(sym))],
+                              hint="declare `hyper seed: int = 0`"))
+            return True
+        self.draws = True
+        return False
+
     def check_state(self, s: ast.State) -> None:
         t = self.resolve_type(s.type, "param or input", binds_dims=False)
         self.check_domain(s.domain)
@@ -501,7 +548,7 @@ class MethodChecker:
             return
         if s.init is not None:
             def no_step_values(sym: Symbol, node: ast.Name):
-                if sym.kind in ("state", "oracle"):
+                if sym.kind in ("state", "oracle") and not isinstance(sym.type, FnType):
                     self.report(error("E0212", f"a state's initial value cannot use the {_KIND_WORDS[sym.kind]} "
                                                f"`{node.id}`", node.span,
                                       hint="initial values may use hypers, inputs and the parameter"))
@@ -544,10 +591,12 @@ class MethodChecker:
                                   hint="name the step counter differently, e.g. `step k:`"))
         self.x.prev_allowed = True
         self.x.read_hook = self.oracle_supplied
+        self.x.draw_hook = self.seed_ok
         try:
             self.block(step.body)
         finally:
             self.x.read_hook = None
+            self.x.draw_hook = None
             self.x.prev_allowed = False
         self.x.scopes.pop()
 
@@ -683,9 +732,10 @@ class MethodChecker:
                                           hint="remove it, or use it in the step"))
         for o in self.oracles:
             if o.name not in reads:
-                self.diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span,
-                                          hint="the caller must supply it every step; remove it if the step "
-                                               "does not need it"))
+                hint = ("the caller must pass it to `solve`; remove it if nothing calls it"
+                        if isinstance(o.type, FnType) else
+                        "the caller must supply it every step; remove it if the step does not need it")
+                self.diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span, hint=hint))
         for s in self.states:
             if s.name in self.assigned and s.name not in reads:
                 self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,

@@ -22,7 +22,7 @@ SYMBOL_KINDS = ("hyper", "param", "oracle", "state", "input", "dim", "let", "loc
 class Symbol:
     name: str
     kind: str
-    type: Type
+    type: Type                         # a FnType for a function oracle
     decl: Any                          # the AST node that declared it
     static: bool = False               # known before the run starts (literals, hypers, dims)
     storage: Optional[str] = None      # element storage for states/params (f32, bf16, ...)
@@ -86,6 +86,7 @@ class CheckedMethod:
     prev_used: set[str]
     typing: Typing
     symbols: dict[str, Symbol]
+    draws: bool = False                # it draws random numbers (`randn_like`): lowering threads a key
 
     @property
     def summary(self) -> str:

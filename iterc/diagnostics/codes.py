@@ -46,6 +46,8 @@ CODES: dict[str, str] = {
     "E0215": "unknown attribute",
     "E0216": "bad oracle argument",
     "E0217": "oracle read on steps where it is not supplied",
+    "E0218": "argument does not match the function oracle",
+    "E0219": "random draw without a generator",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

@@ -2,8 +2,13 @@
 
 Generated code holds the per-leaf math (`init_NAME`, `step_NAME`, `solve_NAME`); what is
 the same for every method -- hyperparameters, parameter trees (optree), the step
-counter, oracle routing, dtypes (the policy in `dtypes.py`), dimension binding -- lives
-here once.
+counter, oracle routing, dtypes (the policy in `dtypes.py`), dimension binding, input
+domains, function oracles, the random generator, progress reports -- lives here once.
+
+Randomness: the IR threads a generator key; here the key is an `np.random.Generator`
+(PCG64) that each draw advances in place. A solver makes one from `hyper seed` when a
+solve starts; an optimizer makes one when it is instantiated and keeps it, so its draws
+continue from step to step (leaves in tree order, each leaf's draws in program order).
 """
 from __future__ import annotations
 
@@ -13,13 +18,14 @@ from typing import Any, Callable, Optional
 import numpy as np
 import optree
 
+from . import domains
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
-           "bind_dims"]
+           "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle"]
 
 
 # ---------------------------------------------------------------- math helpers
@@ -77,6 +83,31 @@ def normalize(x, axis=None):
     return x / np.sum(x, axis=axis, keepdims=True)
 
 
+# ---------------------------------------------------------------- randomness
+
+def rng(seed) -> np.random.Generator:
+    """The generator a method draws from: PCG64 seeded by the hyper `seed`."""
+    return np.random.Generator(np.random.PCG64(int(seed)))
+
+
+def _draw(values, like):
+    like = np.asarray(like)
+    dtype = like.dtype if is_float(like.dtype) else np.dtype(np.float64)
+    if like.ndim == 0:
+        return dtype.type(values)
+    return np.asarray(values, dtype=dtype)
+
+
+def randn_like(key: np.random.Generator, x):
+    """Standard normal noise shaped like x (in x's float dtype); advances `key`."""
+    return _draw(key.standard_normal(np.shape(x)), x)
+
+
+def rand_like(key: np.random.Generator, x):
+    """Uniform noise in [0, 1) shaped like x (in x's float dtype); advances `key`."""
+    return _draw(key.random(np.shape(x)), x)
+
+
 # ---------------------------------------------------------------- trees
 
 def _path(path: tuple) -> str:
@@ -124,6 +155,8 @@ class Optimizer:
         self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
         spec.check_periods(self.hypers)
         self.live = spec.live_states(self.hypers)
+        # one generator per instance, advanced by every step (leaves in tree order)
+        self.rng = rng(self.hypers.seed) if spec.random else None
 
     def __repr__(self) -> str:
         return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
@@ -206,7 +239,8 @@ class Optimizer:
             load = [o[i] if o[i] is None or isinstance(o[i], float) else np.asarray(o[i], dtype=cd)
                     for o in oracle_leaves]
             states_in = [None if s[i] is None else np.asarray(s[i], dtype=cd) for s in state_leaves]
-            out = self._step_leaf(hp, t, np.asarray(x, dtype=cd), *load, *states_in)
+            key = (self.rng,) if self.rng is not None else ()
+            out = self._step_leaf(hp, t, np.asarray(x, dtype=cd), *load, *states_in, *key)
             new_params.append(np.array(out[0], dtype=x.dtype))       # a copy: never the caller's array
             for j, (slot, s) in enumerate(zip(spec.states, out[1:])):
                 if slot.name in live:
@@ -222,9 +256,33 @@ class Optimizer:
 
 @dataclass(frozen=True)
 class SolveInfo:
+    """How a solve ended. `status` is "converged" (the `until` test held), "max_iter" (the
+    cap was reached first) or "nonfinite" (a state became nan or inf: the run stopped at
+    once); `reason` says it in words, naming the state."""
     iterations: int
     residual: Optional[float]
     converged: bool
+    status: str = "converged"
+    reason: str = ""
+
+
+def solve_info(spec: Spec, t: int, residual, converged, states: dict) -> SolveInfo:
+    """The info of a solve that ended after `t` iterations: the loop stops on the `until`
+    test or on a state that is not finite (`states`: the ones the loop checks)."""
+    residual = None if residual is None else float(residual)
+    for name, value in states.items():
+        value = np.asarray(value)
+        bad = ~np.isfinite(value)
+        if np.any(bad):
+            i = int(np.argmax(bad.ravel()))
+            entry = name if value.ndim == 0 else \
+                f"{name}[{', '.join(str(int(k)) for k in np.unravel_index(i, value.shape))}]"
+            return SolveInfo(t, residual, False, "nonfinite",
+                             f"state `{name}` is not finite after iteration {t}: {entry} = {value.ravel()[i]}")
+    if bool(converged):
+        return SolveInfo(t, residual, True, "converged", f"the `until` test holds after iteration {t}")
+    return SolveInfo(t, residual, False, "max_iter",
+                     f"the iteration cap ({t}) was reached before the `until` test held")
 
 
 @dataclass
@@ -247,8 +305,51 @@ class Solution:
         yield self.info
 
 
+class FunctionOracle:
+    """A caller's function, as a solver calls it: what it returns is converted to the declared
+    element type and checked against the declared shape (dims bound from the inputs) on
+    every call, so a wrong shape fails at the first call, naming the oracle."""
+
+    __slots__ = ("method", "oracle", "fn", "shape", "dtype", "dims")
+
+    def __init__(self, method: str, oracle: Oracle, fn: Callable, dims: dict[str, int]):
+        self.method, self.oracle, self.fn, self.dims = method, oracle, fn, dims
+        elem, shape = oracle.result
+        self.shape = tuple(d if isinstance(d, int) else dims[d] for d in shape)
+        self.dtype = _ELEM[elem]
+
+    def __call__(self, *args):
+        out = self.fn(*args)
+        name = self.oracle.name
+        try:
+            arr = np.asarray(out, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{self.method}: oracle `{name}` ({self.oracle.signature()}) returned "
+                            f"{type(out).__name__}, which is not a {self.oracle.result[0]} array: {exc}") from None
+        if arr.shape != self.shape:
+            used = {d: self.dims[d] for d in self.oracle.result[1] if isinstance(d, str)}
+            with_dims = f" with {', '.join(f'{k} = {v}' for k, v in used.items())}" if used else ""
+            raise ValueError(f"{self.method}: oracle `{name}` returned shape {arr.shape}, but it is declared "
+                             f"`{self.oracle.signature()}`, so{with_dims} it must return shape {self.shape}")
+        return arr if arr.ndim else arr[()]
+
+
+def _progress(callback: Callable, every: int) -> Callable:
+    every = int(every)
+    if every < 1:
+        raise ValueError(f"callback_every must be at least 1, got {every}")
+
+    def report(t, residual):
+        if t % every == 0:
+            callback(t, None if residual is None else float(residual))
+    return report
+
+
 class Solver:
-    """A reference solver: `solve(**inputs_and_hypers)` -> Solution."""
+    """A reference solver: `solve(**inputs, **oracles, **hypers, callback=None, callback_every=1)`
+    -> Solution. Inputs are checked against their declared ranks, dims and domains; function
+    oracles are Python callables; `callback(t, residual)` is called every `callback_every`
+    iterations."""
 
     def __init__(self, spec: Spec, solve_fn: Callable, hypers: dict[str, Any]):
         self.spec = spec
@@ -259,16 +360,32 @@ class Solver:
     def __repr__(self) -> str:
         return f"<iterc numpy solver {self.spec.name} {self.hypers}>"
 
-    def solve(self, **kwargs) -> Solution:
+    def solve(self, callback: Optional[Callable] = None, callback_every: int = 1, **kwargs) -> Solution:
         spec = self.spec
         missing = [s.name for s in spec.inputs if s.name not in kwargs]
         if missing:
             raise ValueError(f"{spec.name}: missing input(s) {', '.join('`' + m + '`' for m in missing)}")
+        functions = [o for o in spec.oracles if o.kind == "function"]
+        for o in functions:
+            if o.name not in kwargs:
+                raise ValueError(f"{spec.name}: missing oracle `{o.name}`, a function {o.signature()}; "
+                                 f"pass {o.name}=<callable> to solve()")
+            if not callable(kwargs[o.name]):
+                raise TypeError(f"{spec.name}: oracle `{o.name}` must be a callable ({o.signature()}), "
+                                f"got {type(kwargs[o.name]).__name__}")
         inputs = {s.name: np.asarray(kwargs.pop(s.name), dtype=numpy_dtype(s.dtype)) for s in spec.inputs}
+        given = {o.name: kwargs.pop(o.name) for o in functions}
         hp = resolve(spec.name, spec.hypers, spec.conditions, kwargs, base=self.hypers) if kwargs else self.hypers
         if kwargs:
             spec.check_periods(hp)
-        outputs, info = self._solve(hp, **inputs)
+        dims = bind_dims(spec, inputs)             # ranks and shared dims first, then the values
+        for s in spec.inputs:
+            if s.domain is not None:
+                domains.check(spec.name, s.name, inputs[s.name], s.domain)
+        extra: dict[str, Any] = {o.name: FunctionOracle(spec.name, o, given[o.name], dims) for o in functions}
+        if callback is not None:
+            extra["_progress"] = _progress(callback, callback_every)
+        outputs, info = self._solve(hp, **inputs, **extra)
         storage = {s.name: numpy_dtype(s.dtype) for s in spec.states + spec.inputs if s.elem == "real"}
         return Solution({name: _as_elem(outputs[name], elem, storage.get(name)) for name, elem in spec.outputs}, info)
 

@@ -2,8 +2,10 @@
 
 A `Spec` lists the hypers (with the static flag: bool and int hypers steer control and
 sizes, so they are fixed at instantiation; real hypers may change per step), their
-conditions, the slots (param, states, inputs) with element types, storage dtypes and
-dims, the oracles, a solver's outputs, and the `every k` periods to validate.
+conditions, the slots (param, states, inputs) with element types, storage dtypes, dims
+and (inputs) domains, the oracles (a solver's are functions with a signature), a
+solver's outputs, the `every k` periods to validate, and whether an optimizer draws
+random numbers (then its runtime owns a generator seeded by the hyper `seed`).
 """
 from __future__ import annotations
 
@@ -20,13 +22,23 @@ class Slot:
     dtype: str                                     # f64 | f32 | f16 | bf16 | int | bool | like_param
     dims: Optional[tuple] = None                   # None: the parameter leaf's shape; else names or ints
     live: Optional[Callable[[Hypers], Any]] = None  # states: allocated only when this holds
+    domain: Optional[tuple] = None                 # inputs: ("simplex",), ("box", 0, 1): checked at the boundary
 
 
 @dataclass(frozen=True)
 class Oracle:
     name: str
-    kind: str                                      # grad | value | hvp | hess_diag | rand_normal
+    kind: str                                      # grad | value | hvp | hess_diag | rand_normal | function
     every: Optional[Callable[[Hypers], int]] = None
+    args: tuple[tuple[str, tuple], ...] = ()       # function: (elem, dims) per argument
+    result: Optional[tuple[str, tuple]] = None     # function: (elem, dims) of what it returns
+
+    def signature(self) -> str:
+        """`real[n] -> real[n]`, as declared."""
+        def one(t):
+            return t[0] + (f"[{', '.join(map(str, t[1]))}]" if t[1] else "")
+        args = one(self.args[0]) if len(self.args) == 1 else "(" + ", ".join(map(one, self.args)) + ")"
+        return f"{args} -> {one(self.result)}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class Spec:
     inputs: tuple[Slot, ...] = ()
     outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
     periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
+    random: bool = False                           # optimizer: its step draws from a generator (`_rng`)
 
     def check_periods(self, hp: Hypers) -> None:
         """`every k` needs k >= 1: checked when hypers are resolved, not at the division."""

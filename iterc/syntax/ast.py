@@ -251,6 +251,15 @@ class Oracle:
 
 
 @dataclass(frozen=True, slots=True)
+class FnOracle:
+    """`oracle T: real[n] -> real[n]`: a function a solver's caller passes to `solve`."""
+    name: Ident
+    params: tuple[TypeExpr, ...]     # `(real[n], real) -> ...` has two; `() -> real` none
+    result: TypeExpr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Dims:
     names: tuple[Ident, ...]
     span: Span
@@ -300,7 +309,7 @@ class Converges:
     span: Span
 
 
-Member = Union[Hyper, Param, Input, State, Oracle, Dims, Output, Step, Until, Assume, Converges, Let]
+Member = Union[Hyper, Param, Input, State, Oracle, FnOracle, Dims, Output, Step, Until, Assume, Converges, Let]
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,6 +332,23 @@ def _oracle(c, ch, span):
     return ast.Oracle(c.ident(ch[0]), c.ident(ch[1]), tuple(ch[2] or ()), every, span)
 
 
+@rule("fn_oracle_decl")
+def _fn_oracle(c, ch, span):
+    return ast.FnOracle(c.ident(ch[0]), ch[1], ch[2], span)
+
+
+@rule("fn_args")
+def _fn_args(c, ch, span):
+    if isinstance(ch[0], ast.TypeExpr):
+        return (ch[0],)
+    return tuple(ch[0] or ())
+
+
+@rule("type_list")
+def _type_list(c, ch, span):
+    return list(ch)
+
+
 @rule("dims_decl")
 def _dims(c, ch, span):
     return ast.Dims(tuple(ch[0]), span)

@@ -32,7 +32,7 @@ _TOKEN = re.compile(r"""[ \t\f]*(?:
   | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)
   | (?P<int>\d+)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
+  | (?P<op>\.\.\.|\.\.|<-|->|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
   | (?P<other>[\s\S])
   | (?P<end>$)
 )""", re.VERBOSE)
@@ -577,6 +577,23 @@ class _Parser:
             return ast.State(name, type_, domain, init, self.span(start, end))
         if word == "oracle":
             name = self.ident()
+            if self.at(":"):
+                self.take()
+                if self.at("("):
+                    self.take()
+                    params = []
+                    if not self.at(")"):
+                        params.append(self.type_expr())
+                        while self.at(","):
+                            self.take()
+                            params.append(self.type_expr())
+                    self.expect(")")
+                else:
+                    params = [self.type_expr()]
+                self.expect("->")
+                result = self.type_expr()
+                end = self.end_line()
+                return ast.FnOracle(name, tuple(params), result, self.span(start, end))
             self.expect("=")
             kind = self.ident()
             self.expect("(")

@@ -77,6 +77,8 @@ class MethodEmitter:
         if isinstance(value, Var) and value.name not in self.namer.inline and self.namer.name(value) == name:
             return
         code = self.expr(value)
+        if code == name:                          # `_rng = _rng`: the generator advanced in place
+            return
         value_type = value.type
         if target.type.shape != () and value_type.shape == ():
             dtype = self.dtypes.get(target.source, self.dtype_code)
@@ -208,6 +210,8 @@ class MethodEmitter:
                     w.line(f'rt.Oracle("{o.var.name}", "{o.kind}"{every}),')
                 w.dedent()
                 w.line("),")
+            if m.key is not None:
+                w.line("random=True,")
         else:
             w.line("states=" + _tuple(self.slot(s) for s in m.states) + ",")
             w.line("inputs=(")
@@ -216,6 +220,16 @@ class MethodEmitter:
                 w.line(self.slot(i) + ",")
             w.dedent()
             w.line("),")
+            if m.oracles:
+                w.line("oracles=(")
+                w.indent()
+                for o in m.oracles:
+                    fn = o.var.type
+                    args = _tuple(f'("{p.elem}", {_dims_tuple(p.shape)})' for p in fn.params)
+                    result = f'("{fn.result.elem}", {_dims_tuple(fn.result.shape)})'
+                    w.line(f'rt.Oracle("{o.var.name}", "function", args={args}, result={result}),')
+                w.dedent()
+                w.line("),")
             w.line("outputs=" + _tuple(f'("{n}", "{v.type.elem}")' for n, v in m.outputs) + ",")
         if m.periods:
             w.line("periods=" + _tuple(f'("{text}", lambda hp: {self.expression(b)})' for text, b in m.periods)
@@ -226,7 +240,9 @@ class MethodEmitter:
     def slot(self, s, live=None) -> str:
         shape = "" if s.type.shape == LEAF else f", {_dims_tuple(s.type.shape)}"
         live_code = f", live=lambda hp: {self.expression(live)}" if live is not None else ""
-        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code})'
+        domain = f", domain={_tuple([chr(34) + s.domain[0] + chr(34)] + [repr(a) for a in s.domain[1:]])}" \
+            if getattr(s, "domain", None) else ""
+        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{domain})'
 
     # ------------------------------------------------------------ optimizer
 
@@ -260,6 +276,10 @@ class MethodEmitter:
         w.line()
         w.line()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
+        yields = m.body.yields
+        if m.key is not None:              # the generator: advanced in place, so not returned
+            args.append(m.key.name)
+            yields = yields[:-1]
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
         w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}."""')
@@ -268,8 +288,8 @@ class MethodEmitter:
         for s in m.body.stmts:
             if self.namer.printed(s):
                 self.stmt(s)
-        w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if state_names
-               else f"return ({self.expr(m.body.yields[0])},)")
+        w.line(f"return {', '.join(self.expr(y) for y in yields)}" if state_names
+               else f"return ({self.expr(yields[0])},)")
         w.dedent()
         w.line()
         w.line()
@@ -283,7 +303,8 @@ class MethodEmitter:
     def solver(self) -> None:
         m, w = self.m, self.w
         inputs = [i.name for i in m.inputs]
-        w.line(f"def solve_{m.name}(hp, {', '.join(inputs)}):")
+        args = ["hp"] + inputs + [o.var.name for o in m.oracles] + ["_progress=None"]
+        w.line(f"def solve_{m.name}({', '.join(args)}):")
         w.indent()
         w.line('"""Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""')
         if m.dims:
@@ -298,22 +319,31 @@ class MethodEmitter:
             if self.namer.printed(s):
                 self.stmt(s)
         w.line(f"_cap = rt.require_steps(SPEC_{m.name}, {self.expr(loop.max_iter)})")
-        for p, i in zip(loop.params, loop.inits):
+        for p, i in zip(loop.params[:-1], loop.inits[:-1]):      # the stop flag is tested, not kept
             self.assign(p, i)
         t = m.counter.name
         w.line(f"{t} = 0")
         w.line(f"while {t} < _cap:")
         w.indent()
         w.line(f"{t} += 1")
-        self.block(loop.body, loop.params)
-        w.line(f"if {self.namer.name(loop.params[-1])}:")
+        self.block(Block(loop.body.stmts, loop.body.yields[:-1]), loop.params[:-1])
+        if loop.observe:
+            reported = [self.expr(v) for v in loop.observe] + ["None"] * (2 - len(loop.observe))
+            w.line("if _progress is not None:")
+            w.indent()
+            w.line(f"_progress({', '.join(reported)})")
+            w.dedent()
+        w.line(f"if {self.expr(loop.body.yields[-1])}:")
         w.indent()
         w.line("break")
         w.dedent()
         w.dedent()
         outs = ", ".join(f'"{n}": {self.expr(v)}' for n, v in m.outputs)
         residual = self.namer.name(m.residual) if m.residual is not None else "None"
-        w.line(f"return {{{outs}}}, rt.SolveInfo({t}, {residual}, {self.namer.name(loop.params[-1])})")
+        results = dict(zip(m.carried, loop.results))
+        checked = "{" + ", ".join(f'"{n}": {self.namer.name(results[n])}' for n in m.checked) + "}"
+        w.line(f"return {{{outs}}}, rt.solve_info(SPEC_{m.name}, {t}, {residual}, "
+               f"{self.namer.name(m.converged)}, {checked})")
         w.dedent()
         w.line()
         w.line()
@@ -347,9 +377,10 @@ def emit_module(module: ModuleIR, target: Target) -> str:
     w.line()
     w.line("from iterc.runtime import numpy_rt as rt")
     w.line()
+    from .lowering import NUMPY_SOLVER
     for m in module.methods:
         w.line()
-        MethodEmitter(m, w, target).emit()
+        MethodEmitter(m, w, target if isinstance(m, OptimizerIR) else NUMPY_SOLVER).emit()
         w.line()
     w.line()
     w.line("METHODS = {" + ", ".join(f'"{m.name}": make_{m.name}' for m in module.methods) + "}")

@@ -35,6 +35,21 @@ TABLE = {
     "logsumexp": "rt.logsumexp({0}{axis_kw})", "softmax": "rt.softmax({0}{axis_kw})",
     "normalize": "rt.normalize({0}{axis_kw})", "dot": "np.sum(np.multiply({0}, {1}))",
     "sigmoid": "rt.sigmoid({0})", "clip": "np.clip({0}, {1}, {2})", "outer": "np.outer({0}, {1})",
+    "reduce_all": "np.all({0}{axis_kw})",
+    # a function oracle is a Python callable (the runtime wraps it to check what it returns)
+    "call": lambda args, kw, types, t: f"{args[0]}({', '.join(args[1:])})",
+    # the key is an np.random.Generator: a draw advances it in place, so the next key is
+    # the same object (`_rng = _rng`, which the emitter does not print)
+    "rng_key": "rt.rng({0})", "rng_next": "{0}",
+    "random_normal": "rt.randn_like({0}, {1})", "random_uniform": "rt.rand_like({0}, {1})",
 }
 
 NUMPY = Target("numpy", "np", TABLE)
+
+# A solver runs on whole arrays, with no per-leaf loop: its scalars (LEAF-placed) are plain
+# numpy scalars, so its flags combine with Python's `and`/`or`/`not`.
+SOLVER_TABLE = {**TABLE,
+                "and": ByPlace(Place.LEAF, Infix("and", 2), "np.logical_and({0}, {1})"),
+                "or": ByPlace(Place.LEAF, Infix("or", 1), "np.logical_or({0}, {1})"),
+                "not": ByPlace(Place.LEAF, Prefix("not ", 3), "np.logical_not({0})")}
+NUMPY_SOLVER = Target("numpy", "np", SOLVER_TABLE)

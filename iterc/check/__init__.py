@@ -140,7 +140,7 @@ def check_module(module: ast.Module, trace: Optional[CheckTrace] = None
         loader.stack.append(here.resolve())
     defs, aliases = loader.defs_of(module, here, diags)
     if trace is not None:
-        trace.defs, trace.aliases = defs, aliases
+        trace.syntax, trace.defs, trace.aliases = module, defs, aliases
 
     for d in module.defs:
         why = reserved_reason(d.name.name)

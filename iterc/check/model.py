@@ -126,6 +126,7 @@ class CheckTrace:
     """What `check_module(module, trace=...)` fills in even when the module has errors, for
     tools that answer questions about a file being edited (the language server): the defs
     and `use ... as` modules in scope, and every method's typing and symbols."""
+    syntax: Optional[ast.Module] = None          # the module checked
     defs: dict[str, ast.Def] = field(default_factory=dict)
     aliases: dict[str, dict[str, ast.Def]] = field(default_factory=dict)
     methods: list[MethodTrace] = field(default_factory=list)

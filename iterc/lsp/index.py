@@ -170,6 +170,11 @@ class Index:
                 return start
         return len(text)
 
+    def next_line(self, offset: int) -> int:
+        """The start of the line after the one holding `offset`: where a `let` becomes visible."""
+        end = self.text.find("\n", offset)
+        return len(self.text) if end < 0 else end + 1
+
     def block_region(self, stmts, start: int) -> tuple[int, int, int]:
         if not stmts:
             return (start, start, 0)
@@ -186,7 +191,7 @@ class Index:
             self.declare(scope, p, "defarg", p, owner=d, region=region)
         for let in d.lets:
             self.expr(let.value, scope, d, None)
-            self.declare(scope, let.name, "deflocal", let, owner=d, region=(let.span.end, region[1], 0))
+            self.declare(scope, let.name, "deflocal", let, owner=d, region=(self.next_line(let.span.end), region[1], 0))
         self.expr(d.result, scope, d, None)
 
     def walk_method(self, m: ast.Method) -> None:
@@ -301,7 +306,8 @@ class Index:
                 mt = self.method_traces.get(id(m))
                 if mt is not None:
                     sym = next((x for x in mt.locals if x.decl is s), None)
-                self.declare(scope, s.name, "local", s, m, region=(s.span.end, end[0], end[1]), symbol=sym)
+                self.declare(scope, s.name, "local", s, m, region=(self.next_line(s.span.end), end[0], end[1]),
+                             symbol=sym)
             elif isinstance(s, ast.Every):
                 ex(s.period)
                 self.block(s.body, _Scope(scope), m, typing)

@@ -161,6 +161,19 @@ async def test_error_in_a_used_module_points_at_the_use(client: LanguageClient, 
     doc.close()
 
 
+async def test_columns_count_utf16_units(client: LanguageClient, tmp_path):
+    """LSP columns are UTF-16 code units: an emoji before a name on its line counts twice."""
+    text = ADAMW.read_text().replace("x <- x * (1 - lr * weight_decay)",
+                                     'x <- x * (1 - lr * weight_decay) + 0 * dot("\U0001F600", nosuch)')
+    doc = await Doc.open(client, _uri(tmp_path, "u.iter"), "\ufeff" + text)
+    got = {d.code: d for d in await doc.diagnostics()}
+    line = text.split("\n")[doc.pos("nosuch").line]
+    python_col = line.index("nosuch")
+    assert got["E0101"].range.start == types.Position(doc.pos("nosuch").line, python_col + 1)
+    assert got["E0207"].range.end.character == line.index('",') + 2
+    doc.close()
+
+
 # ---------------------------------------------------------------- hover
 
 async def test_hover_state_hyper_builtin_expression(client: LanguageClient):

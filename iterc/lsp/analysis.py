@@ -38,6 +38,7 @@ class Analysis:
     parsed: bool = False                       # the whole text parsed
     blanked: list[tuple[int, int]] = field(default_factory=list)   # [start, end) offsets left out
     lines: Optional[Lines] = None
+    internal_error: Optional[str] = None       # iterc itself failed (a bug): said as a diagnostic
     _index: object = None
 
     def range_of(self, span: Span):

@@ -92,7 +92,14 @@ def to_lsp_diagnostic(a: Analysis, d: Diagnostic) -> types.Diagnostic:
 
 
 def lsp_diagnostics(a: Analysis) -> list[types.Diagnostic]:
-    return [to_lsp_diagnostic(a, d) for d in a.diagnostics]
+    out = [to_lsp_diagnostic(a, d) for d in a.diagnostics]
+    if a.internal_error:
+        zero = types.Range(types.Position(0, 0), types.Position(0, 0))
+        out.append(types.Diagnostic(range=zero, source="iterc", code="internal",
+                                    severity=types.DiagnosticSeverity.Error,
+                                    message=f"internal error in iterc: {a.internal_error} (a bug in iterc, "
+                                            "not in this file; please report it)"))
+    return out
 
 
 # ---------------------------------------------------------------- hover

@@ -96,13 +96,9 @@ class IterLanguageServer(LanguageServer):
             return analyze(uri, version, text, path, self.encoding)
         except Exception as exc:                   # noqa: BLE001 - a bug in iterc: say so, keep serving
             log.error("iterc failed on %s:\n%s", uri, traceback.format_exc())
-            from ..diagnostics import error
-            from ..syntax.source import Source, Span
-            src = Source(path, text)
-            d = error("E0003", f"internal error in iterc: {type(exc).__name__}: {exc} (please report it)",
-                      Span(src, 0, 0))
             from .positions import Lines
-            return Analysis(uri, version, text, path, src, [d], lines=Lines(text, self.encoding))
+            return Analysis(uri, version, text, path, None, [], lines=Lines(text, self.encoding),
+                            internal_error=f"{type(exc).__name__}: {exc}")
 
     def publish(self, uri: str) -> None:
         a = self.analysis(uri)

@@ -125,7 +125,7 @@ def _decl_text(b: Binding) -> str:
     if b.kind == "counter":
         return f"step {b.name}"
     if b.kind == "dim":
-        return f"dims {b.name}"
+        return f"dims {b.name}" if isinstance(node, ast.Ident) and b.note is None else f"dim {b.name}"
     if b.kind == "defarg":
         return f"{b.name}  (argument of def {b.owner.name.name})"
     if b.kind == "def":
@@ -227,6 +227,8 @@ def _binding_hover(a: Analysis, occ: Occ) -> Optional[str]:
             lines.append(f"supplied every `{node.every.span.text}` steps")
     if b.kind == "counter":
         lines.append("the step number, 1 on the first step (not static)")
+    if b.kind == "dim":
+        lines.append((b.note or "its size is not given by any param or input") + "; static inside the step")
     if b.symbol is not None and b.symbol.static and b.kind in ("local", "let"):
         lines.append("static: known before the run starts")
     return _md(_decl_text(b), *lines)

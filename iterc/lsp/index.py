@@ -39,6 +39,7 @@ class Binding:
     symbol: Optional[Symbol] = None
     region: tuple[int, int, int] = (0, 0, 0)   # visible in [start, end) at indentation >= col
     implicit: bool = False               # `step:` binds the counter `t` without writing it
+    note: Optional[str] = None           # what else to say on hover (where a dimension's size comes from)
 
 
 @dataclass(eq=False)
@@ -208,15 +209,18 @@ class Index:
             s = symbols.get(name)
             return s if s is not None and (s.decl is node or s.kind == "dim") else None
 
-        def dims_of(te: ast.TypeExpr, binds: bool):
+        def dims_of(te: ast.TypeExpr, binds: bool, owner=None):
             if isinstance(te.dims, tuple):
-                for d in te.dims:
+                for axis, d in enumerate(te.dims):
                     if isinstance(d, ast.Ident):
                         known = scope.names.get(d.name)
                         if known is None and binds:
-                            self.declare(scope, d, "dim", d, m, region=region, symbol=sym_for(d.name, d))
+                            known = self.declare(scope, d, "dim", d, m, region=region, symbol=sym_for(d.name, d))
                         else:
                             self.add(d.span, d.name, "ref", known, d, m)
+                        if binds and known is not None and known.kind == "dim" and known.note is None:
+                            word = "param" if isinstance(owner, ast.Param) else "input"
+                            known.note = f"its size: axis {axis} of {word} `{owner.name.name}`"
 
         order = ([mb for mb in m.members if isinstance(mb, ast.Dims)]
                  + [mb for mb in m.members if isinstance(mb, ast.Param)]
@@ -229,7 +233,7 @@ class Index:
             elif isinstance(mb, (ast.Param, ast.Input)):
                 kind = "param" if isinstance(mb, ast.Param) else "input"
                 self.declare(scope, mb.name, kind, mb, m, region=region, symbol=sym_for(mb.name.name, mb))
-                dims_of(mb.type, True)
+                dims_of(mb.type, True, mb)
             elif isinstance(mb, (ast.Hyper, ast.State, ast.Oracle, ast.Let)):
                 kind = {ast.Hyper: "hyper", ast.State: "state", ast.Oracle: "oracle", ast.Let: "let"}[type(mb)]
                 self.declare(scope, mb.name, kind, mb, m, region=region, symbol=sym_for(mb.name.name, mb))

@@ -83,16 +83,11 @@ class Doc:
         return await self.diagnostics()
 
     async def edit(self, start: tuple[int, int], end: tuple[int, int], new: str):
-        """An incremental change of the range (line, character) start..end."""
-        self.version += 1
+        """Replace the range (line, character) start..end (ASCII lines); the server asks for
+        full-text sync, so the whole new text is sent."""
         lines = self.text.split("\n")
         offset = lambda p: sum(len(x) + 1 for x in lines[:p[0]]) + p[1]     # noqa: E731
-        self.text = self.text[:offset(start)] + new + self.text[offset(end):]
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            types.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
-            [types.TextDocumentContentChangePartial(
-                range=types.Range(types.Position(*start), types.Position(*end)), text=new)]))
-        return await self.diagnostics()
+        return await self.set(self.text[:offset(start)] + new + self.text[offset(end):])
 
     def close(self):
         self.client.text_document_did_close(types.DidCloseTextDocumentParams(

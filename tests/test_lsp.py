@@ -174,6 +174,21 @@ async def test_columns_count_utf16_units(client: LanguageClient, tmp_path):
     doc.close()
 
 
+async def test_only_newlines_break_lines(client: LanguageClient, tmp_path):
+    """Form feeds, vertical tabs and U+2028 in a comment do not start lines (in LSP, only
+    \\n, \\r\\n and \\r do): a diagnostic below them is on the line the editor shows."""
+    text = ADAMW.read_text().replace("# first moment", "# first\f\vmoment\u2028\x85") \
+        .replace("m <- beta1 * m", "m <- betaa * m").replace("\n", "\r\n")
+    doc = await Doc.open(client, _uri(tmp_path, "ff.iter"), text)
+    (d,) = await doc.diagnostics()
+    line = text.split("\n")[doc.pos("betaa").line]
+    assert d.range.start == types.Position(doc.pos("betaa").line, line.index("betaa"))
+    line_no = doc.pos("betaa").line
+    await doc.set(text.replace("betaa", "beta1"))
+    assert await doc.diagnostics() == [] and line_no > 20
+    doc.close()
+
+
 # ---------------------------------------------------------------- hover
 
 async def test_hover_state_hyper_builtin_expression(client: LanguageClient):

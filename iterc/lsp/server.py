@@ -66,7 +66,10 @@ class Remap:
 
 class IterLanguageServer(LanguageServer):
     def __init__(self):
-        super().__init__("iterc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        # Full sync: the client sends the whole text on each change (a few kB for a long
+        # .iter file). pygls applies incremental changes with str.splitlines, which also
+        # breaks lines at \f, \v, \x85 or \u2028, where LSP does not: full text is exact.
+        super().__init__("iterc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.current: dict[str, Analysis] = {}
         self.good: dict[str, Analysis] = {}
 

@@ -19,7 +19,7 @@ from lsp_support import CONFIG, STDLIB_FILES, start, wait_diagnostics
 
 MAX_PREFIXES = 600          # keeps the test fast however large the stdlib grows
 URI = "untitled:robust.iter"
-FILE_URI = (STDLIB_FILES[0].parent / "robust_probe.iter").as_uri()   # never written; resolves `use`
+FILE_URI = (STDLIB_FILES[0].parent / "robust_probe.iter").as_uri()   # a file: URI (never written)
 
 
 class Session:

@@ -234,31 +234,46 @@ def _param_name(scope) -> Optional[str]:
 
 # ---------------------------------------------------------------- signature help
 
+def _code(line: str) -> str:
+    """A line without its comment (a `#` outside a string)."""
+    quotes = 0
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quotes += 1
+        elif ch == "#" and quotes % 2 == 0:
+            return line[:i]
+    return line
+
+
 def _open_call(text: str, offset: int) -> Optional[tuple[str, int, str]]:
     """(callee, index of the active argument, text of the active argument so far) of the
-    innermost call still open at `offset`."""
-    depth, commas = 0, 0
-    i = offset - 1
-    lo = max(0, offset - 2000)
-    last_comma = offset
-    while i >= lo:
-        ch = text[i]
+    innermost call still open at `offset`, looking back over at most 20 lines of code."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    lines = [_code(text[line_start:offset])]
+    at = line_start
+    while at > 0 and len(lines) < 20:
+        prev = text.rfind("\n", 0, at - 1) + 1
+        lines.append(_code(text[prev:at - 1]))
+        at = prev
+    code = "\n".join(reversed(lines))
+    depth, commas, last_comma = 0, 0, len(code)
+    for i in range(len(code) - 1, -1, -1):
+        ch = code[i]
         if ch in ")]":
             depth += 1
         elif ch in "([":
             if depth == 0:
                 if ch == "[":
                     return None
-                m = re.search(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)\s*$", text[max(0, i - 200):i])
+                m = re.search(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)\s*$", code[:i])
                 if not m:
                     return None
-                return m.group(1), commas, text[last_comma:offset].lstrip(", ")
+                return m.group(1), commas, code[last_comma:].lstrip(", ")
             depth -= 1
         elif ch == "," and depth == 0:
             if commas == 0:
                 last_comma = i + 1
             commas += 1
-        i -= 1
     return None
 
 

@@ -20,7 +20,6 @@ from ..syntax import ast
 from ..syntax.source import Source, Span
 from .positions import Lines, _units
 
-_TOP_WORDS = ("use", "def", "optimizer", "solver")
 # diagnostics that a blanked-out `def` or `use` may cause in the items that remain
 _CASCADES = ("E0101", "E0115", "E0116")
 
@@ -84,29 +83,11 @@ def analyze(uri: str, version: Optional[int], text: str, path: str, encoding: st
     return a
 
 
-def _top_items(lines: list[str]) -> list[tuple[int, int]]:
-    """Line ranges [start, end) of the top-level items (as recover.py splits a file)."""
-    inside, in_string = False, set()
-    for i, line in enumerate(lines):
-        if inside:
-            in_string.add(i)
-        if line.count('"""') % 2 == 1:
-            inside = not inside
-    tops = [i for i, line in enumerate(lines)
-            if line[:1].strip() and not line.startswith("#") and i not in in_string
-            and line.split()[0].rstrip(":") in _TOP_WORDS]
-    if not tops:
-        return []
-    items = [(s, tops[k + 1] if k + 1 < len(tops) else len(lines)) for k, s in enumerate(tops)]
-    if tops[0] > 0:
-        items.insert(0, (0, tops[0]))
-    return items
-
-
 def _check_what_parses(a: Analysis, syntax: list[Diagnostic]) -> None:
     """Blank the top-level items that hold a syntax error; parse and check the rest."""
     from ..check import check_module
     from ..syntax.fastparse import fast_parse
+    from ..syntax.recover import top_level_items
 
     source = a.source
     lines = source.text.split("\n")
@@ -116,7 +97,7 @@ def _check_what_parses(a: Analysis, syntax: list[Diagnostic]) -> None:
     bad_lines = {source.line_col(d.span.start)[0] - 1 for d in syntax if d.span is not None and d.is_error}
     if not bad_lines:
         return
-    items = _top_items(lines)
+    items = top_level_items(lines)
     broken = [(s, e) for s, e in items if any(s <= b < e for b in bad_lines)]
     if not broken or any(not any(s <= b < e for s, e in items) for b in bad_lines):
         return

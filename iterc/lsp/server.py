@@ -64,6 +64,11 @@ class Remap:
         return types.Range(start, end)
 
 
+def _norm(a: Analysis) -> str:
+    """The text with LSP's line breaks as `\\n` (what positions count lines in)."""
+    return a.source.text if a.source is not None else a.text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class IterLanguageServer(LanguageServer):
     def __init__(self):
         # Full sync: the client sends the whole text on each change (a few kB for a long
@@ -118,7 +123,7 @@ class IterLanguageServer(LanguageServer):
         g = self.good.get(uri)
         if not stale or g is None:
             return None
-        r = Remap(a.text, g.text)
+        r = Remap(_norm(a), _norm(g))
         line = r.to_old(pos.line)
         if line is None:
             return None
@@ -141,7 +146,7 @@ class IterLanguageServer(LanguageServer):
         g = self.good.get(uri)
         if g is None:
             return None
-        r = Remap(a.text, g.text)
+        r = Remap(_norm(a), _norm(g))
         line = pos.line
         while line >= 0 and r.to_old(line) is None:
             line -= 1
@@ -287,7 +292,7 @@ def create_server() -> IterLanguageServer:
         g = ls.good.get(uri)
         if a.parsed or g is None:
             return features.document_symbols(a)
-        remap = Remap(a.text, g.text)
+        remap = Remap(_norm(a), _norm(g))
 
         def move(sym: types.DocumentSymbol) -> types.DocumentSymbol:
             sym.range = remap.range(sym.range, clamp=True)

@@ -143,3 +143,10 @@ def test_readme_documents_the_editors():
     readme = (ROOT / "README.md").read_text()
     assert "## Editors" in readme and "editors/vscode" in readme and "editors/nvim" in readme
     assert "iterc lsp" in readme
+
+
+def test_lsp_without_pygls_says_what_to_install():
+    probe = ("import sys\nsys.modules['pygls'] = None\nfrom iterc.cli import main\n"
+             "try:\n    main(['lsp'])\nexcept SystemExit as exc:\n    print('exit', exc.code)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "exit 2" in proc.stdout and 'pip install "iterc[lsp]"' in proc.stderr, proc.stdout + proc.stderr

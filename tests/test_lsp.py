@@ -338,6 +338,13 @@ async def test_completion_use_domains_types(client: LanguageClient, tmp_path):
     names = labels(await complete_at(client, doc, types.Position(4, 13)))
     assert {"real", "int", "bool", "f32", "bf16"} <= names
     doc.close()
+    # on a hyper's line: only hypers, and `where` until there is one
+    text = ADAMW.read_text().replace("hyper amsgrad: bool = false", "hyper amsgrad: bool = false w")
+    doc = await Doc.open(client, _uri(tmp_path, "w.iter"), text)
+    pos = doc.pos("false w", delta=7)
+    names = labels(await complete_at(client, doc, pos))
+    assert "where" in names and {"lr", "beta1"} <= names and not {"x", "m", "sqrt"} & names
+    doc.close()
     # an oracle's kind, with the param filled in (from the rest of the method, which parses)
     text = ADAMW.read_text().replace("    oracle g = grad(x)\n", "    oracle g = grad(x)\n    oracle h = \n")
     doc = await Doc.open(client, _uri(tmp_path, "o.iter"), text)

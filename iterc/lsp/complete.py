@@ -203,6 +203,8 @@ def completion(text: str, line_no: int, col_units: int, doc_path: Optional[str],
     if not hyper_line:
         items.extend(_builtin_items())
     items.extend(_item(w, K.Keyword, "keyword", sort="4") for w in VALUE_WORDS)
+    if hyper_line and not re.search(r"\bwhere\b", before):
+        items.append(_item("where", K.Keyword, "conditions on the hyper", sort="0"))
     return types.CompletionList(is_incomplete=False, items=items)
 
 

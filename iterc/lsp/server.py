@@ -9,6 +9,7 @@ across the lines that changed since; the answer's ranges are mapped back.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import traceback
 from typing import Optional
@@ -162,6 +163,18 @@ def _fail(message: str):
 
 def create_server() -> IterLanguageServer:
     server = IterLanguageServer()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: IterLanguageServer, params: types.InitializedParams):
+        # Load the lark parser now (a file with a syntax error needs it) rather than on the
+        # first half-typed line, then move everything loaded so far out of the collector's
+        # way: the parser tables and protocol classes live as long as the server.
+        try:
+            analyze("untitled:warmup", None, "optimizer o:\n    step:\n        x <-\n", "warmup.iter")
+        except Exception:                          # noqa: BLE001 - only a warm-up
+            log.exception("warm-up failed")
+        gc.collect()
+        gc.freeze()
 
     # ------------------------------------------------------------ documents
 

@@ -28,6 +28,17 @@ sys.path.insert(0, str(HERE))
 from check_inprocess import program  # noqa: E402
 
 
+def _cpu_seconds(pid) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), or None."""
+    import os
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
 async def run(n_edits: int, seed: int) -> dict[str, list[float]]:
     from lsprotocol import types
     from pygls.lsp.client import LanguageClient
@@ -58,6 +69,8 @@ async def run(n_edits: int, seed: int) -> dict[str, list[float]]:
             await asyncio.sleep(0.0005)
 
     await wait(1)
+    pid = client._server.pid if getattr(client, "_server", None) is not None else None
+    cpu_before = _cpu_seconds(pid)
     lines = text.split("\n")
     rng = random.Random(seed)
     numbers = [(i, line.index("0.5")) for i, line in enumerate(lines) if "0.5" in line]
@@ -90,6 +103,9 @@ async def run(n_edits: int, seed: int) -> dict[str, list[float]]:
         for k, ch in enumerate(statement):
             await change((at, 8 + k), (at, 8 + k), ch, "typing")
         await change((at, 0), (at + 1, 0), "", "valid")                         # and remove it again
+    cpu_after = _cpu_seconds(pid)
+    if cpu_before is not None and cpu_after is not None:
+        times["cpu"] = [(cpu_after - cpu_before) * 1000 / (len(times["valid"]) + len(times["typing"]))]
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -112,6 +128,9 @@ def main() -> None:
         xs = sorted(xs)
         p90 = xs[int(0.9 * (len(xs) - 1))]
         print(f"  {name:<28} n={len(xs):<4} median {statistics.median(xs):6.1f} ms   p90 {p90:6.1f} ms")
+    if "cpu" in times:
+        print(f"  server CPU time per edit (mean, all edits): {times['cpu'][0]:.1f} ms "
+              "(what an edit costs when the server has a core to itself)")
     print(f"  for scale, right after: in-process check_text of the file, median {reference:.1f} ms "
           "(bench/check_inprocess.py; 10.6 ms on an idle machine)")
     print(f"target: median under 50 ms -> {'met' if statistics.median(everything) < 50 else 'NOT met'}")

@@ -54,14 +54,15 @@ def read_source(path: str | Path) -> tuple[Optional[Source], list[Diagnostic]]:
     return decode(shown, data)
 
 
-def check_source(source: Source) -> CheckResult:
+def check_source(source: Source, trace=None) -> CheckResult:
+    """`trace` (an `iterc.check.CheckTrace`) receives the typing of a file with errors too."""
     from .syntax.parser import parse_source
     from .check import check_module
 
     module, diags = parse_source(source)
     if module is None:
         return CheckResult(diags, None, source)
-    checked, more = check_module(module)
+    checked, more = check_module(module, trace)
     diags = sorted(diags + more, key=Diagnostic.sort_key)
     return CheckResult(diags, checked if not any(d.is_error for d in diags) else None, source)
 

@@ -1,4 +1,4 @@
-"""The `iterc` command line: check, compile, fmt, list, doc.
+"""The `iterc` command line: check, compile, fmt, list, doc, lsp.
 
 Exit codes: 0 success (warnings included), 1 the input has errors (or `fmt --check` would
 reformat), 2 a usage error (click's own), 3 an internal error, i.e. a bug in iterc.
@@ -303,6 +303,23 @@ def doc(out: str | None, check_only: bool) -> None:
         click.echo(text, nl=False)
     else:
         _write_output(out, text)
+
+
+# ---------------------------------------------------------------- lsp
+
+@cli.command()
+@click.option("--stdio", is_flag=True, help="Talk over stdin and stdout (the default, and the only transport).")
+def lsp(stdio: bool) -> None:
+    """Run the language server for editors, on stdin and stdout (needs `pip install "iterc[lsp]"`)."""
+    try:
+        import lsprotocol  # noqa: F401
+        import pygls  # noqa: F401
+    except ImportError as exc:
+        click.echo(f"error: `iterc lsp` needs pygls and lsprotocol ({exc}); "
+                   "install them with: pip install \"iterc[lsp]\"", err=True)
+        sys.exit(EXIT_USAGE)
+    from .lsp import main as serve
+    serve()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,10 +12,10 @@ from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
 from .defs import check_def_names
 from .methods import MethodChecker
-from .model import CheckedMethod, CheckedModule
+from .model import CheckedMethod, CheckedModule, CheckTrace, MethodTrace
 from .names import did_you_mean, reserved_reason
 
-__all__ = ["check_module", "CheckedModule", "CheckedMethod"]
+__all__ = ["check_module", "CheckedModule", "CheckedMethod", "CheckTrace"]
 
 
 def _stdlib_modules(root: Path) -> dict[str, Path]:
@@ -131,7 +131,9 @@ class _Loader:
         return module
 
 
-def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diagnostic]]:
+def check_module(module: ast.Module, trace: Optional[CheckTrace] = None
+                 ) -> tuple[Optional[CheckedModule], list[Diagnostic]]:
+    """`trace`, when given, receives the typing of every method, errors or not."""
     diags: list[Diagnostic] = []
     path = module.span.source.path
     here = Path(path) if Path(path).is_file() else None
@@ -139,6 +141,8 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
     if here is not None:
         loader.stack.append(here.resolve())
     defs, aliases = loader.defs_of(module, here, diags)
+    if trace is not None:
+        trace.syntax, trace.defs, trace.aliases = module, defs, aliases
 
     for d in module.defs:
         why = reserved_reason(d.name.name)
@@ -163,7 +167,11 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
             continue
         seen[m.name.name] = m
         method_diags: list[Diagnostic] = []
-        checked = MethodChecker(m, method_diags, defs, aliases).run()
+        checker = MethodChecker(m, method_diags, defs, aliases)
+        checked = checker.run()
+        if trace is not None:
+            trace.methods.append(MethodTrace(m, checker.typing, dict(checker.base), list(checker.bound_lets),
+                                             list(checker.hypers)))
         diags.extend(method_diags)
         if checked is not None:
             methods.append(checked)

@@ -6,12 +6,14 @@ expression with an erroneous part is not reported again).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Optional
 
 from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Sig, lookup
-from ..diagnostics import Diagnostic, Note, error
+from ..diagnostics import Diagnostic, Note, Suggestion, error
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, FnType, Type, shape_str
+from .fixes import axis_fix
 from .model import CallInfo, DefExpansion, Symbol, Typing
 from .names import ORACLE_KINDS, did_you_mean, suggest
 
@@ -81,8 +83,7 @@ class ExprChecker:
 
     def report(self, d: Diagnostic) -> None:
         if self.expansion_notes:
-            d = Diagnostic(d.code, d.severity, d.message, d.span, d.hint,
-                           d.notes + tuple(reversed(self.expansion_notes)), d.label)
+            d = dataclasses.replace(d, notes=d.notes + tuple(reversed(self.expansion_notes)))
         self.diags.append(d)
 
     def mark_read(self, sym: Symbol) -> None:
@@ -99,14 +100,14 @@ class ExprChecker:
     def is_static(self, node) -> bool:
         return id(node) in self.typing.static
 
-    def did_you_mean_read(self, name: str) -> Optional[str]:
+    def did_you_mean_read(self, name: str) -> Optional[Suggestion]:
         """A "did you mean" hint over the visible names. The suggested name counts as read:
         "`lr` is never used" next to "undefined `lrr`; did you mean `lr`?" is noise."""
         guess = suggest(name, self.scopes.visible())
         if guess is None:
             return None
         self.reads.add(guess)
-        return f"did you mean `{guess}`?"
+        return Suggestion(f"did you mean `{guess}`?", name, guess)
 
     def mark_names_read(self, node) -> None:
         """Count the names in an expression that is already reported as wrong as read, without
@@ -204,7 +205,8 @@ class ExprChecker:
                 span = next((k.span for k in node.kwargs if k.name.name == exc.keyword), node.span)
             elif exc.arg is not None and exc.code not in ("E0201", "E0210") and exc.arg < len(operands):
                 span = operands[exc.arg].span
-            self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes))
+            fix = axis_fix(operands, types) if exc.code == "E0201" else None
+            self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes, fix=fix))
             return None
         static = all(self.is_static(o) for o in operands)
         self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))

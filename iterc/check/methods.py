@@ -12,6 +12,7 @@ from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
 from ..types import INT, LEAF, STORAGE_NAMES, FnType, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
+from .fixes import unguarded_period
 from .exprs import ExprChecker, Scopes, _KIND_WORDS, _a_kind, _count, _snippet
 from .model import CheckedMethod, HyperInfo, Symbol, Typing
 from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
@@ -73,6 +74,7 @@ class MethodChecker:
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
         self.draws = False                          # a random draw was checked: lowering threads a key
+        self.periods_warned: set[str] = set()       # hypers already warned about (W0007)
 
     # ------------------------------------------------------------ helpers
 
@@ -504,8 +506,8 @@ class MethodChecker:
             if ut is not None and param.type is not None and ut.shape != param.type.shape:
                 self.report(error("E0201", f"`hvp` direction must have the parameter's shape {param.type}, not {ut}",
                                   o.args[1].span))
-        if o.every is not None:
-            self.expect_static_int(o.every, "the period of `every`")
+        if o.every is not None and self.expect_static_int(o.every, "the period of `every`"):
+            self.warn_period(o.every)
         t = Type("real", ()) if kind == "value" else param.type
         self.oracles.append(self.declare(o.name, "oracle", t, o))
 
@@ -635,6 +637,7 @@ class MethodChecker:
             self.declare(s.name, "var", t, s)
         elif isinstance(s, ast.Every):
             if self.expect_static_int(s.period, "the period of `every`"):
+                self.warn_period(s.period)
                 self.every_stack.append(s.period.span.text)
             else:
                 self.every_stack.append("?")
@@ -692,6 +695,16 @@ class MethodChecker:
             self.fits(sym, t, s.value, "cannot assign to")
 
     # ------------------------------------------------------------ claims and warnings
+
+    def warn_period(self, period) -> None:
+        """W0007, once per hyper: an `every` period that no condition keeps at 1 or more."""
+        sym = self.x.scopes.lookup(period.id) if isinstance(period, ast.Name) else None
+        if sym is None or sym.kind != "hyper" or sym.name in self.periods_warned:
+            return
+        d = unguarded_period(period, sym.decl)
+        if d is not None:
+            self.periods_warned.add(sym.name)
+            self.report(d)
 
     def check_assume(self, a: ast.Assume) -> None:
         for f in a.facts:

@@ -115,3 +115,24 @@ class CheckedModule:
                 return m
         names = ", ".join(m.name for m in self.methods) or "none"
         raise ValueError(f"{self.path} has no method `{name}` (it defines: {names})")
+
+
+@dataclass(eq=False)
+class MethodTrace:
+    """One method as the checker saw it, errors or not: its typing and its symbols."""
+    decl: ast.Method
+    typing: Typing
+    symbols: dict[str, Symbol]         # the method's members (hypers, param, states, dims, ...)
+    locals: list[Symbol]               # `let`s of the step and of a solver, in order
+    hypers: list[HyperInfo]
+
+
+@dataclass(eq=False)
+class CheckTrace:
+    """What `check_module(module, trace=...)` fills in even when the module has errors, for
+    tools that answer questions about a file being edited (the language server): the defs
+    and `use ... as` modules in scope, and every method's typing and symbols."""
+    syntax: Optional[ast.Module] = None          # the module checked
+    defs: dict[str, ast.Def] = field(default_factory=dict)
+    aliases: dict[str, dict[str, ast.Def]] = field(default_factory=dict)
+    methods: list[MethodTrace] = field(default_factory=list)

@@ -5,6 +5,8 @@ import difflib
 import keyword
 from typing import Iterable, Optional
 
+from ..diagnostics import Suggestion
+
 # words of the language itself; contextual in the grammar, but never usable as names
 LANGUAGE_WORDS = frozenset("""
 use as def return optimizer solver hyper param oracle state input dims let output step until
@@ -45,6 +47,8 @@ def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return match[0]
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
+def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
+    """The hint "did you mean `x`?"; it also carries both names, so the diagnostic offers the
+    replacement as a fix."""
     s = suggest(name, candidates)
-    return f"did you mean `{s}`?" if s else None
+    return Suggestion(f"did you mean `{s}`?", name, s) if s else None

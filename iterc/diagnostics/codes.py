@@ -57,4 +57,5 @@ CODES: dict[str, str] = {
     "W0004": "unverified convergence claim",
     "W0005": "nothing defined",
     "W0006": "value computed but never used",
+    "W0007": "period may be zero",
 }

@@ -21,6 +21,31 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the text of `span` (empty for an insertion) with `text`."""
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A change the checker is sure enough of to offer as a one-click fix (editors show it
+    as a code action): a title and the edits, all in one file."""
+    title: str
+    edits: tuple[Edit, ...]
+
+
+class Suggestion(str):
+    """A hint that proposes a name: "did you mean `lr`?" as text, plus the misspelled and the
+    proposed name as data. A diagnostic made with one gets a Fix that replaces the name."""
+
+    def __new__(cls, text: str, wrong: str, right: str):
+        obj = super().__new__(cls, text)
+        obj.wrong, obj.right = wrong, right
+        return obj
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
     severity: Severity
@@ -29,6 +54,7 @@ class Diagnostic:
     hint: Optional[str] = None
     notes: tuple[Note, ...] = field(default=())
     label: Optional[str] = None      # short text printed after the underline
+    fix: Optional[Fix] = None        # a sure fix, for editors; the hint says it in words
 
     @property
     def is_error(self) -> bool:
@@ -40,20 +66,37 @@ class Diagnostic:
         return (self.span.source.path, self.span.start, self.code)
 
 
+def _rename_fix(span: Optional[Span], s: Suggestion) -> Optional[Fix]:
+    """Replace the misspelled name where the diagnostic points (the span is the name itself,
+    or a line that holds it, like `use optim.adamm`)."""
+    if span is None or not s.wrong:
+        return None
+    at = 0 if span.text == s.wrong else span.text.find(s.wrong)
+    if at < 0:
+        return None
+    start = span.start + at
+    return Fix(f"replace `{s.wrong}` with `{s.right}`",
+               (Edit(Span(span.source, start, start + len(s.wrong)), s.right),))
+
+
 def _make(severity: Severity, code: str, message: str, span: Optional[Span],
-          hint: Optional[str], notes, label: Optional[str]) -> Diagnostic:
+          hint: Optional[str], notes, label: Optional[str], fix: Optional[Fix]) -> Diagnostic:
     assert code in CODES, f"unregistered diagnostic code {code}"
-    return Diagnostic(code, severity, message, span, hint, tuple(notes or ()), label)
+    if isinstance(hint, Suggestion):
+        if fix is None:
+            fix = _rename_fix(span, hint)
+        hint = str(hint)
+    return Diagnostic(code, severity, message, span, hint, tuple(notes or ()), label, fix)
 
 
 def error(code: str, message: str, span: Optional[Span], *, hint: Optional[str] = None,
-          notes=(), label: Optional[str] = None) -> Diagnostic:
-    return _make(Severity.ERROR, code, message, span, hint, notes, label)
+          notes=(), label: Optional[str] = None, fix: Optional[Fix] = None) -> Diagnostic:
+    return _make(Severity.ERROR, code, message, span, hint, notes, label, fix)
 
 
 def warning(code: str, message: str, span: Optional[Span], *, hint: Optional[str] = None,
-            notes=(), label: Optional[str] = None) -> Diagnostic:
-    return _make(Severity.WARNING, code, message, span, hint, notes, label)
+            notes=(), label: Optional[str] = None, fix: Optional[Fix] = None) -> Diagnostic:
+    return _make(Severity.WARNING, code, message, span, hint, notes, label, fix)
 
 
 class DiagnosticError(Exception):

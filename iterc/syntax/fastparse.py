@@ -134,6 +134,7 @@ class _Parser:
         self.depth = 0
         self.deep = False                  # went past MAX_DEPTH: the lark path must decide
         self.line_start = 0                # where the current line's code starts, for E0007
+        self.item_start = 0                # where the top-level item being parsed starts
 
     def too_deep(self) -> None:
         self.deep = True
@@ -691,6 +692,7 @@ class _Parser:
                 continue
             if t.kind != "name":
                 raise Bail
+            self.item_start = t.start
             if t.value == "use":
                 uses.append(self.use())
             elif t.value == "def":
@@ -764,11 +766,16 @@ def fast_parse(source: Source) -> Optional[ast.Module]:
     return module
 
 
-def fast_parse_or_error(source: Source):
+def fast_parse_or_error(source: Source, info: Optional[dict] = None):
     """(module, None) for a valid program; (None, diagnostic) for one nested provably too deep
-    for later passes; (None, None) when the lark path must decide."""
+    for later passes; (None, None) when the lark path must decide. When it declines, `info`
+    (if given) gets `valid_until`: the offset of the top-level item it stopped in; every item
+    before it is complete and valid (0 when nothing is known)."""
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     comments: list = []
+    parser = None
+    if info is not None:
+        info["valid_until"] = 0
     try:
         toks = _tokenize(text, source, comments)
         parser = _Parser(source, toks)
@@ -780,4 +787,6 @@ def fast_parse_or_error(source: Source):
                            Span(source, exc.start, min(exc.end, len(source.text))),
                            hint="split the expression with `let` bindings")
     except (Bail, IndexError, RecursionError):
+        if info is not None and parser is not None and not parser.deep:
+            info["valid_until"] = parser.item_start
         return None, None

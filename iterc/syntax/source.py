@@ -15,9 +15,10 @@ class Source:
 
     def __post_init__(self) -> None:
         starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        find, i = self.text.find, self.text.find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
         self._line_starts = starts
 
     def line_col(self, offset: int) -> tuple[int, int]:

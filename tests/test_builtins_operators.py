@@ -380,3 +380,63 @@ def test_axis_forms_act_per_slice(path):
         np.testing.assert_allclose(got, np.stack([per_row(row) for row in X]), **TOL, err_msg=expr)
         got0 = run(expr.replace("axis=1", "axis=0"), path, X=X)
         np.testing.assert_allclose(got0, np.stack([per_row(col) for col in X.T], axis=1), **TOL, err_msg=expr)
+
+
+# ---------------------------------------------------------------- whole methods
+
+METHODS = '''
+optimizer fista_lasso:
+    hyper lr: real = 0.5 where lr > 0
+    hyper lam: real = 0.3 where lam >= 0
+    param y: real[...]
+    oracle g = grad(y)
+    state x: real[...] = y
+    step t:
+        let x_new = prox_l1(y - lr * g, lr * lam)
+        y <- x_new + (t - 1) / (t + 2) * (x_new - x)
+        x <- x_new
+
+optimizer frank_wolfe_l1:
+    hyper r: real = 1.0
+    param x: real[...]
+    oracle g = grad(x)
+    step t:
+        x <- x + 2 / (t + 2) * (lmo_l1ball(g, r) - x)
+
+solver projected_least_squares:
+    input A: real[m, n]
+    input b: real[m]
+    hyper lr: real = 0.01 where lr > 0
+    state p: real[n] = 1 / n
+    step:
+        p <- proj_simplex(p - lr * (A.T @ (A @ p - b)))
+    until norm(p - prev(p)) <= 1e-13 max 20000
+    output p
+'''
+
+
+def test_methods_built_from_operators_converge(tmp_path):
+    import iterc
+    path = tmp_path / "ops.iter"
+    path.write_text(METHODS)
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(3, 4))
+    opt = iterc.load(path, "fista_lasso").numpy()          # f(y) = ||y - c||² / 2: the optimum is prox_l1(c, lam)
+    y = np.zeros_like(c)
+    state = opt.init(y)
+    for _ in range(200):
+        y, state = opt.step(y, state, y - c)
+    np.testing.assert_allclose(state["x"], np.sign(c) * np.maximum(np.abs(c) - 0.3, 0), atol=1e-8)
+    fw = iterc.load(path, "frank_wolfe_l1").numpy()        # min ||x - c||² / 2 over the l1 ball of radius 1
+    x = np.zeros_like(c)
+    state = fw.init(x)
+    for _ in range(3000):
+        x, state = fw.step(x, state, x - c)
+    assert np.abs(x).sum() <= 1 + 1e-12
+    want = run("proj_l1ball(x, 1.0)", "numpy", x=c)
+    assert np.linalg.norm(x - want) < 0.05
+    A, b = rng.normal(size=(8, 5)), rng.normal(size=8)
+    p = iterc.load(path, "projected_least_squares").numpy().solve(A=A, b=b)["p"]
+    grad = A.T @ (A @ p - b)                               # KKT: the gradient is smallest on the support
+    assert abs(p.sum() - 1) < 1e-12 and p.min() >= 0
+    assert np.all(grad[p > 1e-9] <= grad.min() + 1e-6)

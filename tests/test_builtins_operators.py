@@ -440,3 +440,32 @@ def test_methods_built_from_operators_converge(tmp_path):
     grad = A.T @ (A @ p - b)                               # KKT: the gradient is smallest on the support
     assert abs(p.sum() - 1) < 1e-12 and p.min() >= 0
     assert np.all(grad[p > 1e-9] <= grad.min() + 1e-6)
+
+
+def test_numel_is_per_leaf_not_static(tmp_path):
+    """`numel(x)` differs between leaves, so it is placed LEAF: a branch on it runs per leaf
+    and a state used only under it is still allocated (a STATIC placement would make the
+    state's liveness a function of the hypers alone, which cannot see x)."""
+    import iterc
+    path = tmp_path / "numel.iter"
+    path.write_text('''
+optimizer o:
+    hyper lr: real = 0.5
+    hyper k: int = 2
+    param x: real[...]
+    oracle g = grad(x)
+    state m: real[...] = 0
+    step:
+        if numel(x) > 3:
+            m <- 0.5 * m + g
+            x <- x - lr * m * topk_mask(g, k)
+        else:
+            x <- x - lr * onehot(argmax(abs(g)), g) * g
+''')
+    opt = iterc.load(path).numpy()
+    params = {"big": np.array([1.0, -4.0, 2.0, 3.0, 0.5]), "small": np.array([1.0, -3.0])}
+    state = opt.init(params)
+    new, state = opt.step(params, state, params)
+    np.testing.assert_allclose(new["big"], [1.0, -2.0, 2.0, 1.5, 0.5])      # the two largest |g|, halved
+    np.testing.assert_allclose(new["small"], [1.0, -1.5])                   # the largest |g|, halved
+    np.testing.assert_allclose(state["m"]["big"], params["big"])

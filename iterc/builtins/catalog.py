@@ -687,6 +687,8 @@ def _topk_mask(emit, args, kw, t):
     return emit("where", keep, 1.0, 0.0)
 
 
+# numel is placed LEAF, not STATIC like the dims: a leaf's size is known per leaf (at trace
+# time in JAX) but not at instantiation, where static conditions are evaluated from hypers.
 register(Builtin("numel", ("x",), numel_rule, S, "the number of elements of x (an int; for a param, of the leaf)",
                  decompose=_numel))
 register(Builtin("amax", ("x",), reduction_rule(None), R,

@@ -60,7 +60,7 @@ def place_of(fn: str, args, t: Type) -> Place:
     if t.shape != ():
         return Place.ELEMENT
     top = max((a.place if isinstance(a, Var) else Place.STATIC for a in args), default=Place.STATIC)
-    if fn in ("size", "numel"):
+    if fn == "size":
         return Place.STATIC
     return Place.LEAF if top == Place.ELEMENT else top
 

@@ -8,7 +8,7 @@ result, so a composite reads as the formula it stands for.
 from __future__ import annotations
 
 from ..types import LEAF, Type, ShapeError, broadcast, join_elem, shape_str
-from .registry import Builtin, BuiltinError, Kind, Sig, register
+from .registry import REGISTRY, Builtin, BuiltinError, Kind, Sig, register
 
 
 # ---------------------------------------------------------------- rule helpers
@@ -387,7 +387,6 @@ def _scalar(sig: Sig, i: int, what: str = "a scalar") -> None:
 
 def _param_words(sig: Sig, i: int) -> str:
     """"`lam` (argument 2)": a parameter by name where the registry knows it."""
-    from .registry import REGISTRY
     entry = REGISTRY.get(sig.name)
     if entry is not None and i < len(entry.params):
         return f"`{entry.params[i]}` (argument {i + 1})"

@@ -241,7 +241,7 @@ def builtin_table() -> str:
     for name, e in REGISTRY.items():
         if not e.callable:
             continue
-        sig = f"{name}({', '.join(e.params)}{''.join(f', {k}=' for k in e.keywords)})"
+        sig = e.signature()
         rows.append(f"| `{sig}` | {e.kind.value} | {e.summary.replace('|', '&#124;')} |")
     rows += ["", "| operator | builtin | kind | summary |", "|---|---|---|---|"]
     syntax = {"transpose": "`x.T`", "expand": "`x[:, None]`"}

@@ -36,10 +36,18 @@ class BuiltinError(Exception):
 
 @dataclass
 class Sig:
-    """What a shape rule sees: argument types, and static keyword values (e.g. axis)."""
+    """What a shape rule sees: argument types, and static keyword values (e.g. axis).
+
+    `values` holds, per argument, what the checker knows of its value before the run: a
+    dimension's name (`n`) or a literal integer, else None. It is empty when lowering
+    builds an op itself; only rules that make a shape from a value (`eye(n)`) read it."""
     name: str
     args: list[Type]
     kw: dict[str, Any]
+    values: tuple = ()
+
+    def value(self, i: int):
+        return self.values[i] if i < len(self.values) else None
 
 
 # decompose(emit, args, kw, result_type) -> operand, where emit(fn, args, **kw) appends one
@@ -59,10 +67,28 @@ class Builtin:
     callable: bool = True                      # False: reachable only through syntax or lowering
     decompose: Optional[Decompose] = None      # composites: how to write it in primitives
     facts: frozenset = frozenset()             # properties for later passes (e.g. "firmly_nonexpansive")
+    defaults: tuple = ()                       # default values of the last len(defaults) params, which
+                                               # a call may omit (the rule and decompose see fewer args)
 
     @property
     def primitive(self) -> bool:
         return self.decompose is None
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params) - len(self.defaults)
+
+    def shown_params(self) -> list[str]:
+        """The positional parameters as docs show them, defaults included: `["x", "s=1"]`."""
+        shown = list(self.params)
+        for k, d in enumerate(self.defaults):
+            i = len(shown) - len(self.defaults) + k
+            shown[i] = f"{shown[i]}={d:g}" if isinstance(d, float) else f"{shown[i]}={d}"
+        return shown
+
+    def signature(self, keywords: bool = True) -> str:
+        """`proj_simplex(x, s=1, axis=)`: how docs and hints show a call."""
+        return f"{self.name}({', '.join(self.shown_params() + ([f'{k}=' for k in self.keywords] if keywords else []))})"
 
 
 REGISTRY: dict[str, Builtin] = {}
@@ -83,6 +109,6 @@ def lookup(name: str) -> Optional[Builtin]:
     return entry if entry is not None and entry.callable else None
 
 
-def result_type(name: str, args: list[Type], kw: dict[str, Any]) -> Type:
+def result_type(name: str, args: list[Type], kw: dict[str, Any], values: tuple = ()) -> Type:
     """The type of `name` applied to `args` (used when lowering builds ops the checker never saw)."""
-    return REGISTRY[name].rule(Sig(name, list(args), dict(kw)))
+    return REGISTRY[name].rule(Sig(name, list(args), dict(kw), tuple(values)))

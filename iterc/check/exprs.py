@@ -15,7 +15,7 @@ from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, FnType, Type, shape_str
 from .fixes import axis_fix
 from .model import CallInfo, DefExpansion, Symbol, Typing
-from .names import ORACLE_KINDS, did_you_mean, suggest
+from .names import ORACLE_KINDS, did_you_mean, suggest, unknown_function_hint
 
 _KIND_WORDS = {"hyper": "hyper", "param": "parameter", "oracle": "oracle", "state": "state",
                "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding", "var": "loop variable",
@@ -192,7 +192,7 @@ class ExprChecker:
         types = [self.check(o) for o in operands]
         if any(t is None for t in types):
             return None
-        sig = Sig(what or entry.name, list(types), kw or {})
+        sig = Sig(what or entry.name, list(types), kw or {}, tuple(self._known_value(o) for o in operands))
         try:
             result = entry.rule(sig)
         except BuiltinError as exc:
@@ -211,6 +211,14 @@ class ExprChecker:
         static = all(self.is_static(o) for o in operands)
         self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))
         return self._record(node, result, static=static)
+
+    def _known_value(self, node):
+        """What a rule may know of an argument before the run: a dimension's name, or a
+        literal integer (for `eye(n)`); None otherwise."""
+        if isinstance(node, ast.Name):
+            sym = self.scopes.lookup(node.id)
+            return sym.name if sym is not None and sym.kind == "dim" else None
+        return _static_int(node)
 
     def _unary(self, node: ast.Unary):
         return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=f"{node.op}")
@@ -284,19 +292,19 @@ class ExprChecker:
                 return None
             candidates = [n for n, e in REGISTRY.items() if e.callable] + list(self.defs)
             self.report(error("E0116", f"unknown function `{name}`", func.span,
-                              hint=did_you_mean(name, candidates)))
+                              hint=unknown_function_hint(name, candidates)))
             self.visit_args(node)
             return None
-        if len(node.args) != len(entry.params):
-            self.report(error("E0206", _arity_message(name, entry.params, len(node.args)), node.span,
-                              hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+        if not entry.min_args <= len(node.args) <= len(entry.params):
+            self.report(error("E0206", _arity_message(name, entry.shown_params(), len(node.args), entry.min_args),
+                              node.span, hint=f"{entry.signature(keywords=False)}: {entry.summary}"))
             self.visit_args(node)
             return None
         kw = {}
         for k in node.kwargs:
             if not entry.keywords:
                 self.report(error("E0207", f"`{name}` takes no keyword arguments", k.span,
-                                  hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+                                  hint=f"{entry.signature(keywords=False)}: {entry.summary}"))
                 self.visit_args(node)
                 return None
             if k.name.name not in entry.keywords:
@@ -503,8 +511,11 @@ class ExprChecker:
         return self._apply(REGISTRY["transpose"], node, [node.value], what=".T")
 
 
-def _arity_message(name: str, params, given: int) -> str:
-    return (f"`{name}` takes {_count(len(params), 'argument')} ({', '.join(params)}), "
+def _arity_message(name: str, params, given: int, least: Optional[int] = None) -> str:
+    least = len(params) if least is None else least
+    count = _count(len(params), 'argument') if least == len(params) else \
+        f"{least} to {len(params)} arguments" if len(params) - least > 1 else f"{least} or {len(params)} arguments"
+    return (f"`{name}` takes {count} ({', '.join(params)}), "
             f"but {given} {'was' if given == 1 else 'were'} given")
 
 

@@ -52,3 +52,28 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
     replacement as a fix."""
     s = suggest(name, candidates)
     return Suggestion(f"did you mean `{s}`?", name, s) if s else None
+
+
+# Functions people reach for that are not builtins yet (they need model-wide reductions or
+# several results), with what to write today. Checked before "did you mean": `eigh` is
+# not a misspelling of `eye`.
+NOT_YET = {
+    "global_norm": "model-wide reductions (over all leaves) are not available yet; `norm(g)` is the norm of "
+                   "one leaf",
+    "eigh": "builtins with several results (`let w, V = eigh(A)`) are not available yet; `inv_root(A, p, eps)`, "
+            "`matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses of an eigendecomposition",
+    "eig": "eigendecompositions are not available yet (and only the symmetric one is planned, as `eigh`); "
+           "`inv_root(A, p, eps)`, `matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses",
+    "svd": "builtins with several results (`let U, s, Vt = svd(A)`) are not available yet; `proj_stiefel(A)` is "
+           "the polar factor U Vᵀ and `lmo_nuclear(G, r)` uses the top singular pair",
+    "qr": "builtins with several results (`let Q, R = qr(A)`) are not available yet; `proj_stiefel(A)` gives an "
+          "orthonormal factor (the polar one, U Vᵀ of the SVD)",
+}
+
+
+def unknown_function_hint(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """The hint for a call of an unknown function: what to write instead of a known future
+    builtin, else a "did you mean"."""
+    if name in NOT_YET:
+        return f"`{name}` is not a builtin yet: {NOT_YET[name]}"
+    return did_you_mean(name, candidates)

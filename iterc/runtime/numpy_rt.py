@@ -25,7 +25,12 @@ from .spec import Oracle, Slot, Spec, bind_dims
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
-           "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle"]
+           "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
+           "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
+           "proj_stiefel", "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
+           "proj_box", "proj_l2ball", "proj_l1ball", "proj_linfball", "proj_simplex", "proj_nonneg",
+           "proj_hyperplane", "proj_sphere", "lmo_simplex", "lmo_l1ball", "lmo_box", "mirror_entropic",
+           "mirror_euclid", "mirror_logbarrier"]
 
 
 # ---------------------------------------------------------------- math helpers
@@ -106,6 +111,212 @@ def randn_like(key: np.random.Generator, x):
 def rand_like(key: np.random.Generator, x):
     """Uniform noise in [0, 1) shaped like x (in x's float dtype); advances `key`."""
     return _draw(key.random(np.shape(x)), x)
+# ---------------------------------------------------------------- selection and sorting
+#
+# Without `axis=`, sort and cumsum run over all elements in row-major order and the result
+# keeps x's shape; iota gives each element's flat index (or its index along `axis`).
+
+def _keep(axis):
+    return axis is not None
+
+
+def iota(x, axis=None):
+    x = np.asarray(x)
+    if axis is None:
+        return np.arange(x.size).reshape(x.shape)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    return np.broadcast_to(np.arange(x.shape[axis]).reshape(shape), x.shape)
+
+
+def sort(x, axis=None):
+    x = np.asarray(x)
+    return np.sort(x, axis=None).reshape(x.shape) if axis is None else np.sort(x, axis=axis)
+
+
+def cumsum(x, axis=None):
+    x = np.asarray(x)
+    return np.cumsum(x, axis=None).reshape(x.shape) if axis is None else np.cumsum(x, axis=axis)
+
+
+def onehot(i, like, axis=None):
+    """1.0 at flat index i of a value shaped like `like` (along `axis`: at i[...] in each slice)."""
+    like = np.asarray(like)
+    if axis is not None and np.ndim(i) > 0:
+        i = np.expand_dims(i, axis)
+    return np.where(iota(like, axis) == i, 1.0, 0.0).astype(_float(like).dtype)
+
+
+def topk_mask(x, k):
+    """1.0 at the k largest |x| (flat; ties to the lower flat index), else 0.0."""
+    x = np.asarray(x)
+    y = np.abs(x).ravel()
+    out = np.zeros(y.size, dtype=_float(x).dtype)
+    k = int(k)
+    if k > 0:
+        out[np.argsort(-y, kind="stable")[:k]] = 1.0
+    return out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- matrices
+
+def _eigh_sym(A):
+    A = _float(A)
+    return np.linalg.eigh(0.5 * (A + A.T))
+
+
+def _spectral(A, f):
+    w, V = _eigh_sym(A)
+    return (V * f(np.maximum(w, 0.0))) @ V.T
+
+
+def inv_root(A, p, eps):
+    """(S₊ + eps I)^(-1/p), S the symmetric part of A and S₊ its PSD part."""
+    return _spectral(A, lambda w: (w + eps) ** (-1.0 / p))
+
+
+def matrix_sqrt(A):
+    return _spectral(A, np.sqrt)
+
+
+def proj_psd(A):
+    return _spectral(A, lambda w: w)
+
+
+def proj_stiefel(A):
+    U, _, Vt = np.linalg.svd(_float(A), full_matrices=False)
+    return U @ Vt
+
+
+def lmo_nuclear(G, r):
+    U, _, Vt = np.linalg.svd(_float(G), full_matrices=False)
+    return -r * np.outer(U[:, 0], Vt[0])
+
+
+# ---------------------------------------------------------------- prox operators and projections
+
+def prox_l1(x, lam):
+    x = _float(x)
+    return np.sign(x) * np.maximum(np.abs(x) - lam, 0.0)
+
+
+def prox_l2(x, lam, axis=None):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x), axis=axis, keepdims=_keep(axis)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > lam, 1.0 - lam / n, 0.0) * x
+
+
+def prox_sq(x, lam):
+    return _float(x) / (1.0 + lam)
+
+
+def prox_elastic(x, l1, l2):
+    return prox_l1(x, l1) / (1.0 + l2)
+
+
+def prox_linf(x, lam):
+    return _float(x) - proj_l1ball(x, lam)
+
+
+def proj_box(x, lo, hi):
+    return np.minimum(np.maximum(_float(x), lo), hi)
+
+
+def proj_l2ball(x, r, axis=None):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x), axis=axis, keepdims=_keep(axis)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > r, r / n, 1.0) * x
+
+
+def _simplex_1d(v, s):
+    """Duchi et al. 2008: theta from the largest rho with u_rho > (sum_{i<=rho} u_i - s) / rho."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u)
+    k = np.arange(1, v.size + 1)
+    hit = np.nonzero(u - (css - s) / k > 0)[0]
+    if hit.size == 0:                     # s == 0: the simplex is the origin
+        return np.zeros_like(v)
+    rho = hit[-1] + 1
+    return np.maximum(v - (css[rho - 1] - s) / rho, 0.0)
+
+
+def proj_simplex(x, s=1.0, axis=None):
+    x = _float(x)
+    if axis is None:
+        return _simplex_1d(x.ravel(), s).reshape(x.shape)
+    return np.apply_along_axis(_simplex_1d, axis, x, s)
+
+
+def proj_l1ball(x, r):
+    x = _float(x)
+    if np.sum(np.abs(x)) <= r:
+        return x
+    return np.sign(x) * proj_simplex(np.abs(x), r)
+
+
+def proj_linfball(x, r):
+    return np.minimum(np.maximum(_float(x), -r), r)
+
+
+def proj_nonneg(x):
+    return np.maximum(_float(x), 0.0)
+
+
+def proj_hyperplane(x, a, b):
+    x = _float(x)
+    aa = np.sum(a * a)
+    return x - (np.sum(a * x) - b) / aa * a if aa > 0 else x
+
+
+def proj_sphere(x, r):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x)))
+    if n > 0:
+        return r / n * x
+    return np.where(iota(x) == 0, r, 0.0).astype(x.dtype)
+
+
+# ---------------------------------------------------------------- linear minimisation oracles
+
+def lmo_simplex(g, axis=None):
+    return onehot(np.argmin(g, axis=axis), g, axis)
+
+
+def lmo_l1ball(g, r):
+    g = _float(g)
+    i = np.argmax(np.abs(g))
+    out = np.zeros(g.size, dtype=g.dtype)
+    out[i] = r if g.ravel()[i] < 0 else -r
+    return out.reshape(g.shape)
+
+
+def lmo_box(g, lo, hi):
+    return _float(np.where(np.asarray(g) > 0, lo, hi))
+
+
+# ---------------------------------------------------------------- mirror steps
+
+def mirror_entropic(x, g, step, axis=None):
+    """x·exp(-step·g), normalised; shifted by the largest exponent on x's support."""
+    x = _float(x)
+    z = -step * np.asarray(g)
+    support = x > 0
+    top = np.max(np.where(support, z, -np.inf), axis=axis, keepdims=_keep(axis))
+    top = np.where(np.isfinite(top), top, 0.0)
+    w = x * np.exp(np.where(support, z - top, 0.0))
+    return w / np.sum(w, axis=axis, keepdims=_keep(axis))
+
+
+def mirror_euclid(x, g, step):
+    return _float(x) - step * g
+
+
+def mirror_logbarrier(x, g, step):
+    """1/x_new = 1/x + step·g, i.e. x / (1 + step·g·x), the factor floored at 1/2."""
+    x = _float(x)
+    return x / np.maximum(1.0 + step * g * x, 0.5)
 
 
 # ---------------------------------------------------------------- trees

@@ -11,6 +11,19 @@ _NP_ELEM = {"real": "np.float64", "int": "np.int64", "bool": "bool"}
 def _shape(dims) -> str:
     return "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
+def _rt(name: str):
+    """`rt.NAME(args..., axis=k)`: a runtime helper, every argument passed (optional ones too)."""
+    def low(args, kw, types, t) -> str:
+        axis = f", axis={kw['axis']}" if kw.get("axis") is not None else ""
+        return f"rt.{name}({', '.join(args)}{axis})"
+    return low
+
+
+_RT = ("iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd", "proj_stiefel",
+       "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf", "proj_box", "proj_l2ball",
+       "proj_l1ball", "proj_linfball", "proj_simplex", "proj_nonneg", "proj_hyperplane", "proj_sphere",
+       "lmo_simplex", "lmo_l1ball", "lmo_box", "mirror_entropic", "mirror_euclid", "mirror_logbarrier")
+
 TABLE = {
     # primitives
     "add": Infix("+", 9), "sub": Infix("-", 9), "mul": Infix("*", 10), "div": Infix("/", 10),
@@ -42,6 +55,15 @@ TABLE = {
     # the same object (`_rng = _rng`, which the emitter does not print)
     "rng_key": "rt.rng({0})", "rng_next": "{0}",
     "random_normal": "rt.randn_like({0}, {1})", "random_uniform": "rt.rand_like({0}, {1})",
+    # primitives: sorting, indices, linear algebra (the operators among them are in _RT)
+    "solve": "np.linalg.solve({0}, {1})", "cholesky": "np.linalg.cholesky({0})",
+    "eigh_vecs": "np.linalg.eigh({0})[1]",
+    # composites numpy writes itself: selection and matrices
+    "numel": "np.size({0})", "amax": "np.max({0}{axis_kw})", "amin": "np.min({0}{axis_kw})",
+    "argmax": "np.argmax({0}{axis_kw})", "argmin": "np.argmin({0}{axis_kw})", "eye": "np.eye({0})",
+    "diag": "np.diag({0})", "diagonal": "np.diagonal({0}).copy()", "trace": "np.trace({0})",
+    "inv": "np.linalg.inv({0})",
+    **{name: _rt(name) for name in _RT},
 }
 
 NUMPY = Target("numpy", "np", TABLE)

@@ -112,25 +112,80 @@ def compile_file(path: str | Path, target: str = "numpy") -> str:
 
 # ---------------------------------------------------------------- load
 
+def find_stdlib_method(name: str) -> Optional[Path]:
+    """The stdlib file of a method named `adamw`, `optim.adamw` or `optim/adamw`, or None."""
+    root = stdlib_dir()
+    dotted = str(name).replace("/", ".")
+    if not all(part.isidentifier() and part.isascii() for part in dotted.split(".")):
+        return None                           # not a name: no globbing on `*`, `..` or ``
+    exact = root.joinpath(*dotted.split(".")).with_suffix(".iter")
+    if exact.is_file():
+        return exact
+    candidates = sorted(root.rglob(f"{dotted.split('.')[-1]}.iter"))
+    return candidates[0] if candidates else None
+
+
+def stdlib_suggestion(name: str) -> str:
+    """`did you mean `adamw`?`, or the list of stdlib methods when nothing is close."""
+    import difflib
+
+    root = stdlib_dir()
+    files = sorted(root.rglob("*.iter"))
+    names = sorted({q.stem for q in files})
+    dotted = sorted(".".join(q.relative_to(root).with_suffix("").parts) for q in files)
+    close = difflib.get_close_matches(str(name), names, n=1) or \
+        difflib.get_close_matches(str(name), dotted, n=1)
+    return f"did you mean `{close[0]}`?" if close else f"stdlib methods: {', '.join(names)}"
+
+
 def _resolve_method_file(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".iter" or p.exists():
         if not p.is_file():
             raise FileNotFoundError(f"no .iter file at `{name_or_path}`")
         return p
-    root = stdlib_dir()
-    dotted = str(name_or_path).replace("/", ".")
-    candidates = sorted(root.rglob(f"{dotted.split('.')[-1]}.iter"))
-    exact = root.joinpath(*dotted.split(".")).with_suffix(".iter")
-    if exact.is_file():
-        return exact
-    if candidates:
-        return candidates[0]
-    import difflib
-    names = sorted(q.stem for q in root.rglob("*.iter"))
-    close = difflib.get_close_matches(str(name_or_path), names, n=1)
-    hint = f"; did you mean `{close[0]}`?" if close else f"; stdlib methods: {', '.join(names)}"
-    raise LookupError(f"no stdlib method `{name_or_path}`{hint}")
+    found = find_stdlib_method(str(name_or_path))
+    if found is not None:
+        return found
+    hint = stdlib_suggestion(str(name_or_path))
+    raise LookupError(f"no stdlib method `{name_or_path}`; {hint}")
+
+
+def expand_inputs(args) -> list[tuple[str, list[Diagnostic]]]:
+    """What `iterc check` and `iterc fmt` work on: each argument is a `.iter` file, a
+    directory (its `.iter` files, recursively, sorted) or a stdlib method name (`adamw`,
+    `optim.adamw`). Returns (path to show, problems) pairs; a pair with problems stands for
+    an argument that names nothing to read. A missing `x.iter` is left to `read_source`."""
+    import os
+
+    out: list[tuple[str, list[Diagnostic]]] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            files = sorted(q for q in p.rglob("*.iter") if q.is_file())
+            if not files:
+                out.append((arg, [error("E0008", f"`{arg}` is a directory with no .iter files in it", None,
+                                        hint="pass .iter files, a directory that holds some, "
+                                             "or a stdlib method name")]))
+            out.extend((str(q), []) for q in files)
+            continue
+        if p.suffix == ".iter" or p.exists():
+            out.append((arg, []))
+            continue
+        found = find_stdlib_method(arg)
+        if found is None:
+            out.append((arg, [error("E0008", f"no such file or stdlib method: `{arg}`", None,
+                                    hint=stdlib_suggestion(arg))]))
+            continue
+        shown = str(found)
+        try:
+            rel = os.path.relpath(found)
+            if not rel.startswith(".."):
+                shown = rel
+        except ValueError:                    # another drive (Windows)
+            pass
+        out.append((shown, []))
+    return out
 
 
 _COMPILED: dict[tuple, object] = {}

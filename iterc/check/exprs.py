@@ -65,6 +65,7 @@ class ExprChecker:
         # called with a Name not in scope; True when it has reported the problem itself
         self.undefined_hook: Optional[Callable[[ast.Name], bool]] = None
         self.expanding: list[str] = []
+        self._method_scopes: Optional[Scopes] = None     # while expanding defs: the calling method's names
         self.expansion_notes: list[Note] = []
         self.prev_allowed = False
         self.prev_used: set[str] = set()
@@ -348,6 +349,20 @@ class ExprChecker:
         inner = Typing()
         expansion = DefExpansion(defn, node, tuple(p.name for p in defn.params), inner)
         outer_typing, outer_scopes = self.typing, self.scopes
+        method_scopes = self._method_scopes if self.expanding else outer_scopes
+
+        def method_member(n: ast.Name) -> bool:
+            """A def reading a name of the method it is called from: E0101, with the reason,
+            and the member counts as read (no "never used" warning on top of the error)."""
+            sym = method_scopes.lookup(n.id)
+            if sym is None:
+                return False
+            self.mark_read(sym)
+            self.report(error("E0101", f"undefined name `{n.id}`", n.span,
+                              hint=f"`{n.id}` is {_a_kind(sym.kind)} of the method, and a def sees only its "
+                                   f"parameters and its own `let`s: pass `{n.id}` to `{name}` as an argument"))
+            return True
+
         scope: dict[str, Symbol] = {}
         for p, a, t in zip(defn.params, node.args, arg_types):
             scope[p.name] = Symbol(p.name, "defarg", t, p, static=self.is_static(a))
@@ -355,7 +370,8 @@ class ExprChecker:
         self.expanding.append(name)
         self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
         hook, self.read_hook = self.read_hook, None
-        undefined_hook, self.undefined_hook = self.undefined_hook, None     # a def sees only its arguments
+        undefined_hook, self.undefined_hook = self.undefined_hook, method_member   # a def sees only its arguments
+        saved_method_scopes, self._method_scopes = self._method_scopes, method_scopes
         try:
             ok = True
             for let in defn.lets:
@@ -373,6 +389,7 @@ class ExprChecker:
         finally:
             self.read_hook = hook
             self.undefined_hook = undefined_hook
+            self._method_scopes = saved_method_scopes
             self.expansion_notes.pop()
             self.expanding.pop()
             self.typing, self.scopes = outer_typing, outer_scopes

@@ -201,9 +201,13 @@ def _compiled_module(path: Path, target: str):
     key = (str(path.resolve()), hashlib.sha256(text).hexdigest(), target, __version__)
     if key not in _COMPILED:
         code = compile_file(path, target)
+        from . import sourcemap
         module = types.ModuleType(f"iterc_generated_{path.stem}")
         module.__file__ = f"<iterc {target}: {path}>"
+        # run-time errors and warnings name the .iter line (see sourcemap.py)
+        sourcemap.register(module.__file__, code, str(path))
         exec(compile(code, module.__file__, "exec"), module.__dict__)
+        sourcemap.wrap_functions(module)
         module.__iterc_source__ = code
         _COMPILED[key] = module
     return _COMPILED[key]

@@ -5,19 +5,26 @@ syntax (parse) -> check (names, types, shapes) -> ir (lower) -> backends (emit s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ._records import ValueRecord
 from .diagnostics import Diagnostic, DiagnosticError, error
 from .syntax.source import Source
 
 
-@dataclass
-class CheckResult:
+class CheckResult(ValueRecord):
+    _fields = ("diagnostics", "module", "source")
     diagnostics: list[Diagnostic]
-    module: object = None            # iterc.check.CheckedModule when there are no errors
-    source: Optional[Source] = None
+    module: object                   # iterc.check.CheckedModule when there are no errors
+    source: Optional[Source]
+
+    def __init__(self, diagnostics, module=None, source=None):
+        self.diagnostics = diagnostics
+        self.module = module
+        self.source = source
+
+    __hash__ = None                  # mutable, like the dataclass it was
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -96,8 +96,16 @@ def _write_output(path: str, text: str) -> None:
         raise click.ClickException(f"cannot write `{path}`: {exc.strerror or exc}") from None
 
 
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    # click.version_option's words, without its gettext lookup (which imports `locale`)
+    if value and not ctx.resilient_parsing:
+        click.echo(f"iterc, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="iterc")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """iterc: check, compile and format `.iter` optimizers and solvers."""
 
@@ -200,7 +208,9 @@ def _ast_dump(file: str, color: str) -> str:
         use = _use_color(color, err=True)
         click.echo(_render(diags, use), err=True, color=use)
         sys.exit(EXIT_ERRORS)
-    return pprint.pformat(module, width=100) + "\n"
+    from ._records import as_dataclasses
+    from .syntax.source import Span
+    return pprint.pformat(as_dataclasses(module, keep=(Span,)), width=100) + "\n"
 
 
 # ---------------------------------------------------------------- fmt

@@ -6,8 +6,9 @@ or a static int. Broadcasting follows NumPy, with symbols compared by name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
+
+from ._records import ValueRecord
 
 Dim = Union[str, int]
 LEAF = "..."
@@ -19,10 +20,14 @@ STORAGE_NAMES = {"real": "real", "f64": "real", "f32": "real", "f16": "real", "b
 _RANK = {"bool": 0, "int": 1, "real": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Type:
+class Type(ValueRecord):
+    __slots__ = ("elem", "shape")
     elem: str                      # bool | int | real
-    shape: Shape = ()
+    shape: Shape
+
+    def __init__(self, elem, shape=()):
+        self.elem = elem
+        self.shape = shape
 
     @property
     def is_scalar(self) -> bool:

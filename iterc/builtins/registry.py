@@ -1,33 +1,47 @@
 """Registry machinery: the Builtin record, signatures handed to shape rules, errors they raise."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
+from .._records import ValueRecord
 from ..types import Type
 
 KINDS = ("elementwise", "reduction", "matmul", "shape", "library", "special")
 
 
-@dataclass(frozen=True)
-class Infix:
+# Records with value equality, as the frozen dataclasses they were (see iterc/_records.py).
+
+class Infix(ValueRecord):
     """Lower to an infix operator of the target language, at a precedence level."""
+    __slots__ = ("symbol", "prec")
     symbol: str
     prec: int
 
+    def __init__(self, symbol, prec):
+        self.symbol = symbol
+        self.prec = prec
 
-@dataclass(frozen=True)
-class Prefix:
+
+class Prefix(ValueRecord):
+    __slots__ = ("symbol", "prec")
     symbol: str
     prec: int
 
+    def __init__(self, symbol, prec):
+        self.symbol = symbol
+        self.prec = prec
 
-@dataclass(frozen=True)
-class ByShape:
+
+class ByShape(ValueRecord):
     """One lowering for all-scalar arguments, another when any argument is an array
     (Python's `and` on scalars, `np.logical_and` on arrays)."""
+    __slots__ = ("scalar", "array")
     scalar: "Lowering"
     array: "Lowering"
+
+    def __init__(self, scalar, array):
+        self.scalar = scalar
+        self.array = array
 
 
 Lowering = Union[str, Infix, Prefix, ByShape, Callable[..., str]]
@@ -42,28 +56,44 @@ class BuiltinError(Exception):
         self.code, self.message, self.arg, self.hint, self.keyword = code, message, arg, hint, keyword
 
 
-@dataclass
-class Sig:
+class Sig(ValueRecord):
     """What a shape rule sees: argument types, and static keyword values (e.g. axis)."""
+    __slots__ = ("name", "args", "kw")
     name: str
     args: list[Type]
     kw: dict[str, Any]
 
+    def __init__(self, name, args, kw):
+        self.name = name
+        self.args = args
+        self.kw = kw
 
-@dataclass(frozen=True)
-class Builtin:
+    __hash__ = None                            # mutable
+
+
+class Builtin(ValueRecord):
+    __slots__ = ("name", "params", "rule", "kind", "summary", "keywords", "lower", "operator", "callable")
     name: str
     params: tuple[str, ...]                    # positional parameter names, for messages and docs
     rule: Callable[[Sig], Type]                # shape and element-type rule
     kind: str                                  # one of KINDS
     summary: str
-    keywords: tuple[str, ...] = ()             # static keyword arguments (e.g. "axis")
-    lower: dict[str, Lowering] = field(default_factory=dict)
-    operator: Optional[str] = None             # the .iter operator this entry implements, if any
-    callable: bool = True                      # False: reachable only through syntax (`.T`, `x[:, None]`)
+    keywords: tuple[str, ...]                  # static keyword arguments (e.g. "axis")
+    lower: dict[str, Lowering]
+    operator: Optional[str]                    # the .iter operator this entry implements, if any
+    callable: bool                             # False: reachable only through syntax (`.T`, `x[:, None]`)
 
-    def __post_init__(self):
-        assert self.kind in KINDS, self.kind
+    def __init__(self, name, params, rule, kind, summary, keywords=(), lower=None, operator=None, callable=True):
+        assert kind in KINDS, kind
+        self.name = name
+        self.params = params
+        self.rule = rule
+        self.kind = kind
+        self.summary = summary
+        self.keywords = keywords
+        self.lower = {} if lower is None else lower
+        self.operator = operator
+        self.callable = callable
 
 
 REGISTRY: dict[str, Builtin] = {}

@@ -1,10 +1,10 @@
 """The Diagnostic record and helpers to make one."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
+from .._records import ValueRecord
 from ..syntax.source import Span
 from .codes import CODES
 
@@ -14,21 +14,36 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(ValueRecord):
+    __slots__ = ("message", "span")
     message: str
-    span: Optional[Span] = None
+    span: Optional[Span]
+
+    def __init__(self, message, span=None):
+        self.message = message
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(ValueRecord):
+    """Immutable by convention (`dataclasses.replace` makes a changed copy)."""
+
+    __slots__ = ("code", "severity", "message", "span", "hint", "notes", "label")
     code: str
     severity: Severity
     message: str
     span: Optional[Span]
-    hint: Optional[str] = None
-    notes: tuple[Note, ...] = field(default=())
-    label: Optional[str] = None      # short text printed after the underline
+    hint: Optional[str]
+    notes: tuple[Note, ...]
+    label: Optional[str]             # short text printed after the underline
+
+    def __init__(self, code, severity, message, span, hint=None, notes=(), label=None):
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.span = span
+        self.hint = hint
+        self.notes = notes
+        self.label = label
 
     @property
     def is_error(self) -> bool:

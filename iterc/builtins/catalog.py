@@ -36,6 +36,10 @@ def _boolean(sig: Sig, i: int) -> None:
 
 
 def _broadcast_all(sig: Sig, idxs) -> object:
+    args = sig.args
+    first = args[idxs[0]].shape if idxs else ()
+    if all(args[i].shape == first for i in idxs):      # the common case: one shape throughout
+        return first
     shape = ()
     for i in idxs:
         try:
@@ -73,10 +77,13 @@ def _axis(sig: Sig, arg: int = 0):
 
 
 def elementwise_rule(n: int, result: str | None = None, want: str = "numeric"):
+    check_arg = _boolean if want == "bool" else _numeric
+    idxs = tuple(range(n))
+
     def rule(sig: Sig) -> Type:
-        for i in range(n):
-            (_boolean if want == "bool" else _numeric)(sig, i)
-        shape = _broadcast_all(sig, list(range(n)))
+        for i in idxs:
+            check_arg(sig, i)
+        shape = _broadcast_all(sig, idxs)
         elem = result
         if elem is None:
             elem = "int"

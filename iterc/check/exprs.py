@@ -140,7 +140,10 @@ class ExprChecker:
     # ------------------------------------------------------------ leaves
 
     def _num(self, node: ast.Num):
-        return self._record(node, INT if node.is_int else REAL, static=True)
+        t = INT if node.is_int else REAL
+        self.typing.types[id(node)] = t
+        self.typing.static.add(id(node))
+        return t
 
     def _bool(self, node: ast.Bool):
         return self._record(node, BOOL, static=True)
@@ -173,16 +176,23 @@ class ExprChecker:
             problem = self.read_hook(sym, node)
             if problem:
                 return None
-        self.mark_read(sym)
-        self.typing.symbols[id(node)] = sym
-        return self._record(node, sym.type, static=sym.static)
+        self.reads.add(sym.name)                  # mark_read, inlined
+        self.read_symbols.add(id(sym))
+        typing = self.typing
+        typing.symbols[id(node)] = sym
+        typing.types[id(node)] = sym.type         # _record, inlined (sym.type is not None here)
+        if sym.static:
+            typing.static.add(id(node))
+        return sym.type
 
     # ------------------------------------------------------------ operators
 
     def _apply(self, entry, node, operands: list, kw: Optional[dict] = None, what: Optional[str] = None) -> Optional[Type]:
-        types = [self.check(o) for o in operands]
-        if any(t is None for t in types):
-            return None
+        check = self.check
+        types = [check(o) for o in operands]
+        for t in types:
+            if t is None:
+                return None
         sig = Sig(what or entry.name, list(types), kw or {})
         try:
             result = entry.rule(sig)
@@ -198,16 +208,23 @@ class ExprChecker:
                 span = operands[exc.arg].span
             self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes))
             return None
-        static = all(self.is_static(o) for o in operands)
-        self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))
-        return self._record(node, result, static=static)
+        typing = self.typing
+        typing.calls[id(node)] = CallInfo(entry, dict(kw) if kw else {})
+        if result is not None:                    # _record, inlined
+            typing.types[id(node)] = result
+            static = typing.static
+            for o in operands:
+                if id(o) not in static:
+                    break
+            else:
+                static.add(id(node))
+        return result
 
     def _unary(self, node: ast.Unary):
-        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=f"{node.op}")
+        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=node.op)
 
     def _binary(self, node: ast.Binary):
-        entry = OPERATORS[node.op]
-        return self._apply(entry, node, [node.left, node.right], what=f"{node.op}")
+        return self._apply(OPERATORS[node.op], node, [node.left, node.right], what=node.op)
 
     def _compare(self, node: ast.Compare):
         types = [self.check(o) for o in node.operands]

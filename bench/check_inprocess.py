@@ -103,6 +103,7 @@ def median_ms(src: str, runs: int = 50) -> float:
         start = time.perf_counter()
         check_text(src, "bench.iter")
         times.append(time.perf_counter() - start)
+    median_ms.min = min(times) * 1000              # the least disturbed run, for a busy machine
     return statistics.median(times) * 1000
 
 
@@ -113,7 +114,7 @@ def main() -> None:
     src = program()
     ms = median_ms(src, args.runs)
     print(f"{src.count(chr(10))}-line generated file: in-process check_text, median of {args.runs}: "
-          f"{ms:.2f} ms (target: well under 30 ms)")
+          f"{ms:.2f} ms, min {median_ms.min:.2f} ms (target: well under 30 ms)")
 
 
 if __name__ == "__main__":

@@ -188,8 +188,7 @@ class ExprChecker:
     # ------------------------------------------------------------ operators
 
     def _apply(self, entry, node, operands: list, kw: Optional[dict] = None, what: Optional[str] = None) -> Optional[Type]:
-        check = self.check
-        types = [check(o) for o in operands]
+        types = list(map(self.check, operands))     # every operand, so that each reports its errors
         for t in types:
             if t is None:
                 return None

@@ -201,16 +201,19 @@ class _Parser:
     def binary(self, min_prec: int):
         """Precedence climbing over or < and < not < comparisons < + - < * / @ % (all left-assoc;
         comparisons chain into one Compare, as in the grammar)."""
-        toks = self.toks
-        t = toks[self.i]
+        t = self.toks[self.i]
         if t.kind == "name" and t.value == "not" and min_prec <= 3:
             self.i += 1
             self._deeper()
             operand, _, e = self.binary(3)
             self.depth -= 1
-            left, s = ast.Unary("not", operand, Span(self.src, t.start, e)), t.start
-        else:
-            left, s, e = self.unary()
+            return self._climb(ast.Unary("not", operand, Span(self.src, t.start, e)), t.start, e, min_prec)
+        left, s, e = self.unary()
+        return self._climb(left, s, e, min_prec)
+
+    def _climb(self, left, s: int, e: int, min_prec: int):
+        """The operators after `left` that bind at least as tightly as `min_prec`."""
+        toks = self.toks
         base = self.depth
         while True:
             op = toks[self.i]                          # the binary operator here, if any
@@ -239,8 +242,22 @@ class _Parser:
                 continue
             self._deeper()
             self.i += 1
-            right, _, e = self.binary(prec + 1)
-            left = ast.Binary(op.value, left, right, Span(self.src, op.start, op.end), left.span.to(right.span))
+            # the right operand is `self.binary(prec + 1)`, written out for the usual case of a
+            # single term followed by an operator that binds no tighter (`b` in `a * b + c`)
+            t = toks[self.i]
+            if t.kind == "name" and t.value == "not" and prec < 3:
+                right, _, e = self.binary(prec + 1)
+            else:
+                right, rs, e = self.unary()
+                nxt = toks[self.i]
+                if nxt.kind == "op":
+                    if _PREC.get(nxt.value, 0) > prec:
+                        right, _, e = self._climb(right, rs, e, prec + 1)
+                elif nxt.kind == "name" and (nxt.value == "and" or nxt.value == "or") and _PREC[nxt.value] > prec:
+                    right, _, e = self._climb(right, rs, e, prec + 1)
+            # left.span.to(right.span), which is left's start to right's end
+            left = ast.Binary(op.value, left, right, Span(self.src, op.start, op.end),
+                              Span(self.src, left.span.start, right.span.end))
 
     def unary(self):
         """A prefix `-`/`+`, or an atom with its postfix operations and a `^` power (inlined:

@@ -412,3 +412,28 @@ def test_def_reading_a_hyper_is_one_error_and_no_warning():
     unused = api.check_text(src.replace("    param", "    hyper beta: real = 0.9\n    param"))
     assert [d.code for d in unused.diagnostics] == ["E0101", "W0002"]
     assert "`beta`" in unused.diagnostics[1].message
+
+
+def test_checking_restores_the_garbage_collector_setting(monkeypatch):
+    """check_source pauses the cyclic GC while it builds the tree (a speed-up), and only then."""
+    import gc
+
+    import iterc.syntax.parser as parser
+
+    assert gc.isenabled()
+    api.check_text(RANKED_STATE_UNDER_LEAF)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        api.check_text(RANKED_STATE_UNDER_LEAF)
+        assert not gc.isenabled()                    # the caller's choice is kept
+    finally:
+        gc.enable()
+
+    def boom(source):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(parser, "parse_source", boom)
+    with pytest.raises(RuntimeError):
+        api.check_text(RANKED_STATE_UNDER_LEAF)
+    assert gc.isenabled()                            # also after an exception

@@ -38,8 +38,11 @@ def _boolean(sig: Sig, i: int) -> None:
 def _broadcast_all(sig: Sig, idxs) -> object:
     args = sig.args
     first = args[idxs[0]].shape if idxs else ()
-    if all(args[i].shape == first for i in idxs):      # the common case: one shape throughout
-        return first
+    for i in idxs:
+        if args[i].shape != first:
+            break
+    else:
+        return first                                    # the common case: one shape throughout
     shape = ()
     for i in idxs:
         try:
@@ -94,11 +97,12 @@ def elementwise_rule(n: int, result: str | None = None, want: str = "numeric"):
 
 
 def comparison_rule(sig: Sig) -> Type:
-    if sig.name in ("eq", "ne", "==", "!=") and all(t.elem == "bool" for t in sig.args):
-        return Type("bool", _broadcast_all(sig, [0, 1]))
-    for i in range(2):
-        _numeric(sig, i)
-    return Type("bool", _broadcast_all(sig, [0, 1]))
+    a, b = sig.args
+    if sig.name in ("eq", "ne", "==", "!=") and a.elem == "bool" and b.elem == "bool":
+        return Type("bool", _broadcast_all(sig, (0, 1)))
+    _numeric(sig, 0)
+    _numeric(sig, 1)
+    return Type("bool", _broadcast_all(sig, (0, 1)))
 
 
 def reduction_rule(result: str | None):

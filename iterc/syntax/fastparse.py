@@ -23,18 +23,20 @@ MAX_DEPTH = 150
 PROVEN_TOO_DEEP = 400
 MAX_BRACKETS = 64
 
-# Leading blanks are folded into each match (one finditer step per token); the token
-# itself is the named group that matched, read with m.span(m.lastindex).
-_TOKEN = re.compile(r"""[ \t\f]*(?:
-    (?P<comment>\#[^\n]*)
-  | (?P<nl>\n[ \t\f]*)
-  | (?P<string>\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")
-  | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)
-  | (?P<int>\d+)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
-  | (?P<other>[\s\S])
-  | (?P<end>$)
+# One findall step per token: the leading blanks, then the token in the group of its kind
+# (the other groups are empty); every group empty is the end of the text. `other` catches
+# any character nothing else does, so the matches tile the whole text and positions are
+# running sums of lengths.
+_TOKEN = re.compile(r"""([ \t\f]*)(?:
+    (\#[^\n]*)                                                              # comment
+  | (\n[ \t\f]*)                                                            # nl
+  | (\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")                                        # string
+  | (\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)      # float
+  | (\d+)                                                                   # int
+  | ([A-Za-z_][A-Za-z0-9_]*)                                                # name
+  | (\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])                      # op
+  | ([\s\S])                                                                # other
+  | $
 )""", re.VERBOSE)
 
 _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
@@ -69,22 +71,41 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
     depth = 0
     pending = -1                      # start of a held-back newline, or -1
     indent = ""
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "end":
-            break
-        start, stop = m.span(m.lastindex)
-        if kind == "comment":
-            comments.append(ast.Comment(text[start + 1:stop], Span(source, start, stop)))
-            continue
-        if kind == "nl":
+    pos = 0
+    for blanks, comment, nl, string, float_, int_, name, op, other in _TOKEN.findall(text):
+        start = pos + len(blanks)
+        if name:                      # the kinds, most frequent first
+            kind, value = "name", name
+        elif op:
+            kind, value = "op", op
+            if op == "(" or op == "[":
+                depth += 1
+                if depth > MAX_BRACKETS:
+                    raise Bail
+            elif op == ")" or op == "]":
+                depth = max(0, depth - 1)
+        elif nl:
+            pos = start + len(nl)
             if depth == 0:
                 if pending < 0:
                     pending = start
-                indent = text[start + 1:stop]
+                indent = nl[1:]
             continue
-        if kind == "other":
+        elif int_:
+            kind, value = "int", int_
+        elif float_:
+            kind, value = "float", float_
+        elif comment:
+            pos = start + len(comment)
+            comments.append(ast.Comment(comment[1:], Span(source, start, pos)))
+            continue
+        elif string:
+            kind, value = "string", string
+        elif other:
             raise Bail                # a stray character, or a line continuation: the lark path decides
+        else:
+            break                     # the end of the text
+        pos = stop = start + len(value)
         if pending >= 0:
             if toks:                  # layout tokens sit where the last line's code ends
                 pending = toks[-1].end
@@ -105,14 +126,6 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
             pending = -1
         elif not toks and start != 0 and text[start - 1] != "\n":
             raise Bail                # the first line is indented
-        value = text[start:stop]
-        if kind == "op":
-            if value == "(" or value == "[":
-                depth += 1
-                if depth > MAX_BRACKETS:
-                    raise Bail
-            elif value == ")" or value == "]":
-                depth = max(0, depth - 1)
         append(_Tok(kind, value, start, stop))
     n = len(text)
     if toks and toks[-1].kind != "nl":

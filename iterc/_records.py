@@ -14,7 +14,7 @@ are not fields) and writes its own `__init__`. It gets:
   (a plain `Record` compares by identity, as `@dataclass(eq=False)` did).
 
 Frozen dataclasses also refused attribute assignment; these records do not check that (it
-cost a third of the parser's time), but nothing assigns to a node after it is built.
+made creating one about three times slower), but nothing assigns to a node after it is built.
 """
 from __future__ import annotations
 

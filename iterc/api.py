@@ -65,8 +65,8 @@ def check_source(source: Source) -> CheckResult:
     import gc
 
     # Parsing and checking build one large structure that stays alive until they finish.
-    # The cyclic garbage collector would traverse it again and again as it grows (a third
-    # of the time of a dense 300-line file) and find nothing to free in it, so it is paused
+    # The cyclic garbage collector would traverse it again and again as it grows (a tenth
+    # of the instructions of a dense 300-line file) and find little to free in it, so it is paused
     # meanwhile; the caller's setting comes back after, and the next collection frees the
     # few cycles left behind.
     paused = gc.isenabled()

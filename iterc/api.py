@@ -5,19 +5,26 @@ syntax (parse) -> check (names, types, shapes) -> ir (lower) -> backends (emit s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ._records import ValueRecord
 from .diagnostics import Diagnostic, DiagnosticError, error
 from .syntax.source import Source
 
 
-@dataclass
-class CheckResult:
+class CheckResult(ValueRecord):
+    _fields = ("diagnostics", "module", "source")
     diagnostics: list[Diagnostic]
-    module: object = None            # iterc.check.CheckedModule when there are no errors
-    source: Optional[Source] = None
+    module: object                   # iterc.check.CheckedModule when there are no errors
+    source: Optional[Source]
+
+    def __init__(self, diagnostics, module=None, source=None):
+        self.diagnostics = diagnostics
+        self.module = module
+        self.source = source
+
+    __hash__ = None                  # mutable, like the dataclass it was
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -56,6 +63,23 @@ def read_source(path: str | Path) -> tuple[Optional[Source], list[Diagnostic]]:
 
 def check_source(source: Source, trace=None) -> CheckResult:
     """`trace` (an `iterc.check.CheckTrace`) receives the typing of a file with errors too."""
+    import gc
+
+    # Parsing and checking build one large structure that stays alive until they finish.
+    # The cyclic garbage collector would traverse it again and again as it grows (a tenth
+    # of the instructions of a dense 300-line file) and find little to free in it, so it is paused
+    # meanwhile; the caller's setting comes back after, and the next collection frees the
+    # few cycles left behind.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_source(source, trace)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _check_source(source: Source, trace=None) -> CheckResult:
     from .syntax.parser import parse_source
     from .check import check_module
 
@@ -105,25 +129,80 @@ def compile_file(path: str | Path, target: str = "numpy") -> str:
 
 # ---------------------------------------------------------------- load
 
+def find_stdlib_method(name: str) -> Optional[Path]:
+    """The stdlib file of a method named `adamw`, `optim.adamw` or `optim/adamw`, or None."""
+    root = stdlib_dir()
+    dotted = str(name).replace("/", ".")
+    if not all(part.isidentifier() and part.isascii() for part in dotted.split(".")):
+        return None                           # not a name: no globbing on `*`, `..` or ``
+    exact = root.joinpath(*dotted.split(".")).with_suffix(".iter")
+    if exact.is_file():
+        return exact
+    candidates = sorted(root.rglob(f"{dotted.split('.')[-1]}.iter"))
+    return candidates[0] if candidates else None
+
+
+def stdlib_suggestion(name: str) -> str:
+    """`did you mean `adamw`?`, or the list of stdlib methods when nothing is close."""
+    import difflib
+
+    root = stdlib_dir()
+    files = sorted(root.rglob("*.iter"))
+    names = sorted({q.stem for q in files})
+    dotted = sorted(".".join(q.relative_to(root).with_suffix("").parts) for q in files)
+    close = difflib.get_close_matches(str(name), names, n=1) or \
+        difflib.get_close_matches(str(name), dotted, n=1)
+    return f"did you mean `{close[0]}`?" if close else f"stdlib methods: {', '.join(names)}"
+
+
 def _resolve_method_file(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.suffix == ".iter" or p.exists():
         if not p.is_file():
             raise FileNotFoundError(f"no .iter file at `{name_or_path}`")
         return p
-    root = stdlib_dir()
-    dotted = str(name_or_path).replace("/", ".")
-    candidates = sorted(root.rglob(f"{dotted.split('.')[-1]}.iter"))
-    exact = root.joinpath(*dotted.split(".")).with_suffix(".iter")
-    if exact.is_file():
-        return exact
-    if candidates:
-        return candidates[0]
-    import difflib
-    names = sorted(q.stem for q in root.rglob("*.iter"))
-    close = difflib.get_close_matches(str(name_or_path), names, n=1)
-    hint = f"; did you mean `{close[0]}`?" if close else f"; stdlib methods: {', '.join(names)}"
-    raise LookupError(f"no stdlib method `{name_or_path}`{hint}")
+    found = find_stdlib_method(str(name_or_path))
+    if found is not None:
+        return found
+    hint = stdlib_suggestion(str(name_or_path))
+    raise LookupError(f"no stdlib method `{name_or_path}`; {hint}")
+
+
+def expand_inputs(args) -> list[tuple[str, list[Diagnostic]]]:
+    """What `iterc check` and `iterc fmt` work on: each argument is a `.iter` file, a
+    directory (its `.iter` files, recursively, sorted) or a stdlib method name (`adamw`,
+    `optim.adamw`). Returns (path to show, problems) pairs; a pair with problems stands for
+    an argument that names nothing to read. A missing `x.iter` is left to `read_source`."""
+    import os
+
+    out: list[tuple[str, list[Diagnostic]]] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            files = sorted(q for q in p.rglob("*.iter") if q.is_file())
+            if not files:
+                out.append((arg, [error("E0008", f"`{arg}` is a directory with no .iter files in it", None,
+                                        hint="pass .iter files, a directory that holds some, "
+                                             "or a stdlib method name")]))
+            out.extend((str(q), []) for q in files)
+            continue
+        if p.suffix == ".iter" or p.exists():
+            out.append((arg, []))
+            continue
+        found = find_stdlib_method(arg)
+        if found is None:
+            out.append((arg, [error("E0008", f"no such file or stdlib method: `{arg}`", None,
+                                    hint=stdlib_suggestion(arg))]))
+            continue
+        shown = str(found)
+        try:
+            rel = os.path.relpath(found)
+            if not rel.startswith(".."):
+                shown = rel
+        except ValueError:                    # another drive (Windows)
+            pass
+        out.append((shown, []))
+    return out
 
 
 _COMPILED: dict[tuple, tuple] = {}      # (file, resolved file, target) -> (Fingerprint, module)
@@ -198,9 +277,12 @@ def _compiled_module(path: Path, target: str):
         return _emit_checked(result.module, target)
 
     def run(text, code, info):
+        from . import sourcemap
         module = types.ModuleType(f"iterc_generated_{path.stem}")
         module.__file__ = filename
+        sourcemap.register(filename, text, str(path))   # run-time errors and warnings name the .iter line
         exec(code, module.__dict__)
+        sourcemap.wrap_functions(module)
         module.__iterc_source__ = text
         module.__iterc_cache__ = info
         return module

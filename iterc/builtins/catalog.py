@@ -37,6 +37,13 @@ def _boolean(sig: Sig, i: int) -> None:
 
 
 def _broadcast_all(sig: Sig, idxs) -> object:
+    args = sig.args
+    first = args[idxs[0]].shape if idxs else ()
+    for i in idxs:
+        if args[i].shape != first:
+            break
+    else:
+        return first                                    # the common case: one shape throughout
     shape = ()
     for i in idxs:
         try:
@@ -74,10 +81,13 @@ def _axis(sig: Sig, arg: int = 0):
 
 
 def elementwise_rule(n: int, result: str | None = None, want: str = "numeric"):
+    check_arg = _boolean if want == "bool" else _numeric
+    idxs = tuple(range(n))
+
     def rule(sig: Sig) -> Type:
-        for i in range(n):
-            (_boolean if want == "bool" else _numeric)(sig, i)
-        shape = _broadcast_all(sig, list(range(n)))
+        for i in idxs:
+            check_arg(sig, i)
+        shape = _broadcast_all(sig, idxs)
         elem = result
         if elem is None:
             elem = "int"
@@ -88,11 +98,12 @@ def elementwise_rule(n: int, result: str | None = None, want: str = "numeric"):
 
 
 def comparison_rule(sig: Sig) -> Type:
-    if sig.name in ("eq", "ne", "==", "!=") and all(t.elem == "bool" for t in sig.args):
-        return Type("bool", _broadcast_all(sig, [0, 1]))
-    for i in range(2):
-        _numeric(sig, i)
-    return Type("bool", _broadcast_all(sig, [0, 1]))
+    a, b = sig.args
+    if sig.name in ("eq", "ne", "==", "!=") and a.elem == "bool" and b.elem == "bool":
+        return Type("bool", _broadcast_all(sig, (0, 1)))
+    _numeric(sig, 0)
+    _numeric(sig, 1)
+    return Type("bool", _broadcast_all(sig, (0, 1)))
 
 
 def reduction_rule(result: str | None):

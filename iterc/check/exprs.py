@@ -6,7 +6,6 @@ expression with an erroneous part is not reported again).
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, Optional
 
 from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Sig, lookup
@@ -67,6 +66,7 @@ class ExprChecker:
         # called with a Name not in scope; True when it has reported the problem itself
         self.undefined_hook: Optional[Callable[[ast.Name], bool]] = None
         self.expanding: list[str] = []
+        self._method_scopes: Optional[Scopes] = None     # while expanding defs: the calling method's names
         self.expansion_notes: list[Note] = []
         self.prev_allowed = False
         self.prev_used: set[str] = set()
@@ -83,7 +83,8 @@ class ExprChecker:
 
     def report(self, d: Diagnostic) -> None:
         if self.expansion_notes:
-            d = dataclasses.replace(d, notes=d.notes + tuple(reversed(self.expansion_notes)))
+            d = Diagnostic(d.code, d.severity, d.message, d.span, d.hint,
+                           d.notes + tuple(reversed(self.expansion_notes)), d.label, d.fix)
         self.diags.append(d)
 
     def mark_read(self, sym: Symbol) -> None:
@@ -143,7 +144,10 @@ class ExprChecker:
     # ------------------------------------------------------------ leaves
 
     def _num(self, node: ast.Num):
-        return self._record(node, INT if node.is_int else REAL, static=True)
+        t = INT if node.is_int else REAL
+        self.typing.types[id(node)] = t
+        self.typing.static.add(id(node))
+        return t
 
     def _bool(self, node: ast.Bool):
         return self._record(node, BOOL, static=True)
@@ -182,16 +186,22 @@ class ExprChecker:
             problem = self.read_hook(sym, node)
             if problem:
                 return None
-        self.mark_read(sym)
-        self.typing.symbols[id(node)] = sym
-        return self._record(node, sym.type, static=sym.static)
+        self.reads.add(sym.name)                  # mark_read, inlined
+        self.read_symbols.add(id(sym))
+        typing = self.typing
+        typing.symbols[id(node)] = sym
+        typing.types[id(node)] = sym.type         # _record, inlined (sym.type is not None here)
+        if sym.static:
+            typing.static.add(id(node))
+        return sym.type
 
     # ------------------------------------------------------------ operators
 
     def _apply(self, entry, node, operands: list, kw: Optional[dict] = None, what: Optional[str] = None) -> Optional[Type]:
-        types = [self.check(o) for o in operands]
-        if any(t is None for t in types):
-            return None
+        types = list(map(self.check, operands))     # every operand, so that each reports its errors
+        for t in types:
+            if t is None:
+                return None
         sig = Sig(what or entry.name, list(types), kw or {}, tuple(self._known_value(o) for o in operands))
         try:
             result = entry.rule(sig)
@@ -208,9 +218,17 @@ class ExprChecker:
             fix = axis_fix(operands, types) if exc.code == "E0201" else None
             self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes, fix=fix))
             return None
-        static = all(self.is_static(o) for o in operands)
-        self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))
-        return self._record(node, result, static=static)
+        typing = self.typing
+        typing.calls[id(node)] = CallInfo(entry, dict(kw) if kw else {})
+        if result is not None:                    # _record, inlined
+            typing.types[id(node)] = result
+            static = typing.static
+            for o in operands:
+                if id(o) not in static:
+                    break
+            else:
+                static.add(id(node))
+        return result
 
     def _known_value(self, node):
         """What a rule may know of an argument before the run: a dimension's name, or a
@@ -221,11 +239,10 @@ class ExprChecker:
         return _static_int(node)
 
     def _unary(self, node: ast.Unary):
-        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=f"{node.op}")
+        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=node.op)
 
     def _binary(self, node: ast.Binary):
-        entry = OPERATORS[node.op]
-        return self._apply(entry, node, [node.left, node.right], what=f"{node.op}")
+        return self._apply(OPERATORS[node.op], node, [node.left, node.right], what=node.op)
 
     def _compare(self, node: ast.Compare):
         types = [self.check(o) for o in node.operands]
@@ -436,6 +453,20 @@ class ExprChecker:
         inner = Typing()
         expansion = DefExpansion(defn, node, tuple(p.name for p in defn.params), inner)
         outer_typing, outer_scopes = self.typing, self.scopes
+        method_scopes = self._method_scopes if self.expanding else outer_scopes
+
+        def method_member(n: ast.Name) -> bool:
+            """A def reading a name of the method it is called from: E0101, with the reason,
+            and the member counts as read (no "never used" warning on top of the error)."""
+            sym = method_scopes.lookup(n.id)
+            if sym is None:
+                return False
+            self.mark_read(sym)
+            self.report(error("E0101", f"undefined name `{n.id}`", n.span,
+                              hint=f"`{n.id}` is {_a_kind(sym.kind)} of the method, and a def sees only its "
+                                   f"parameters and its own `let`s: pass `{n.id}` to `{name}` as an argument"))
+            return True
+
         scope: dict[str, Symbol] = {}
         for p, a, t in zip(defn.params, node.args, arg_types):
             scope[p.name] = Symbol(p.name, "defarg", t, p, static=self.is_static(a))
@@ -443,7 +474,8 @@ class ExprChecker:
         self.expanding.append(name)
         self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
         hook, self.read_hook = self.read_hook, None
-        undefined_hook, self.undefined_hook = self.undefined_hook, None     # a def sees only its arguments
+        undefined_hook, self.undefined_hook = self.undefined_hook, method_member   # a def sees only its arguments
+        saved_method_scopes, self._method_scopes = self._method_scopes, method_scopes
         try:
             ok = True
             for let in defn.lets:
@@ -461,6 +493,7 @@ class ExprChecker:
         finally:
             self.read_hook = hook
             self.undefined_hook = undefined_hook
+            self._method_scopes = saved_method_scopes
             self.expansion_notes.pop()
             self.expanding.pop()
             self.typing, self.scopes = outer_typing, outer_scopes

@@ -147,12 +147,40 @@ class MethodChecker:
                     self.dims.append(self.declare(d, "dim", INT, d, static=True))
                 else:
                     self.report(error("E0112", f"dimension `{d.name}` is not declared", d.span,
-                                      hint=f"add `dims {d.name}`, or use a dimension of a {where}"))
+                                      hint=self.undeclared_dim_hint(d.name, where)))
                     return None
             if binds_dims:
                 self.dims_bound.add(d.name)
             dims.append(d.name)
         return Type(elem, tuple(dims))
+
+    def step_let_error(self, name: str, span, let: ast.Let, where: str = "") -> Diagnostic:
+        """A solver's `until`, `let` or `output` naming a `let` of the step."""
+        return error("E0101", f"undefined name `{name}`" + (f" in `{where}`" if where else ""), span,
+                     notes=[Note(f"`{name}` is a `let` of the step, and a step's `let`s are local to it",
+                                 let.name.span)],
+                     hint=f"a solver-level `let` (after the step, indented like `until`) is visible to "
+                          f"`until` and `output`: bind `{name}` there; it sees the states after the step "
+                          f"(`prev(x)` is a state's value before it)")
+
+    def undeclared_dim_hint(self, dim: str, where: str) -> str:
+        """How to bind `dim`, used in a state's or hyper's type. A `dims` line alone never
+        does: a dimension is known only as a size of the param (optimizer) or of an input."""
+        if where == "hyper":
+            return "a hyper is a scalar; tensors that change belong in `state`, data in `input`"
+        bound = [d.name for d in self.dims if d.name in self.dims_bound]
+        known = f"use a dimension it has ({', '.join(f'`{b}`' for b in bound)}), or " if bound else ""
+        if self.m.kind == "optimizer":
+            param = self.params[0] if self.params else None
+            if param is not None and param.type is not None and param.type.shape == LEAF:
+                return (f"declare the param with a rank so that `{dim}` is its size, e.g. "
+                        f"`param {param.name}: real[{dim}]`, or give the {where} the param's shape, `real[...]`")
+            pname = param.name if param is not None else "x"
+            dims = ", ".join(bound + [dim])
+            return f"a dimension must be a size of the param: {known}add it to the param's type, " \
+                   f"e.g. `param {pname}: real[{dims}]`"
+        return f"a dimension must be a size of an input: {known}give an input that size, " \
+               f"e.g. `input v: real[{dim}]`"
 
     def check_domain(self, domain: Optional[ast.Domain]) -> None:
         if domain is None:
@@ -299,6 +327,16 @@ class MethodChecker:
             # x had when the step began (`until norm(x - prev(x)) <= tol`)
             self.x.prev_allowed = True
             self.x.draw_hook = self.seed_ok
+            step_lets = _step_lets(steps[0].body) if steps else {}
+
+            def step_local(node: ast.Name) -> bool:
+                let = step_lets.get(node.id)
+                if let is None:
+                    return False
+                self.report(self.step_let_error(node.id, node.span, let))
+                return True
+
+            self.x.undefined_hook = step_local
             for let in by_type(ast.Let):
                 t = self.x.check(let.value)
                 self.declare(let.name, "let", t, let, static=t is not None and self.x.is_static(let.value))
@@ -325,6 +363,7 @@ class MethodChecker:
                     self.expect_static_int(max_iter, "the iteration cap")
             self.x.prev_allowed = False
             self.x.draw_hook = None
+            self.x.undefined_hook = None
             outs = by_type(ast.Output)
             if not outs:
                 self.report(error("E0111", f"solver `{m.name.name}` has no `output`", m.name.span,
@@ -332,7 +371,9 @@ class MethodChecker:
             for out in outs:
                 for ident in out.names:
                     sym = self.base.get(ident.name)
-                    if sym is None:
+                    if sym is None and ident.name in step_lets:
+                        self.report(self.step_let_error(ident.name, ident.span, step_lets[ident.name], "output"))
+                    elif sym is None:
                         self.report(error("E0101", f"undefined name `{ident.name}` in `output`", ident.span,
                                           hint=did_you_mean(ident.name, self.base)))
                     elif sym.kind not in ("state", "let", "input"):
@@ -543,7 +584,7 @@ class MethodChecker:
         return False
 
     def check_state(self, s: ast.State) -> None:
-        t = self.resolve_type(s.type, "param or input", binds_dims=False)
+        t = self.resolve_type(s.type, "state", binds_dims=False)
         self.check_domain(s.domain)
         if t is None:
             self.declare(s.name, "state", None, s)
@@ -753,3 +794,18 @@ class MethodChecker:
             if s.name in self.assigned and s.name not in reads:
                 self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,
                                           hint="remove it, or use it in the update"))
+
+
+def _step_lets(body) -> dict[str, ast.Let]:
+    """Every `let` in a step, nested blocks included (the first of a name wins)."""
+    found: dict[str, ast.Let] = {}
+    stack = list(reversed(body))
+    while stack:
+        st = stack.pop()
+        if isinstance(st, ast.Let):
+            found.setdefault(st.name.name, st)
+        elif isinstance(st, ast.If):
+            stack.extend(reversed(st.body + st.orelse))
+        elif isinstance(st, (ast.Every, ast.For, ast.Repeat)):
+            stack.extend(reversed(st.body))
+    return found

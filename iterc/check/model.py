@@ -7,9 +7,9 @@ body has different types at different call sites.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from .._records import Record
 from ..builtins import Builtin
 from ..syntax import ast
 from ..types import Type
@@ -18,53 +18,88 @@ SYMBOL_KINDS = ("hyper", "param", "oracle", "state", "input", "dim", "let", "loc
                 "loopvar", "defarg")
 
 
-@dataclass(eq=False)
-class Symbol:
+# Records compared by identity (`@dataclass(eq=False)` before; see iterc/_records.py).
+
+class Symbol(Record):
+    _fields = ("name", "kind", "type", "decl", "static", "storage")
     name: str
     kind: str
     type: Type                         # a FnType for a function oracle
     decl: Any                          # the AST node that declared it
-    static: bool = False               # known before the run starts (literals, hypers, dims)
-    storage: Optional[str] = None      # element storage for states/params (f32, bf16, ...)
+    static: bool                       # known before the run starts (literals, hypers, dims)
+    storage: Optional[str]             # element storage for states/params (f32, bf16, ...)
+
+    def __init__(self, name, kind, type, decl, static=False, storage=None):
+        self.name = name
+        self.kind = kind
+        self.type = type
+        self.decl = decl
+        self.static = static
+        self.storage = storage
 
 
-@dataclass(eq=False)
-class CallInfo:
+class CallInfo(Record):
+    _fields = ("builtin", "kw")
     builtin: Builtin
     kw: dict[str, Any]                 # static keyword values (axis=...)
 
+    def __init__(self, builtin, kw):
+        self.builtin = builtin
+        self.kw = kw
 
-@dataclass(eq=False)
-class DefExpansion:
+
+class DefExpansion(Record):
     """A call of a user `def`: the body is checked once per call site."""
+    _fields = ("defn", "call", "params", "typing")
     defn: ast.Def
     call: ast.Call
     params: tuple[str, ...]
     typing: "Typing"
 
+    def __init__(self, defn, call, params, typing):
+        self.defn = defn
+        self.call = call
+        self.params = params
+        self.typing = typing
 
-@dataclass(eq=False)
-class Typing:
-    types: dict[int, Type] = field(default_factory=dict)
-    symbols: dict[int, Symbol] = field(default_factory=dict)
-    calls: dict[int, Union[CallInfo, DefExpansion]] = field(default_factory=dict)
-    static: set[int] = field(default_factory=set)     # ids of expressions known before the run
-    keep: list = field(default_factory=list)   # keeps nodes alive so ids stay unique
+
+class Typing(Record):
+    _fields = ("types", "symbols", "calls", "static", "keep")
+    types: dict[int, Type]
+    symbols: dict[int, Symbol]
+    calls: dict[int, Union[CallInfo, DefExpansion]]
+    static: set[int]                   # ids of expressions known before the run
+    keep: list                         # keeps nodes alive so ids stay unique
+
+    def __init__(self, types=None, symbols=None, calls=None, static=None, keep=None):
+        self.types = {} if types is None else types
+        self.symbols = {} if symbols is None else symbols
+        self.calls = {} if calls is None else calls
+        self.static = set() if static is None else static
+        self.keep = [] if keep is None else keep
 
     def type_of(self, node) -> Type:
         return self.types[id(node)]
 
 
-@dataclass(eq=False)
-class HyperInfo:
+class HyperInfo(Record):
+    _fields = ("symbol", "decl", "conditions", "interval")
     symbol: Symbol
     decl: ast.Hyper
     conditions: tuple[ast.Expr, ...]   # `where` conditions, plus the interval as comparisons
     interval: Optional[ast.Interval]
 
+    def __init__(self, symbol, decl, conditions, interval):
+        self.symbol = symbol
+        self.decl = decl
+        self.conditions = conditions
+        self.interval = interval
 
-@dataclass(eq=False)
-class CheckedMethod:
+
+class CheckedMethod(Record):
+    _fields = ("kind", "name", "doc", "decl", "hypers", "params", "inputs", "oracles", "states", "dims", "lets",
+               "outputs", "step", "counter", "until", "max_iter", "converges", "assumes", "prev_used", "typing",
+               "symbols", "draws")
     kind: str                          # optimizer | solver
     name: str
     doc: Optional[str]
@@ -88,13 +123,23 @@ class CheckedMethod:
     symbols: dict[str, Symbol]
     draws: bool = False                # it draws random numbers (`randn_like`): lowering threads a key
 
+    def __init__(self, kind, name, doc, decl, hypers, params, inputs, oracles, states, dims, lets, outputs,
+                 step, counter, until, max_iter, converges, assumes, prev_used, typing, symbols, draws=False):
+        self.kind, self.name, self.doc, self.decl = kind, name, doc, decl
+        self.hypers, self.params, self.inputs, self.oracles = hypers, params, inputs, oracles
+        self.states, self.dims, self.lets, self.outputs = states, dims, lets, outputs
+        self.step, self.counter, self.until, self.max_iter = step, counter, until, max_iter
+        self.converges, self.assumes, self.prev_used = converges, assumes, prev_used
+        self.typing, self.symbols = typing, symbols
+        self.draws = draws
+
     @property
     def summary(self) -> str:
         return (self.doc or "").strip().split("\n")[0]
 
 
-@dataclass(eq=False)
-class CheckedModule:
+class CheckedModule(Record):
+    _fields = ("path", "methods", "syntax")
     path: str
     methods: list[CheckedMethod]
     syntax: ast.Module
@@ -103,6 +148,13 @@ class CheckedModule:
     # change what this module means). The compile cache keys and revalidates on them.
     uses: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
+
+    def __init__(self, path, methods, syntax, uses=(), absent=()):
+        self.path = path
+        self.methods = methods
+        self.syntax = syntax
+        self.uses = uses
+        self.absent = absent
 
     def method(self, name: Optional[str] = None) -> CheckedMethod:
         if name is None:
@@ -117,22 +169,35 @@ class CheckedModule:
         raise ValueError(f"{self.path} has no method `{name}` (it defines: {names})")
 
 
-@dataclass(eq=False)
-class MethodTrace:
+class MethodTrace(Record):
     """One method as the checker saw it, errors or not: its typing and its symbols."""
+    __slots__ = ("decl", "typing", "symbols", "locals", "hypers")
     decl: ast.Method
     typing: Typing
     symbols: dict[str, Symbol]         # the method's members (hypers, param, states, dims, ...)
     locals: list[Symbol]               # `let`s of the step and of a solver, in order
     hypers: list[HyperInfo]
 
+    def __init__(self, decl, typing, symbols, locals, hypers):
+        self.decl = decl
+        self.typing = typing
+        self.symbols = symbols
+        self.locals = locals
+        self.hypers = hypers
 
-@dataclass(eq=False)
-class CheckTrace:
+
+class CheckTrace(Record):
     """What `check_module(module, trace=...)` fills in even when the module has errors, for
     tools that answer questions about a file being edited (the language server): the defs
     and `use ... as` modules in scope, and every method's typing and symbols."""
-    syntax: Optional[ast.Module] = None          # the module checked
-    defs: dict[str, ast.Def] = field(default_factory=dict)
-    aliases: dict[str, dict[str, ast.Def]] = field(default_factory=dict)
-    methods: list[MethodTrace] = field(default_factory=list)
+    __slots__ = ("syntax", "defs", "aliases", "methods")
+    syntax: Optional[ast.Module]                 # the module checked
+    defs: dict[str, ast.Def]
+    aliases: dict[str, dict[str, ast.Def]]
+    methods: list[MethodTrace]
+
+    def __init__(self, syntax=None, defs=None, aliases=None, methods=None):
+        self.syntax = syntax
+        self.defs = {} if defs is None else defs
+        self.aliases = {} if aliases is None else aliases
+        self.methods = [] if methods is None else methods

@@ -1,7 +1,6 @@
 """Name rules: reserved words and "did you mean" suggestions."""
 from __future__ import annotations
 
-import difflib
 import keyword
 from typing import Iterable, Optional
 
@@ -38,6 +37,8 @@ def reserved_reason(name: str) -> Optional[str]:
 
 def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
     pool = sorted(set(c for c in candidates if c != name))
+    import difflib                          # only when there is something to suggest
+
     match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not match:
         lowered = {c.lower(): c for c in pool}

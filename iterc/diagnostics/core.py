@@ -1,10 +1,10 @@
 """The Diagnostic record and helpers to make one."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
+from .._records import ValueRecord
 from ..syntax.source import Span
 from .codes import CODES
 
@@ -14,25 +14,37 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(ValueRecord):
+    __slots__ = ("message", "span")
     message: str
-    span: Optional[Span] = None
+    span: Optional[Span]
+
+    def __init__(self, message, span=None):
+        self.message = message
+        self.span = span
 
 
-@dataclass(frozen=True, slots=True)
-class Edit:
+class Edit(ValueRecord):
     """Replace the text of `span` (empty for an insertion) with `text`."""
+    __slots__ = ("span", "text")
     span: Span
     text: str
 
+    def __init__(self, span, text):
+        self.span = span
+        self.text = text
 
-@dataclass(frozen=True, slots=True)
-class Fix:
+
+class Fix(ValueRecord):
     """A change the checker is sure enough of to offer as a one-click fix (editors show it
     as a code action): a title and the edits, all in one file."""
+    __slots__ = ("title", "edits")
     title: str
-    edits: tuple[Edit, ...]
+    edits: tuple
+
+    def __init__(self, title, edits):
+        self.title = title
+        self.edits = edits
 
 
 class Suggestion(str):
@@ -45,16 +57,28 @@ class Suggestion(str):
         return obj
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(ValueRecord):
+    """Immutable by convention (`dataclasses.replace` makes a changed copy)."""
+
+    __slots__ = ("code", "severity", "message", "span", "hint", "notes", "label", "fix")
     code: str
     severity: Severity
     message: str
     span: Optional[Span]
-    hint: Optional[str] = None
-    notes: tuple[Note, ...] = field(default=())
-    label: Optional[str] = None      # short text printed after the underline
-    fix: Optional[Fix] = None        # a sure fix, for editors; the hint says it in words
+    hint: Optional[str]
+    notes: tuple[Note, ...]
+    label: Optional[str]             # short text printed after the underline
+    fix: Optional[Fix]               # a sure fix, for editors; the hint says it in words
+
+    def __init__(self, code, severity, message, span, hint=None, notes=(), label=None, fix=None):
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.span = span
+        self.hint = hint
+        self.notes = notes
+        self.label = label
+        self.fix = fix
 
     @property
     def is_error(self) -> bool:

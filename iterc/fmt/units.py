@@ -100,7 +100,7 @@ class _Locator:
 
 
 def docstring_text(doc: str, level: int) -> str:
-    """A docstring whose cleaned value (see syntax/convert.py `_clean_doc`) is `doc`."""
+    """A docstring whose cleaned value (see syntax/common.py `clean_doc`) is `doc`."""
     lines = doc.split("\n")
     indent = INDENT * level
     first = lines[0]

@@ -506,6 +506,7 @@ KEYWORDS = frozenset("""use as def return optimizer solver hyper param oracle st
 until max every if elif else for in repeat assume converges by cite where and or not true false None
 heuristic to linear sublinear rate on""".split())
 
+_TOKEN_KINDS = {2: "comment", 3: "nl", 4: "string", 5: "float", 6: "int", 7: "name", 8: "op", 9: "other"}
 _BINDING_TOKENS = {
     "hyper": ("variable", ("readonly",)), "param": ("variable", ()), "state": ("variable", ()),
     "input": ("variable", ("readonly",)), "oracle": ("variable", ("readonly",)),
@@ -573,8 +574,8 @@ def semantic_tokens(a: Analysis) -> list[int]:
             start = nl + 1
 
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind in ("end", "nl", None):
+        kind = _TOKEN_KINDS.get(m.lastindex)       # group 1 is the leading blanks; then one group per kind
+        if kind in ("nl", None):
             continue
         start, end = m.span(m.lastindex)
         if kind == "comment":

@@ -11,9 +11,8 @@ from typing import Any, Callable, Optional
 
 from ..diagnostics import Diagnostic, error
 from . import ast
+from .common import MAX_EXPR_DEPTH, clean_doc as _clean_doc, unquote as _unquote  # noqa: F401
 from .source import Source, Span
-
-MAX_EXPR_DEPTH = 200
 
 _HANDLERS: dict[str, Callable[..., Any]] = {}
 
@@ -41,19 +40,6 @@ class _Ctx:
 def _is_tok(x, type_: Optional[str] = None) -> bool:
     from lark import Token
     return isinstance(x, Token) and (type_ is None or x.type == type_)
-
-
-def _unquote(raw: str) -> str:
-    if raw.startswith('"""'):
-        return raw[3:-3]
-    return raw[1:-1]
-
-
-def _clean_doc(raw: str) -> str:
-    lines = _unquote(raw).strip("\n").split("\n")
-    indents = [len(l) - len(l.lstrip(" ")) for l in lines[1:] if l.strip()]
-    cut = min(indents) if indents else 0
-    return "\n".join([lines[0].strip()] + [l[cut:].rstrip() for l in lines[1:]]).strip()
 
 
 # ---------------------------------------------------------------- expressions

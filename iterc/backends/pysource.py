@@ -146,6 +146,10 @@ class SourceEmitter:
         finally:
             self.namer.inline = saved
 
+    def condition(self, block: Block) -> str:
+        """A hyper condition as one expression (checked on concrete values only)."""
+        return self.expression(block)
+
     # ------------------------------------------------------------ spec
 
     def spec(self) -> None:
@@ -176,7 +180,7 @@ class SourceEmitter:
                                 if isinstance(v, Var) and v.name in hyper_names}
                                | {y.name for y in cond.yields if isinstance(y, Var) and y.name in hyper_names})
                 w.line(f'rt.Condition("{text}", {tuple_code(chr(34) + n + chr(34) for n in names)}, '
-                       f'lambda hp: {self.expression(cond)}),')
+                       f'lambda hp: {self.condition(cond)}),')
         w.dedent()
         w.line("),")
         if isinstance(m, OptimizerIR):

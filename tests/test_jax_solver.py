@@ -10,6 +10,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 import iterc  # noqa: E402
+from iterc.api import list_stdlib  # noqa: E402
 from test_builtins_numpy import PROGRAM, expected  # noqa: E402
 from test_solver import _problem  # noqa: E402
 
@@ -35,6 +36,27 @@ def test_sinkhorn_matches_numpy(seed, n, m, eps):
         np.testing.assert_allclose(sol[name], ref[name], rtol=1e-10, atol=1e-14, err_msg=name)
     outputs, info = sol                                  # unpacks like numpy's Solution
     assert set(outputs) == {"P", "f", "g"} and info is sol.info
+
+
+SOLVERS = [m.path for m in list_stdlib() if m.kind == "solver"] + [SINKHORN]
+
+
+@pytest.mark.parametrize("path", SOLVERS, ids=lambda p: p.stem)
+def test_every_stdlib_solver_matches_numpy_on_generic_inputs(path):
+    """Each stdlib solver (and the sinkhorn example), at its defaults, on positive inputs of
+    small sizes: the same iterations, flag and outputs as numpy."""
+    method = iterc.load(path)
+    spec = iterc.api._compiled_module(method.path, "numpy").__dict__[f"SPEC_{method.name}"]
+    rng = np.random.default_rng(0)
+    sizes: dict = {}
+    inputs = {s.name: rng.uniform(0.5, 1.5, size=tuple(d if isinstance(d, int) else sizes.setdefault(d, 4 + len(sizes))
+                                                       for d in (s.dims or ()))) for s in spec.inputs}
+    ref = method.solve(**inputs)
+    sol = method.solve(backend="jax", **inputs)
+    assert int(sol.info.iterations) == ref.info.iterations and bool(sol.info.converged) == ref.info.converged
+    for name, want in ref.outputs.items():
+        np.testing.assert_allclose(np.asarray(sol[name], float), np.asarray(want, float), rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
 
 
 def test_check_every_tests_the_stopping_rule_every_k_rounds():

@@ -293,7 +293,8 @@ class MethodEmitter(SourceEmitter):
         w.line(f'"""`{m.name}` as an optax GradientTransformationExtraArgs; a hyper left None takes its default.')
         w.line()
         notes = ["Defaults: " + ", ".join(self.default_text(h) for h in m.hypers) + "." if m.hypers else "",
-                 "A real hyper may be a schedule (a function of the step count)."]
+                 "A real hyper may be a schedule (a function of the step count)."
+                 if any(not h.static for h in m.hypers) else ""]
         if aliases:
             notes.append("optax's names work too: " + ", ".join(f"{a} for {n}" for a, n in aliases) + ".")
         if maximize:

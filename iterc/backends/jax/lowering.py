@@ -2,8 +2,9 @@
 
 Values placed STATIC (static hypers, dims, literals) are plain Python values at trace
 time, so ops on them use Python's operators and builtins (`and`, `min`, a conditional
-expression, `rt.host`, numpy on host scalars): they can steer a Python `if` under `jax.jit`. Everything else
-(real hypers, the step counter, tensors) may be traced and goes through `jnp`.
+expression) or `rt.host` (numpy on host scalars): they stay Python values, which can steer
+a Python `if` under `jax.jit`. Everything else (real hypers, the step counter, tensors) may
+be traced and goes through `jnp`.
 """
 from __future__ import annotations
 

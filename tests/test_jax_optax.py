@@ -5,6 +5,12 @@ update (optax's names, defaults and eps placement differ from torch's in places;
 case says how they are aligned). The trajectory is the shared one of tests/reference.py:
 gradient = noise + x, on a tree of mixed shapes with a 0-d leaf. x64 is enabled only
 inside each test (`jax.enable_x64`), so other tests keep JAX's float32 default.
+
+Not compared, because optax defines a different rule under the same name: `nadam`
+(optax's is Adam with a Nesterov look-ahead, without Dozat's momentum schedule), AMSGrad
+(optax takes the running max of the bias-corrected second moment, torch of the raw one)
+and `rprop` (optax remembers step_size * sign(g) rather than the gradient, and does not
+clip the step size when the sign product is 0). `asgd` has no optax counterpart.
 """
 import numpy as np
 import pytest

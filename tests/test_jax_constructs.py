@@ -8,7 +8,10 @@ the lowerings the corpus does not reach (a `for` too long to unroll, a `repeat` 
 traced `if`, an every-k oracle left out on the steps that do not read it). A construct
 without a JAX lowering fails here: compiling raises, and so does the test.
 """
+import atexit
 import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -97,7 +100,9 @@ def _corpus(tmp: pathlib.Path):
     return [(p, m.name, m.kind) for p in out for m in iterc.check_file(p).module.methods]
 
 
-CORPUS = _corpus(pathlib.Path(__import__("tempfile").mkdtemp(prefix="iterc-jax-corpus-")))
+_TMP = pathlib.Path(tempfile.mkdtemp(prefix="iterc-jax-corpus-"))    # parametrization needs the files now
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+CORPUS = _corpus(_TMP)
 
 
 def _spec(path, name):

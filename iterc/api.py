@@ -303,7 +303,8 @@ def _compiled_module(path: Path, target: str):
 
 
 class LoadedMethod:
-    """One method of a .iter file, ready to instantiate per backend: `.numpy(**hypers)`."""
+    """One method of a .iter file, ready to instantiate per backend: `.numpy(**hypers)`,
+    `.optax(...)` (optimizers), `.jax(**hypers)` (solvers: a compiled solver), `.solve(...)`."""
 
     def __init__(self, path: Path, name: str, kind: str, checked):
         self.path, self.name, self.kind, self.checked = path, name, kind, checked
@@ -319,16 +320,30 @@ class LoadedMethod:
         module = _compiled_module(self.path, "numpy")
         return module.METHODS[self.name](**hypers)
 
-    def solve(self, backend: str = "numpy", **kwargs):
-        """One call: instantiate a solver with the hypers among `kwargs`, then solve with the
-        rest (inputs, function oracles, `callback=`, `callback_every=`). A `Solution`."""
+    @property
+    def optax(self):
+        """The generated factory (`adamw(lr=None, *, beta1=None, ...)`), so that both
+        `m.optax(lr=1e-3)` and `optax.inject_hyperparams(m.optax)(learning_rate=...)` work."""
+        if self.kind != "optimizer":
+            raise TypeError(f"`{self.name}` is a solver; use .jax(**hypers) or .solve(..., backend=\"jax\")")
+        return _compiled_module(self.path, "jax").METHODS[self.name]
+
+    def jax(self, *args, **hypers):
+        """A solver compiled with JAX (`check_every=` too), or an optimizer's optax transformation."""
+        return _compiled_module(self.path, "jax").METHODS[self.name](*args, **hypers)
+
+    def solve(self, backend: str = "numpy", **inputs_and_hypers):
+        """Solve once: `solve(C=..., a=..., b=..., eps=0.1, backend="jax")` -> Solution."""
         if self.kind != "solver":
-            raise TypeError(f"`{self.name}` is an optimizer; step it with `.numpy(**hypers).step(...)`")
-        if backend != "numpy":
-            raise ValueError(f"solve(backend={backend!r}) is not available yet; available: 'numpy'")
-        names = set(self.hypers)
-        hypers = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-        return self.numpy(**hypers).solve(**kwargs)
+            raise TypeError(f"`{self.name}` is an optimizer; it has no solve()")
+        if backend not in ("numpy", "jax"):
+            raise ValueError(f"solve(backend={backend!r}) is not available yet; available: 'numpy', 'jax'")
+        options = {k: inputs_and_hypers.pop(k) for k in ("check_every",) if k in inputs_and_hypers}
+        if options and backend != "jax":
+            raise ValueError("check_every= applies to backend=\"jax\" only")
+        hypers = {k: inputs_and_hypers.pop(k) for k in self.hypers if k in inputs_and_hypers}
+        solver = self.jax(**hypers, **options) if backend == "jax" else self.numpy(**hypers)
+        return solver.solve(**inputs_and_hypers)
 
     def source(self, target: str = "numpy") -> str:
         return _compiled_module(self.path, target).__iterc_source__

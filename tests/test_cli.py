@@ -253,7 +253,7 @@ def test_compile_to_a_missing_folder_is_a_clean_error(tmp_path):
     assert "cannot write" in result.output
 
 
-@pytest.mark.parametrize("target", ["jax", "torch", "triton"])
+@pytest.mark.parametrize("target", ["torch", "triton"])
 def test_targets_not_yet_available(tmp_path, target):
     out = tmp_path / "x.py"
     result = run("compile", str(write(tmp_path, "sgd.iter", VALID)), "--target", target, "-o", str(out))

@@ -166,6 +166,7 @@ class ExprPrinter:
     def __init__(self, target: Target, namer: Namer):
         self.target = target
         self.namer = namer
+        self.host_limit: Optional[Place] = None     # overrides every ByPlace limit while set
 
     def __call__(self, v) -> str:
         return self.print(v)[0]
@@ -189,7 +190,8 @@ class ExprPrinter:
     def apply(self, v: Apply) -> tuple[str, int]:
         low = self.target.table[v.fn]
         if isinstance(low, ByPlace):
-            host = all(a.type.is_scalar and self._place(a) <= low.limit for a in v.args)
+            limit = low.limit if self.host_limit is None else self.host_limit
+            host = all(a.type.is_scalar and self._place(a) <= limit for a in v.args)
             low = low.host if host else low.array
         kw = dict(v.kw)
         if isinstance(low, Infix):

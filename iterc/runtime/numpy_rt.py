@@ -21,7 +21,7 @@ import optree
 from . import domains
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Slot, Spec, bind_dims
+from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
@@ -332,20 +332,6 @@ def _flatten(tree):
 
 # ---------------------------------------------------------------- optimizers
 
-def _check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
-    """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
-    dims = spec.param.dims
-    if dims is None:
-        return
-    declared = f"`{spec.param.name}: {spec.param.elem}[{', '.join(map(str, dims))}]`"
-    if len(shape) != len(dims):
-        raise ValueError(f"{spec.name} updates rank-{len(dims)} parameters ({declared}), but {path} has shape {shape}")
-    for axis, d in enumerate(dims):
-        if isinstance(d, int) and shape[axis] != d:
-            raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
-                             f"but {path} has shape {shape}")
-
-
 class Optimizer:
     """A reference optimizer over a parameter tree: `init(params)`, `step(params, state, grads, **oracles)`.
 
@@ -379,7 +365,7 @@ class Optimizer:
             arr = np.asarray(leaf)
             if not is_float(arr.dtype):
                 arr = arr.astype(np.float64)
-            _check_param_shape(self.spec, path, arr.shape)
+            check_param_shape(self.spec, path, arr.shape)
             arrays.append(arr)
         return arrays, structure, paths
 

@@ -97,3 +97,17 @@ def bind_dims(spec: Spec, values: dict[str, Any], what: str = "input") -> dict[s
                 dims.setdefault(d, n)
                 source.setdefault(d, name)
     return dims
+
+
+def check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
+    """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
+    dims = spec.param.dims
+    if dims is None:
+        return
+    declared = f"`{spec.param.name}: {spec.param.elem}[{', '.join(map(str, dims))}]`"
+    if len(shape) != len(dims):
+        raise ValueError(f"{spec.name} updates rank-{len(dims)} parameters ({declared}), but {path} has shape {shape}")
+    for axis, d in enumerate(dims):
+        if isinstance(d, int) and shape[axis] != d:
+            raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
+                             f"but {path} has shape {shape}")

@@ -4,8 +4,8 @@ A generated module holds, per method, a Spec (hypers, conditions, slots with dty
 oracles), the per-leaf math (`init_NAME`, `step_NAME`) or the whole solve
 (`solve_NAME`), and a factory `make_NAME(**hypers)`. Statements are printed from the
 IR's regions; nothing here builds a loop of its own. Everything shared lives in
-iterc.runtime. User text appears only in comments (sanitised) and as validated
-identifiers; numbers are re-printed from their values.
+iterc.runtime (and, for printing, in ../pysource.py). User text appears only in comments
+(sanitised) and as validated identifiers; numbers are re-printed from their values.
 """
 from __future__ import annotations
 
@@ -13,93 +13,13 @@ import os
 
 from ... import __version__
 from ...ir import Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Var, While
-from ...types import LEAF
-from ..pyexpr import ExprPrinter, Namer, Target
-
-INDENT = "    "
+from ..pyexpr import Target
+from ..pysource import SourceEmitter, Writer, comment
 
 
-def comment(text: str) -> str:
-    """Text that is safe inside a Python comment: one line, printable characters only."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text.replace("\n", " "))
-
-
-class Writer:
-    def __init__(self):
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def line(self, text: str = "") -> None:
-        self.lines.append((INDENT * self.depth + text) if text else "")
-
-    def indent(self):
-        self.depth += 1
-
-    def dedent(self):
-        self.depth -= 1
-
-
-def _tuple(items) -> str:
-    items = list(items)
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def _dims_tuple(shape) -> str:
-    return _tuple(repr(d) for d in shape)
-
-
-class MethodEmitter:
+class MethodEmitter(SourceEmitter):
     def __init__(self, m, w: Writer, target: Target):
-        self.m = m
-        self.w = w
-        self.namer = Namer()
-        self.expr = ExprPrinter(target, self.namer)
-        self.file = comment(os.path.basename(m.source_path))
-        self.dtype_code = "np.float64"
-        self.dtypes: dict[str, str] = {}        # .iter name -> dtype code, for broadcasts into it
-
-    def where(self, span) -> str:
-        if span is None:
-            return ""
-        line, _ = span.source.line_col(span.start)
-        return f"  # {comment(os.path.basename(span.source.path))}:{line}"     # a def's line names its own file
-
-    # ------------------------------------------------------------ blocks
-
-    def shape_code(self, t) -> str:
-        if t.shape == LEAF:
-            return f"{self.m.param.name}.shape"
-        return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
-
-    def assign(self, target: Var, value, span=None) -> None:
-        """`target = value`, broadcasting a scalar into a tensor-typed target."""
-        name = self.namer.name(target)
-        if isinstance(value, Var) and value.name not in self.namer.inline and self.namer.name(value) == name:
-            return
-        code = self.expr(value)
-        if code == name:                          # `_rng = _rng`: the generator advanced in place
-            return
-        value_type = value.type
-        if target.type.shape != () and value_type.shape == ():
-            dtype = self.dtypes.get(target.source, self.dtype_code)
-            code = f"rt.full({self.shape_code(target.type)}, {code}, {dtype})"
-        self.w.line(f"{name} = {code}{self.where(span)}")
-
-    def block(self, block: Block, results=()) -> None:
-        """A block's statements, then its yields copied into the names of `results`."""
-        start = len(self.w.lines)
-        for s in block.stmts:
-            if self.namer.printed(s):
-                self.stmt(s)
-        for r, y in zip(results, block.yields):
-            self.assign(r, y)
-        if len(self.w.lines) == start:
-            self.w.line("pass")
-
-    def body(self, block: Block) -> None:
-        self.w.indent()
-        self.block(block)
-        self.w.dedent()
+        super().__init__(m, w, target, "np.float64")
 
     def stmt(self, s) -> None:
         w = self.w
@@ -128,129 +48,7 @@ class MethodEmitter:
         else:
             raise AssertionError(f"cannot emit {type(s).__name__}")
 
-    def if_(self, s: If, keyword: str) -> None:
-        w = self.w
-        w.line(f"{keyword} {self.expr(s.cond)}:{self.where(s.span)}")
-        w.indent()
-        self.block(s.then, s.results)
-        w.dedent()
-        printed = [x for x in s.orelse.stmts if self.namer.printed(x)]
-        if len(printed) == 1 and isinstance(printed[0], If) and printed[0].origin == "elif" \
-                and all(self.namer.name(y) == self.namer.name(r) for y, r in zip(s.orelse.yields, s.results)
-                        if isinstance(y, Var)):
-            self.if_(printed[0], "elif")
-            return
-        start = len(w.lines)
-        w.line("else:")
-        w.indent()
-        self.block(s.orelse, s.results)
-        w.dedent()
-        if w.lines[start + 1:] == [INDENT * (w.depth + 1) + "pass"]:
-            del w.lines[start:]                      # an else that does nothing
-
-    def expression(self, block: Block) -> str:
-        """A block as one expression (hyper defaults, conditions, periods): all inlined."""
-        defs = {s.target.name: s.op for s in block.stmts if isinstance(s, Assign)}
-        saved = dict(self.namer.inline)
-        self.namer.inline.update({n: op for n, op in defs.items() if not isinstance(op, (Var, Const))})
-        try:
-            y = block.yields[0]
-            while isinstance(y, Var) and y.name in defs and isinstance(defs[y.name], (Var, Const)):
-                y = defs[y.name]
-            return self.expr(y)
-        finally:
-            self.namer.inline = saved
-
-    # ------------------------------------------------------------ spec
-
-    def spec(self) -> None:
-        m, w = self.m, self.w
-        w.line(f"SPEC_{m.name} = rt.Spec(")
-        w.indent()
-        w.line(f'name="{m.name}",')
-        w.line(f'kind="{m.kind}",')
-        w.line("hypers=(")
-        w.indent()
-        for h in m.hypers:
-            static = ", static=True" if h.static else ""
-            if h.default is None:
-                w.line(f'rt.Hyper("{h.name}", "{h.elem}"{static}),')
-            elif not h.default.stmts and isinstance(h.default.yields[0], Const):
-                w.line(f'rt.Hyper("{h.name}", "{h.elem}", {self.expression(h.default)}{static}),')
-            else:
-                w.line(f'rt.Hyper("{h.name}", "{h.elem}", lambda hp: {self.expression(h.default)}{static}),')
-        w.dedent()
-        w.line("),")
-        hyper_names = {h.name for h in m.hypers}
-        w.line("conditions=(")
-        w.indent()
-        for h in m.hypers:
-            for text, cond in h.conditions:
-                names = sorted({v.name for s in cond.stmts if isinstance(s, Assign)
-                                for v in (s.op.args if hasattr(s.op, "args") else (s.op,))
-                                if isinstance(v, Var) and v.name in hyper_names}
-                               | {y.name for y in cond.yields if isinstance(y, Var) and y.name in hyper_names})
-                w.line(f'rt.Condition("{text}", {_tuple(chr(34) + n + chr(34) for n in names)}, '
-                       f'lambda hp: {self.expression(cond)}),')
-        w.dedent()
-        w.line("),")
-        if isinstance(m, OptimizerIR):
-            w.line(f"param={self.slot(m.param)},")
-            w.line("states=(")
-            w.indent()
-            for s in m.states:
-                w.line(self.slot(s, dict(m.live).get(s.name)) + ",")
-            w.dedent()
-            w.line("),")
-            if m.oracles:
-                w.line("oracles=(")
-                w.indent()
-                for o in m.oracles:
-                    every = f", every=lambda hp: {self.expression(o.every)}" if o.every is not None else ""
-                    w.line(f'rt.Oracle("{o.var.name}", "{o.kind}"{every}),')
-                w.dedent()
-                w.line("),")
-            if m.key is not None:
-                w.line("random=True,")
-        else:
-            w.line("states=" + _tuple(self.slot(s) for s in m.states) + ",")
-            w.line("inputs=(")
-            w.indent()
-            for i in m.inputs:
-                w.line(self.slot(i) + ",")
-            w.dedent()
-            w.line("),")
-            if m.oracles:
-                w.line("oracles=(")
-                w.indent()
-                for o in m.oracles:
-                    fn = o.var.type
-                    args = _tuple(f'("{p.elem}", {_dims_tuple(p.shape)})' for p in fn.params)
-                    result = f'("{fn.result.elem}", {_dims_tuple(fn.result.shape)})'
-                    w.line(f'rt.Oracle("{o.var.name}", "function", args={args}, result={result}),')
-                w.dedent()
-                w.line("),")
-            w.line("outputs=" + _tuple(f'("{n}", "{v.type.elem}")' for n, v in m.outputs) + ",")
-        if m.periods:
-            w.line("periods=" + _tuple(f'("{text}", lambda hp: {self.expression(b)})' for text, b in m.periods)
-                   + ",")
-        w.dedent()
-        w.line(")")
-
-    def slot(self, s, live=None) -> str:
-        shape = "" if s.type.shape == LEAF else f", {_dims_tuple(s.type.shape)}"
-        live_code = f", live=lambda hp: {self.expression(live)}" if live is not None else ""
-        domain = f", domain={_tuple([chr(34) + s.domain[0] + chr(34)] + [repr(a) for a in s.domain[1:]])}" \
-            if getattr(s, "domain", None) else ""
-        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{domain})'
-
     # ------------------------------------------------------------ optimizer
-
-    def dims_line(self) -> None:
-        p = self.m.param
-        if p.type.shape != LEAF:
-            names = [d if isinstance(d, str) else "_" for d in p.type.shape]
-            self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {p.name}.shape")
 
     def optimizer(self) -> None:
         m, w = self.m, self.w
@@ -263,9 +61,7 @@ class MethodEmitter:
         self.dims_line()
         for s in m.states:
             self.namer.plan(s.init)
-            for stmt in s.init.stmts:
-                if self.namer.printed(stmt):
-                    self.stmt(stmt)
+            self.statements(s.init)
             dtype = f"{x}.dtype" if s.dtype == DType.LIKE_PARAM else f'"{s.dtype.value}"'
             span = s.init.yields[0].span if isinstance(s.init.yields[0], (Var, Const)) else None
             guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
@@ -285,9 +81,7 @@ class MethodEmitter:
         w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}."""')
         self.dims_line()
         self.namer.plan(m.body)
-        for s in m.body.stmts:
-            if self.namer.printed(s):
-                self.stmt(s)
+        self.statements(m.body)
         w.line(f"return {', '.join(self.expr(y) for y in yields)}" if state_names
                else f"return ({self.expr(yields[0])},)")
         w.dedent()
@@ -315,9 +109,7 @@ class MethodEmitter:
         self.dtypes = {s.name: f'"{s.dtype.value}"' for s in m.states if s.dtype != DType.F64}
         self.namer.plan(m.init)
         self.namer.plan(loop.body)
-        for s in m.init.stmts:
-            if self.namer.printed(s):
-                self.stmt(s)
+        self.statements(m.init)
         w.line(f"_cap = rt.require_steps(SPEC_{m.name}, {self.expr(loop.max_iter)})")
         for p, i in zip(loop.params[:-1], loop.inits[:-1]):      # the stop flag is tested, not kept
             self.assign(p, i)
@@ -353,16 +145,8 @@ class MethodEmitter:
         w.dedent()
 
     def emit(self) -> None:
-        m, w = self.m, self.w
-        w.line(f"# ---- {m.kind} {m.name}")
-        for doc_line in (m.doc or "").split("\n"):
-            if doc_line.strip():
-                w.line(f"# {comment(doc_line)}")
-        w.line()
-        self.spec()
-        w.line()
-        w.line()
-        if isinstance(m, OptimizerIR):
+        self.header()
+        if isinstance(self.m, OptimizerIR):
             self.optimizer()
         else:
             self.solver()

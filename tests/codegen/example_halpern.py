@@ -35,14 +35,14 @@ def solve_halpern(hp, x0, T, _progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
     dims = rt.bind_dims(SPEC_halpern, {"x0": x0})
     n = dims["n"]
-    x = x0  # halpern.iter:15
+    x = x0  # halpern.iter:17
     _cap = rt.require_steps(SPEC_halpern, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        x = x0 / (t + 1) + (1 - 1 / (t + 1)) * T(x)  # halpern.iter:18
+        x = x0 / (t + 1) + (1 - 1 / (t + 1)) * T(x)  # halpern.iter:20
         _residual = rt.norm(x - T(x))
         _converged = _residual <= hp.tol
         _finite = np.all(np.isfinite(x))

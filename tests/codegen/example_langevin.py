@@ -37,16 +37,16 @@ def solve_langevin(hp, x0, grad_f, _progress=None):
     dims = rt.bind_dims(SPEC_langevin, {"x0": x0})
     n = dims["n"]
     _rng = rt.rng(hp.seed)
-    x = x0  # langevin.iter:15
-    mean = rt.full((n,), 0, np.float64)  # langevin.iter:16
+    x = x0  # langevin.iter:17
+    mean = rt.full((n,), 0, np.float64)  # langevin.iter:18
     _cap = rt.require_steps(SPEC_langevin, hp.steps)
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        _randn = rt.randn_like(_rng, x)  # langevin.iter:19
-        x = x - hp.lr * grad_f(x) + np.sqrt(2 * hp.lr) * _randn  # langevin.iter:19
-        mean = mean + (x - mean) / t  # langevin.iter:20
+        _randn = rt.randn_like(_rng, x)  # langevin.iter:21
+        x = x - hp.lr * grad_f(x) + np.sqrt(2 * hp.lr) * _randn  # langevin.iter:21
+        mean = mean + (x - mean) / t  # langevin.iter:22
         _converged = False
         _finite = np.all(np.isfinite(x)) and np.all(np.isfinite(mean))
         if _progress is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from iterc.api import check_text, compile_file
+from programs import golden_stem
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "codegen"
@@ -22,10 +23,10 @@ def _update(request) -> bool:
         return os.environ.get("ITERC_UPDATE_GOLDEN") == "1"
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", SOURCES, ids=golden_stem)
 def test_numpy_codegen_golden(source, request):
     code = compile_file(source, "numpy")
-    golden = GOLDEN / f"{source.stem}.py"
+    golden = GOLDEN / f"{golden_stem(source)}.py"
     if _update(request):
         golden.write_text(code)
     assert golden.exists(), f"no golden file {golden.name}; create it with --update-golden and review it"

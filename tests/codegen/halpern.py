@@ -6,8 +6,8 @@ from iterc.runtime import numpy_rt as rt
 
 
 # ---- solver halpern
-# Anchored fixed-point iteration for a nonexpansive operator T.
-# Halpern, Bull. Amer. Math. Soc. 1967; anchors 1 / (t + 1) as in Lieder, Optim. Lett. 2021.
+# Anchored (Halpern) fixed-point iteration for a nonexpansive operator T.
+# Halpern, Bull. Amer. Math. Soc. 73, 1967; anchors 1 / (k + 2) as in Lieder, Optimization Letters 15, 2021.
 
 SPEC_halpern = rt.Spec(
     name="halpern",
@@ -20,14 +20,14 @@ SPEC_halpern = rt.Spec(
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
     ),
-    states=(rt.Slot("x", "real", "f64", ('n',)),),
+    states=(rt.Slot("x", "real", "f64", ('n',)), rt.Slot("Tx", "real", "f64", ('n',))),
     inputs=(
         rt.Slot("x0", "real", "f64", ('n',)),
     ),
     oracles=(
         rt.Oracle("T", "function", args=(("real", ('n',)),), result=("real", ('n',))),
     ),
-    outputs=(("x", "real"),),
+    outputs=(("x", "real"), ("residual", "real")),
 )
 
 
@@ -35,22 +35,26 @@ def solve_halpern(hp, x0, T, _progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
     dims = rt.bind_dims(SPEC_halpern, {"x0": x0})
     n = dims["n"]
-    x = x0  # halpern.iter:15
+    x = x0  # halpern.iter:18
+    Tx = T(x0)  # halpern.iter:19
+    residual = np.zeros((), dtype=np.float64)
     _cap = rt.require_steps(SPEC_halpern, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        x = x0 / (t + 1) + (1 - 1 / (t + 1)) * T(x)  # halpern.iter:18
-        _residual = rt.norm(x - T(x))
+        x = x0 / (t + 1) + (1 - 1 / (t + 1)) * Tx  # halpern.iter:23
+        Tx = T(x)  # halpern.iter:24
+        residual = rt.norm(x - Tx)  # halpern.iter:26
+        _residual = residual
         _converged = _residual <= hp.tol
-        _finite = np.all(np.isfinite(x))
+        _finite = np.all(np.isfinite(x)) and np.all(np.isfinite(Tx))
         if _progress is not None:
             _progress(t, _residual)
         if _converged or not _finite:
             break
-    return {"x": x}, rt.solve_info(SPEC_halpern, t, _residual, _converged, {"x": x})
+    return {"x": x, "residual": residual}, rt.solve_info(SPEC_halpern, t, _residual, _converged, {"x": x, "Tx": Tx})
 
 
 def make_halpern(**hypers):

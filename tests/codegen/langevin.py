@@ -6,54 +6,65 @@ from iterc.runtime import numpy_rt as rt
 
 
 # ---- solver langevin
-# Unadjusted Langevin algorithm: a noisy gradient step, for a fixed number of steps.
-# Roberts & Tweedie, Bernoulli 1996.
+# Unadjusted Langevin algorithm (ULA) on c parallel chains, with running moments.
+# Roberts & Tweedie, Exponential convergence of Langevin distributions and their discrete approximations, Bernoulli 2, 1996.
 
 SPEC_langevin = rt.Spec(
     name="langevin",
     kind="solver",
     hypers=(
-        rt.Hyper("lr", "real", 0.01),
+        rt.Hyper("step_size", "real", 0.01),
         rt.Hyper("steps", "int", 1000, static=True),
+        rt.Hyper("burn_in", "int", 0, static=True),
         rt.Hyper("seed", "int", 0, static=True),
     ),
     conditions=(
-        rt.Condition("lr > 0", ("lr",), lambda hp: hp.lr > 0),
+        rt.Condition("step_size > 0", ("step_size",), lambda hp: hp.step_size > 0),
         rt.Condition("steps >= 1", ("steps",), lambda hp: hp.steps >= 1),
+        rt.Condition("burn_in >= 0", ("burn_in",), lambda hp: hp.burn_in >= 0),
+        rt.Condition("burn_in < steps", ("burn_in", "steps"), lambda hp: hp.burn_in < hp.steps),
     ),
-    states=(rt.Slot("x", "real", "f64", ('n',)), rt.Slot("mean", "real", "f64", ('n',))),
+    states=(rt.Slot("x", "real", "f64", ('c', 'n')), rt.Slot("k", "int", "int", ()), rt.Slot("mean_x", "real", "f64", ('n',)), rt.Slot("second", "real", "f64", ('n', 'n'))),
     inputs=(
-        rt.Slot("x0", "real", "f64", ('n',)),
+        rt.Slot("x0", "real", "f64", ('c', 'n')),
     ),
     oracles=(
-        rt.Oracle("grad_f", "function", args=(("real", ('n',)),), result=("real", ('n',))),
+        rt.Oracle("grad_U", "function", args=(("real", ('c', 'n')),), result=("real", ('c', 'n'))),
     ),
-    outputs=(("x", "real"), ("mean", "real")),
+    outputs=(("x", "real"), ("mean_x", "real"), ("cov", "real")),
 )
 
 
-def solve_langevin(hp, x0, grad_f, _progress=None):
+def solve_langevin(hp, x0, grad_U, _progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
     dims = rt.bind_dims(SPEC_langevin, {"x0": x0})
+    c = dims["c"]
     n = dims["n"]
     _rng = rt.rng(hp.seed)
-    x = x0  # langevin.iter:15
-    mean = rt.full((n,), 0, np.float64)  # langevin.iter:16
+    x = x0  # langevin.iter:22
+    k = 0  # langevin.iter:23
+    mean_x = rt.full((n,), 0, np.float64)  # langevin.iter:24
+    second = rt.full((n, n), 0, np.float64)  # langevin.iter:25
+    cov = np.zeros((n, n), dtype=np.float64)
     _cap = rt.require_steps(SPEC_langevin, hp.steps)
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        _randn = rt.randn_like(_rng, x)  # langevin.iter:19
-        x = x - hp.lr * grad_f(x) + np.sqrt(2 * hp.lr) * _randn  # langevin.iter:19
-        mean = mean + (x - mean) / t  # langevin.iter:20
+        _randn = rt.randn_like(_rng, x)  # langevin.iter:28
+        x = x - hp.step_size * grad_U(x) + np.sqrt(2 * hp.step_size) * _randn  # langevin.iter:28
+        if t > hp.burn_in:  # langevin.iter:29
+            k = k + 1  # langevin.iter:30
+            mean_x = mean_x + (np.mean(x, axis=0) - mean_x) / k  # langevin.iter:31
+            second = second + (x.T @ x / c - second) / k  # langevin.iter:32
+        cov = second - np.outer(mean_x, mean_x)  # langevin.iter:34
         _converged = False
-        _finite = np.all(np.isfinite(x)) and np.all(np.isfinite(mean))
+        _finite = np.all(np.isfinite(x)) and np.all(np.isfinite(mean_x)) and np.all(np.isfinite(second))
         if _progress is not None:
             _progress(t, None)
         if _converged or not _finite:
             break
-    return {"x": x, "mean": mean}, rt.solve_info(SPEC_langevin, t, None, _converged, {"x": x, "mean": mean})
+    return {"x": x, "mean_x": mean_x, "cov": cov}, rt.solve_info(SPEC_langevin, t, None, _converged, {"x": x, "mean_x": mean_x, "second": second})
 
 
 def make_langevin(**hypers):

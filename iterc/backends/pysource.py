@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ..ir import Assign, Block, Const, If, OptimizerIR, Var
+from ..ir import Assign, Block, Const, DType, If, OptimizerIR, Var
 from ..types import LEAF
 from .pyexpr import ExprPrinter, Namer, Target
 
@@ -234,6 +234,22 @@ class SourceEmitter:
         domain = f", domain={tuple_code([chr(34) + s.domain[0] + chr(34)] + [repr(a) for a in s.domain[1:]])}" \
             if getattr(s, "domain", None) else ""
         return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{domain})'
+
+    def state_inits(self) -> None:
+        """The body of `init_NAME(hp, x, live)`: each state's initial value, filled to its shape
+        in its storage dtype (None when the hypers leave it unused), then the return."""
+        m, w = self.m, self.w
+        x = m.param.name
+        for s in m.states:
+            self.namer.plan(s.init)
+            self.statements(s.init)
+            dtype = f"{x}.dtype" if s.dtype == DType.LIKE_PARAM else f'"{s.dtype.value}"'
+            span = s.init.yields[0].span if isinstance(s.init.yields[0], (Var, Const)) else None
+            guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
+            w.line(f"{s.name} = rt.full({self.shape_code(s.type)}, {self.expr(s.init.yields[0])}, {dtype}){guard}"
+                   f"{self.where(span)}")
+        names = [s.name for s in m.states]
+        w.line(f"return {', '.join(names)}{',' if len(names) == 1 else ''}" if names else "return ()")
 
     def dims_line(self) -> None:
         p = self.m.param

@@ -59,15 +59,7 @@ class MethodEmitter(SourceEmitter):
         w.indent()
         w.line('"""The initial state of one parameter leaf (only the states in `live`)."""')
         self.dims_line()
-        for s in m.states:
-            self.namer.plan(s.init)
-            self.statements(s.init)
-            dtype = f"{x}.dtype" if s.dtype == DType.LIKE_PARAM else f'"{s.dtype.value}"'
-            span = s.init.yields[0].span if isinstance(s.init.yields[0], (Var, Const)) else None
-            guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
-            w.line(f"{s.name} = rt.full({self.shape_code(s.type)}, {self.expr(s.init.yields[0])}, {dtype}){guard}"
-                   f"{self.where(span)}")
-        w.line(f"return {', '.join(state_names)}{',' if len(state_names) == 1 else ''}" if state_names else "return ()")
+        self.state_inits()
         w.dedent()
         w.line()
         w.line()

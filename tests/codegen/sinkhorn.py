@@ -40,14 +40,16 @@ def solve_sinkhorn(hp, C, a, b, _progress=None):
     f = rt.full((n,), 0, np.float64)  # sinkhorn.iter:16
     g = rt.full((m,), 0, np.float64)  # sinkhorn.iter:17
     P = np.zeros((n, m), dtype=np.float64)
+    _log = np.log(a)  # sinkhorn.iter:20
+    _log_2 = np.log(b)  # sinkhorn.iter:21
     _cap = rt.require_steps(SPEC_sinkhorn, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        f = hp.eps * (np.log(a) - rt.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
-        g = hp.eps * (np.log(b) - rt.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21
+        f = hp.eps * (_log - rt.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
+        g = hp.eps * (_log_2 - rt.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21
         P = np.exp((f[:, None] + g[None, :] - C) / hp.eps)  # sinkhorn.iter:23
         _residual = np.sum(np.abs(np.sum(P, axis=1) - a))
         _converged = _residual <= hp.tol

@@ -45,6 +45,15 @@ for batch in batches:
     params, state = opt.step(params, state, grads(params, batch))
 ```
 
+Solvers take their data as inputs (and functions as oracles) and iterate until their
+`until` test holds or `max_iter` steps have run; `solve` returns the outputs and an info
+record (`iterations`, `residual`, `converged`, `status`).
+
+```python
+sol = iterc.load("sinkhorn").solve(C=C, a=a, b=b, eps=0.05, tol=1e-9)
+sol.P, sol.info.iterations, sol.info.converged
+```
+
 ## How they are tested
 
 A method is tested against an established implementation where there is one
@@ -55,7 +64,9 @@ current parameter (as a real loss would give), so errors in momentum buffers, bi
 correction or running statistics compound over time. `tests/test_codegen.py` and
 `tests/test_ir.py` keep the generated numpy code and the IR of every stdlib file as golden
 files (`tests/codegen/NAME.py`, `NAME.ir`), so any change in what is generated shows up in
-review.
+review. Solvers are tested on random problems of several sizes against a reference
+solver (POT for the optimal-transport family) to a tolerance, or against a numpy loop
+written from the paper's equations; `tests/test_solvers_ot.py` is an example.
 
 Hypers have the names of the reference implementation's keyword arguments where there is
 one, except that a tuple such as Adam's `betas=(b1, b2)` is split into `beta1` and

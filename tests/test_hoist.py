@@ -3,6 +3,7 @@ invariant tensor work is computed once before its loop, and nothing else moves."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import iterc
 from iterc.api import check_text
@@ -89,3 +90,9 @@ def test_hoisting_keeps_the_results_the_oracle_calls_and_the_draws():
 def test_optimizers_are_left_alone():
     (m,) = lower_module(iterc.check_file(iterc.api.stdlib_dir() / "optim" / "adam.iter").module).methods
     assert passes.hoist_invariants(m) is m
+
+
+@pytest.mark.parametrize("name,line", [("sinkhorn", "_div_2 = C / hp.eps")])
+def test_stdlib_sinkhorn_computes_its_kernel_once(name, line):
+    code = iterc.load(name).source()
+    assert code.index(line) < code.index("while t < _cap:")

@@ -92,7 +92,8 @@ def test_optimizers_are_left_alone():
     assert passes.hoist_invariants(m) is m
 
 
-@pytest.mark.parametrize("name,line", [("sinkhorn", "_div_2 = C / hp.eps")])
+@pytest.mark.parametrize("name,line", [("sinkhorn", "_div_2 = C / hp.eps"),
+                                       ("sinkhorn_knopp", "K = np.exp(-C / hp.eps)")])
 def test_stdlib_sinkhorn_computes_its_kernel_once(name, line):
     code = iterc.load(name).source()
     assert code.index(line) < code.index("while t < _cap:")

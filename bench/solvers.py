@@ -8,7 +8,7 @@ Euclidean cost, uniform weights, float64. Each solver runs until the L1 error of
 marginal it does not fit last is at most `tol`, with its own check cadence (every 10
 iterations for all three), and the time is the median over `--runs` solves:
 
-- iterc: `iterc.load("sinkhorn").numpy(eps=..., tol=..., check_every=10).solve(C=C, a=a, b=b)`
+- iterc: `iterc.load("sinkhorn").numpy(eps=..., tol=..., check_period=10).solve(C=C, a=a, b=b)`
   on the numpy backend (the generated code, as `iterc compile stdlib/ot/sinkhorn.iter` prints).
 - POT: `ot.sinkhorn(a, b, C, eps, method="sinkhorn_log")`. Its stopping rule is the L2 norm
   of the error, so it is given the number of iterations it needs for an L1 error of `tol`:
@@ -56,7 +56,7 @@ def timed(fn, runs: int):
 
 def bench_iterc(C, a, b, eps, tol, runs):
     start = time.perf_counter()
-    solver = iterc.load("sinkhorn").numpy(eps=eps, tol=tol, max_iter=100000, check_every=10)
+    solver = iterc.load("sinkhorn").numpy(eps=eps, tol=tol, max_iter=100000, check_period=10)
     load = time.perf_counter() - start
     t, sol = timed(lambda: solver.solve(C=C, a=a, b=b), runs)
     assert sol.info.converged, sol.info
@@ -67,7 +67,7 @@ def bench_iterc(C, a, b, eps, tol, runs):
 def pot_iterations(C, a, b, eps, tol) -> int:
     """POT's iterates on (C, a, b) are iterc's on (C.T, b, a), transposed: the first iteration
     whose column error is <= tol, rounded up to POT's cadence (it checks after 1, 11, 21, ...)."""
-    sol = iterc.load("sinkhorn").solve(C=C.T, a=b, b=a, eps=eps, tol=tol, max_iter=100000, check_every=1)
+    sol = iterc.load("sinkhorn").solve(C=C.T, a=b, b=a, eps=eps, tol=tol, max_iter=100000, check_period=1)
     assert sol.info.converged, sol.info
     k = sol.info.iterations
     return k if (k - 1) % 10 == 0 else k + (10 - (k - 1) % 10)

@@ -30,10 +30,11 @@ y = np.c_[np.cos(angle), np.sin(angle)] * rng.uniform(0.8, 1.0, (m, 1)) + [1.5, 
 C = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
 a, b = np.full(n, 1 / n), np.full(m, 1 / m)
 
-check_every = 10                  # the solver refreshes its plan and residual every 10 steps
+check_period = 10                 # the solver refreshes its plan and residual every 10 steps
 history = []
-sol = iterc.load("sinkhorn").solve(C=C, a=a, b=b, eps=0.02, tol=1e-9, max_iter=5000, check_every=check_every,
-                                   callback=lambda t, r: history.append((t, r)), callback_every=check_every)
+sol = iterc.load("sinkhorn").solve(C=C, a=a, b=b, eps=0.02, tol=1e-9, max_iter=5000,
+                                   check_period=check_period, callback=lambda t, r: history.append((t, r)),
+                                   callback_every=check_period)
 P, info = sol.P, sol.info
 print(f"{info.status} after {info.iterations} iterations: L1 marginal error {info.residual:.1e}, "
       f"transport cost <P, C> = {np.sum(P * C):.4f}")

@@ -79,11 +79,11 @@ def test_sinkhorn_potentials_give_the_plan():
 
 @pytest.mark.parametrize("name", ["sinkhorn", "sinkhorn_knopp"])
 def test_stops_at_a_check_and_reports_that_plan(name):
-    """The plan and residual are refreshed on step 1, every check_every steps and the last
+    """The plan and residual are refreshed on step 1, every check_period steps and the last
     step; the run stops at the first check whose error is <= tol."""
     C, a, b = problem(11, 30, 30)
     seen = []
-    sol = solve(name, C=C, a=a, b=b, eps=0.02, tol=1e-8, check_every=7, max_iter=5000,
+    sol = solve(name, C=C, a=a, b=b, eps=0.02, tol=1e-8, check_period=7, max_iter=5000,
                 callback=lambda t, r: seen.append((t, r)))
     k = sol.info.iterations
     assert sol.info.converged and k % 7 == 0 and [t for t, _ in seen] == list(range(1, k + 1))
@@ -91,7 +91,7 @@ def test_stops_at_a_check_and_reports_that_plan(name):
     assert checks[k] == sol.info.residual <= 1e-8 < checks[k - 7]
     assert all(r == checks[7 * (t // 7) or 1] for t, r in seen)            # between checks: the last one
     assert sol.info.residual == pytest.approx(l1_errors(sol.P, a, b)[0], rel=1e-12)
-    every = solve(name, C=C, a=a, b=b, eps=0.02, tol=1e-8, check_every=1, max_iter=5000)
+    every = solve(name, C=C, a=a, b=b, eps=0.02, tol=1e-8, check_period=1, max_iter=5000)
     assert k - 7 < every.info.iterations <= k
 
 
@@ -129,7 +129,7 @@ def test_capped_run_reports_max_iter(name):
 def test_progress_callback_sees_the_residual_decrease(name):
     C, a, b = problem(9, 20, 25)
     seen = []
-    hypers = {"sinkhorn": dict(eps=0.02, check_every=1), "sinkhorn_knopp": dict(eps=0.02, check_every=1),
+    hypers = {"sinkhorn": dict(eps=0.02, check_period=1), "sinkhorn_knopp": dict(eps=0.02, check_period=1),
               "sinkhorn_newton_sparse": dict(eps=0.02), "mirror_sinkhorn": dict(tol=1e-6, eta0=1.0, max_iter=1000)}[name]
     sol = solve(name, **oracle_args(name, C, a, b), **{"tol": 1e-10, "max_iter": 400, **hypers},
                 callback=lambda t, r: seen.append((t, r)))
@@ -163,7 +163,7 @@ def test_newton_sparse_matches_pot_in_fewer_iterations(n, m):
     assert np.abs(sol.P - reference).max() <= 1e-9
     assert np.abs(sol.P - reference).sum() <= 1e-9
     np.testing.assert_allclose(np.exp((sol.f[:, None] + sol.g[None, :] - C) / eps), sol.P, rtol=1e-10)
-    plain = solve("sinkhorn", C=C, a=a, b=b, eps=eps, tol=tol, check_every=1, max_iter=100000)
+    plain = solve("sinkhorn", C=C, a=a, b=b, eps=eps, tol=tol, check_period=1, max_iter=100000)
     assert plain.info.converged and sol.info.iterations < plain.info.iterations
     assert sol.info.iterations <= 20 + 15                      # the warm-up, then a few Newton steps
 

@@ -16,13 +16,13 @@ SPEC_sinkhorn = rt.Spec(
         rt.Hyper("eps", "real", 0.05),
         rt.Hyper("tol", "real", 1e-09),
         rt.Hyper("max_iter", "int", 1000, static=True),
-        rt.Hyper("check_every", "int", 10, static=True),
+        rt.Hyper("check_period", "int", 10, static=True),
     ),
     conditions=(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
-        rt.Condition("check_every >= 1", ("check_every",), lambda hp: hp.check_every >= 1),
+        rt.Condition("check_period >= 1", ("check_period",), lambda hp: hp.check_period >= 1),
     ),
     states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',)), rt.Slot("P", "real", "f64", ('n', 'm')), rt.Slot("err", "real", "f64", ())),
     inputs=(
@@ -55,7 +55,7 @@ def solve_sinkhorn(hp, C, a, b, _progress=None):
         f = hp.eps * (_log - rt.logsumexp(g[None, :] / hp.eps - _div_2, axis=1))  # sinkhorn.iter:34
         F = f[:, None] / hp.eps - _div_2  # sinkhorn.iter:35
         g = hp.eps * (_log_2 - rt.logsumexp(F, axis=0))  # sinkhorn.iter:36
-        if t == 1 or t % hp.check_every == 0 or t == hp.max_iter:  # sinkhorn.iter:37
+        if t == 1 or t % hp.check_period == 0 or t == hp.max_iter:  # sinkhorn.iter:37
             P = np.exp(F + g[None, :] / hp.eps)  # sinkhorn.iter:38
             err = np.sum(np.abs(np.sum(P, axis=1) - a))  # sinkhorn.iter:39
         _residual = err

@@ -16,13 +16,13 @@ SPEC_sinkhorn_knopp = rt.Spec(
         rt.Hyper("eps", "real", 0.05),
         rt.Hyper("tol", "real", 1e-09),
         rt.Hyper("max_iter", "int", 1000, static=True),
-        rt.Hyper("check_every", "int", 10, static=True),
+        rt.Hyper("check_period", "int", 10, static=True),
     ),
     conditions=(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
-        rt.Condition("check_every >= 1", ("check_every",), lambda hp: hp.check_every >= 1),
+        rt.Condition("check_period >= 1", ("check_period",), lambda hp: hp.check_period >= 1),
     ),
     states=(rt.Slot("u", "real", "f64", ('n',)), rt.Slot("v", "real", "f64", ('m',)), rt.Slot("P", "real", "f64", ('n', 'm')), rt.Slot("err", "real", "f64", ())),
     inputs=(
@@ -52,7 +52,7 @@ def solve_sinkhorn_knopp(hp, C, a, b, _progress=None):
         t += 1
         u = a / (K @ v)  # sinkhorn_knopp.iter:32
         v = b / (K.T @ u)  # sinkhorn_knopp.iter:33
-        if t == 1 or t % hp.check_every == 0 or t == hp.max_iter:  # sinkhorn_knopp.iter:34
+        if t == 1 or t % hp.check_period == 0 or t == hp.max_iter:  # sinkhorn_knopp.iter:34
             P = u[:, None] * K * v[None, :]  # sinkhorn_knopp.iter:35
             err = np.sum(np.abs(np.sum(P, axis=1) - a))  # sinkhorn_knopp.iter:36
         _residual = err

@@ -45,13 +45,15 @@ for batch in batches:
     params, state = opt.step(params, state, grads(params, batch))
 ```
 
-Solvers (the `fixed_point`, `convex` and `sampling` families) take their data as inputs
+Solvers (the `ot`, `fixed_point`, `convex` and `sampling` families) take their data as inputs
 and the functions they need (an operator `T`, a `matvec`, a gradient) as Python callables,
 by name, and return their outputs with a record of the run in `sol.info` (`iterations`,
 `residual`, `converged`, `status`). Samplers draw from their own generator, seeded by the
 hyper `seed`, and run all their `steps` (their status is `"max_iter"`).
 
 ```python
+sol = iterc.load("sinkhorn").solve(C=C, a=a, b=b, eps=0.05, tol=1e-9)
+sol.P, sol.info.iterations, sol.info.converged
 sol = iterc.load("halpern").solve(x0=x0, T=T, tol=1e-6)
 sol.x, sol.info.iterations, sol.info.converged
 ```
@@ -66,8 +68,8 @@ current parameter (as a real loss would give), so errors in momentum buffers, bi
 correction or running statistics compound over time.
 
 Solvers are tested on random problems of several sizes against a reference for each
-(`tests/test_solvers_fp.py`): a published residual bound checked at every iteration, a
-hand-written loop, a sequential run, SciPy, or the exact moments of the target
+(`tests/test_solvers_fp.py`, `tests/test_solvers_ot.py`): POT for the optimal-transport
+family, a published residual bound checked at every iteration, a hand-written loop, a sequential run, SciPy, or the exact moments of the target
 distribution within a stated statistical tolerance.
 
 `tests/test_codegen.py` and `tests/test_ir.py` keep the generated numpy code and the IR of

@@ -13,7 +13,7 @@ from programs import golden_stem
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "codegen"
 SOURCES = sorted((ROOT / "stdlib").rglob("*.iter")) + [ROOT / "examples" / f"{name}.iter"
-                                                      for name in ("sinkhorn", "halpern", "langevin")]
+                                                      for name in ("halpern", "langevin")]
 
 
 def _update(request) -> bool:

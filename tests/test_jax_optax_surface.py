@@ -252,7 +252,7 @@ def test_errors_a_user_meets():
     with pytest.raises(ValueError, match="tree structure"):
         tx.update({"v": jnp.ones(3)}, s, x)
     with pytest.raises(TypeError, match="solver"):
-        iterc.load(ROOT / "examples" / "sinkhorn.iter").optax
+        iterc.load(ROOT / "stdlib" / "ot" / "sinkhorn.iter").optax
 
 
 def test_compile_target_jax_writes_a_readable_module(tmp_path):

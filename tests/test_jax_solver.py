@@ -1,4 +1,4 @@
-"""Solvers on the JAX backend: examples/sinkhorn.iter and the builtins program against the
+"""Solvers on the JAX backend: the stdlib sinkhorn and the builtins program against the
 numpy reference, the stopping rule at a cadence (`check_every`), the iteration cap, the
 info record, jit and vmap over a batch of problems, and `solve(backend=...)`."""
 from pathlib import Path
@@ -14,7 +14,7 @@ from iterc.api import list_stdlib  # noqa: E402
 from test_builtins_numpy import PROGRAM, expected  # noqa: E402
 from test_solver import _problem  # noqa: E402
 
-SINKHORN = Path(__file__).resolve().parent.parent / "examples" / "sinkhorn.iter"
+SINKHORN = Path(__file__).resolve().parent.parent / "stdlib" / "ot" / "sinkhorn.iter"
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +40,7 @@ def test_sinkhorn_matches_numpy(seed, n, m, eps):
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVERS = [m.path for m in list_stdlib() if m.kind == "solver"] + \
-    [ROOT / "examples" / name for name in ("sinkhorn.iter", "halpern.iter", "langevin.iter")]
+    [ROOT / "examples" / name for name in ("halpern.iter", "langevin.iter")]
 
 
 def _generic_input(rng, slot, sizes):

@@ -15,7 +15,7 @@ from lsp_support import ADAMW, CONFIG, ROOT, STDLIB, STDLIB_FILES, Doc, start
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SINKHORN = ROOT / "examples" / "sinkhorn.iter"
+SINKHORN = ROOT / "stdlib" / "ot" / "sinkhorn.iter"
 
 
 @pytest_lsp.fixture(scope="module", config=CONFIG)
@@ -216,7 +216,7 @@ async def test_hover_domain_shape_and_dims(client: LanguageClient):
     assert "domain: `simplex`" in text
     text = await hover_text(client, doc, "simplex")
     assert "*domain* `simplex`" in text
-    text = await hover_text(client, doc, "P = exp")
+    text = await hover_text(client, doc, "P <- exp")
     assert "real[n, m]" in text and "rank 2" in text
     text = await hover_text(client, doc, "g[None, :]", delta=3)           # the index expression
     assert "real[1, m]" in text
@@ -506,7 +506,7 @@ async def test_inlay_hints_give_the_shape_of_each_let(client: LanguageClient):
     doc = await Doc.open(client, SINKHORN.as_uri(), SINKHORN.read_text())
     hints = await client.text_document_inlay_hint_async(types.InlayHintParams(
         doc.ident, types.Range(types.Position(0, 0), types.Position(len(doc.text.split("\n")), 0))))
-    assert [(h.label, h.position) for h in hints] == [(": real[n, m]", doc.pos("P = exp", delta=1))]
+    assert [(h.label, h.position) for h in hints] == [(": real[n, m]", doc.pos("F = f", delta=1))]
     doc.close()
     doc = await Doc.open(client, ADAMW.as_uri(), ADAMW.read_text())
     hints = await client.text_document_inlay_hint_async(types.InlayHintParams(

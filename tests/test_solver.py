@@ -1,4 +1,4 @@
-"""The solver path: examples/sinkhorn.iter against an independent scaling-domain Sinkhorn."""
+"""The solver path: the stdlib's sinkhorn (stdlib/ot/sinkhorn.iter) against an independent scaling-domain Sinkhorn."""
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import iterc
 
-SINKHORN = Path(__file__).resolve().parent.parent / "examples" / "sinkhorn.iter"
+SINKHORN = Path(__file__).resolve().parent.parent / "stdlib" / "ot" / "sinkhorn.iter"
 
 
 def _problem(seed, n, m):

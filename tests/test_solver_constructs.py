@@ -380,7 +380,7 @@ def test_inputs_outside_their_domain_are_errors_naming_the_input(tmp_path, name,
 
 
 def test_domains_are_checked_to_a_tolerance():
-    m = iterc.load(ROOT / "examples" / "sinkhorn.iter")
+    m = iterc.load(ROOT / "stdlib" / "ot" / "sinkhorn.iter")
     C = np.ones((3, 3))
     a = np.array([0.2, 0.3, 0.5], dtype=np.float32)           # sums to 1 in float32 only
     assert m.solve(C=C, a=a, b=np.full(3, 1 / 3), max_iter=5).info.iterations >= 1
@@ -391,8 +391,7 @@ def test_domains_are_checked_to_a_tolerance():
 # ---------------------------------------------------------------- API and progress
 
 def test_one_call_solve_splits_hypers_from_inputs_and_oracles():
-    sol = iterc.load("examples/sinkhorn.iter" if Path("examples/sinkhorn.iter").exists()
-                     else ROOT / "examples" / "sinkhorn.iter").solve(
+    sol = iterc.load("sinkhorn").solve(
         C=np.array([[0.0, 1.0], [1.0, 0.0]]), a=np.array([0.5, 0.5]), b=np.array([0.5, 0.5]), eps=0.5,
         backend="numpy")
     assert sol.info.converged and sol["P"].shape == (2, 2) and sol.P is sol["P"]

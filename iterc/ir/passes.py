@@ -355,15 +355,71 @@ def state_liveness(m: OptimizerIR) -> OptimizerIR:
     return replace(m, live=tuple(live))
 
 
+# ---------------------------------------------------------------- loop-invariant code motion
+
+_NOT_HOISTED = (Kind.LIBRARY, Kind.SPECIAL)     # oracle calls and draws stay where the program makes them
+
+
+def hoist_invariants(m):
+    """A solver's loop-invariant work, done once before its loop.
+
+    A statement at the top level of the solver's loop body is invariant when everything it
+    reads is bound before the loop (inputs, hypers, dims, `init` values, or other invariant
+    statements): `log(a)`, `C / eps`, `exp(-C / eps)` in a step. The tensor-valued and
+    reduced ones (placement LEAF or ELEMENT: the work worth saving) move to the end of
+    `init`, with the invariant statements they read; host-scalar arithmetic and views
+    (`K.T`) that nothing hoisted needs stay inline, where they read better. The loop runs at least once, so
+    nothing is computed that would not have been. Not hoisted: statements inside nested
+    regions, function-oracle calls and random draws (LIBRARY ops), and values that carry a
+    state's or a carried value's name (the out-of-SSA names would clash). Run last: `init`
+    does not read the hoisted values itself, so a later DCE of `init` alone would drop them."""
+    if not isinstance(m, SolverIR):
+        return m
+    loop = m.loop
+    variant = {p.name for p in loop.params} | ({loop.counter.name} if loop.counter is not None else set())
+    carried = set(m.carried) | {s.name for s in m.states}
+    invariant: dict[str, Assign] = {}
+    for s in loop.body.stmts:
+        if (isinstance(s, Assign) and s.target.source not in carried
+                and not (isinstance(s.op, Apply) and REGISTRY[s.op.fn].kind in _NOT_HOISTED)
+                and not _names(operands_read(s)) & variant):
+            invariant[s.target.name] = s
+            continue
+        if isinstance(s, Assign):
+            variant.add(s.target.name)
+        else:
+            variant |= {r.name for r in s.results}
+    hoist: set[str] = set()
+
+    def need(name: str) -> None:
+        if name in invariant and name not in hoist:
+            hoist.add(name)
+            for v in _names(operands_read(invariant[name])):
+                need(v)
+
+    for name, s in invariant.items():
+        if s.target.place >= Place.LEAF and not (isinstance(s.op, Apply) and REGISTRY[s.op.fn].kind == Kind.SHAPE):
+            need(name)
+    if not hoist:
+        return m
+    moved = tuple(s for s in loop.body.stmts if isinstance(s, Assign) and s.target.name in hoist)
+    kept = tuple(s for s in loop.body.stmts if not (isinstance(s, Assign) and s.target.name in hoist))
+    return replace(m, init=Block(m.init.stmts + moved, m.init.yields),
+                   loop=replace(loop, body=Block(kept, loop.body.yields)))
+
+
 # ---------------------------------------------------------------- the pipeline
 
 def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
-    """CSE, DCE, then (for a target) decomposition of the composites it does not keep."""
+    """CSE, DCE, then (for a target) decomposition of the composites it does not keep;
+    a solver's loop-invariant work then moves before its loop."""
     passes = [cse, dce]
     if keep is not None:
         passes += [lambda x: decompose(x, keep), cse, dce]
     if isinstance(m, OptimizerIR):
         passes.append(state_liveness)
+    else:
+        passes.append(hoist_invariants)
     for p in passes:
         m = p(m)
         if verify is not None:

@@ -74,7 +74,9 @@ def logsumexp(x, axis=None):
     x = _float(x)
     top = np.max(x, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0).astype(x.dtype)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    z = x - top
+    z = np.exp(z, out=z) if isinstance(z, np.ndarray) else np.exp(z)   # in place: one allocation fewer
+    out = np.log(np.sum(z, axis=axis, keepdims=True)) + top
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())[()]
 
 

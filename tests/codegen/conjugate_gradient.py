@@ -43,6 +43,7 @@ def solve_conjugate_gradient(hp, b, matvec, _progress=None):
     p = b  # conjugate_gradient.iter:25
     rr = np.sum(np.multiply(b, b))  # conjugate_gradient.iter:26
     residual = np.zeros((), dtype=np.float64)
+    _max = np.maximum(hp.rtol * rt.norm(b), hp.atol)  # conjugate_gradient.iter:39
     _cap = rt.require_steps(SPEC_conjugate_gradient, hp.max_iter)
     _residual = np.inf
     _converged = False
@@ -59,7 +60,7 @@ def solve_conjugate_gradient(hp, b, matvec, _progress=None):
         rr = rr_new  # conjugate_gradient.iter:36
         residual = np.sqrt(rr)  # conjugate_gradient.iter:38
         _residual = residual
-        _converged = _residual <= np.maximum(hp.rtol * rt.norm(b), hp.atol)
+        _converged = _residual <= _max
         _finite = np.all(np.isfinite(x)) and np.all(np.isfinite(r)) and np.all(np.isfinite(p)) and np.isfinite(rr)
         if _progress is not None:
             _progress(t, _residual)

@@ -40,13 +40,14 @@ def solve_newton_schulz_sqrt(hp, A, I, _progress=None):
     sqrt_A = np.zeros((n, n), dtype=np.float64)
     inv_sqrt_A = sqrt_A
     residual = np.zeros((), dtype=np.float64)
+    _mul = 3 * I  # newton_schulz_sqrt.iter:29
     _cap = rt.require_steps(SPEC_newton_schulz_sqrt, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        T = 0.5 * (3 * I - P)  # newton_schulz_sqrt.iter:29
+        T = 0.5 * (_mul - P)  # newton_schulz_sqrt.iter:29
         Y = Y @ T  # newton_schulz_sqrt.iter:30
         Z = T @ Z  # newton_schulz_sqrt.iter:31
         P = Z @ Y  # newton_schulz_sqrt.iter:32

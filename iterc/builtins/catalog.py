@@ -760,6 +760,11 @@ register(Builtin("sort", ("x",), _same_rule, L,
 register(Builtin("cumsum", ("x",), _same_rule, L,
                  "cumulative sum along `axis=`; without it, over all elements in row-major order, in x's shape",
                  keywords=("axis",)))
+register(Builtin("ndim", ("x",), numel_rule, S,
+                 "the number of axes of x (an int; for a param, of the leaf: 0 for a scalar)"))
+register(Builtin("channel_sum", ("x",), same_shape_rule, R,
+                 "per output channel: each element is the sum of its slice x[i] (all axes but the first), so the "
+                 "result has x's shape; a 0-d or 1-d x is its own channel sums"))
 
 
 # ---------------------------------------------------------------- composites: matrices

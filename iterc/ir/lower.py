@@ -67,7 +67,7 @@ def place_of(fn: str, args, t: Type) -> Place:
     if t.shape != ():
         return Place.ELEMENT
     top = max((a.place if isinstance(a, Var) else Place.STATIC for a in args), default=Place.STATIC)
-    if fn == "size":
+    if fn in ("size", "ndim"):                  # shapes are Python values, even under jit
         return Place.STATIC
     if REGISTRY[fn].kind == Kind.LIBRARY:       # a call, a key or a draw: known only at run time
         return max(top, Place.LEAF)

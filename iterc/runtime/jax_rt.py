@@ -34,7 +34,7 @@ from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_class", "Solver", "Solution",
-           "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "normalize", "host", "cond",
+           "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize", "host", "cond",
            "select", "fori_loop", "repeat", "iterate", "bind_dims"]
 
 UNROLL = 8                     # a `for` with static bounds and at most this many rounds is unrolled
@@ -123,6 +123,12 @@ def random_uniform(key, x):
 
 def norm(x, axis=None):
     return jnp.sqrt(jnp.sum(jnp.square(x), axis=axis))
+
+
+def channel_sum(x):
+    """Each element replaced by the sum of its slice x[i] (all axes but the first)."""
+    x = jnp.asarray(x)
+    return jnp.broadcast_to(jnp.sum(x, axis=tuple(range(1, x.ndim)), keepdims=True), x.shape)
 
 
 def normalize(x, axis=None):

@@ -24,7 +24,7 @@ from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
-           "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
+           "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax", "normalize",
            "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
            "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
            "proj_stiefel", "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
@@ -68,6 +68,12 @@ def sigmoid(x):
 
 def norm(x, axis=None):
     return np.sqrt(np.sum(np.square(x), axis=axis))
+
+
+def channel_sum(x):
+    """Each element replaced by the sum of its slice x[i] (all axes but the first)."""
+    x = np.asarray(x)
+    return np.broadcast_to(np.sum(x, axis=tuple(range(1, x.ndim)), keepdims=True), x.shape).copy()
 
 
 def logsumexp(x, axis=None):

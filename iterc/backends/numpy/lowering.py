@@ -62,7 +62,7 @@ TABLE = {
     "numel": "np.size({0})", "amax": "np.max({0}{axis_kw})", "amin": "np.min({0}{axis_kw})",
     "argmax": "np.argmax({0}{axis_kw})", "argmin": "np.argmin({0}{axis_kw})", "eye": "np.eye({0})",
     "diag": "np.diag({0})", "diagonal": "np.diagonal({0}).copy()", "trace": "np.trace({0})",
-    "inv": "np.linalg.inv({0})",
+    "inv": "np.linalg.inv({0})", "ndim": "np.ndim({0})", "channel_sum": "rt.channel_sum({0})",
     **{name: _rt(name) for name in _RT},
 }
 

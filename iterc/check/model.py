@@ -26,6 +26,10 @@ class Symbol:
     decl: Any                          # the AST node that declared it
     static: bool = False               # known before the run starts (literals, hypers, dims)
     storage: Optional[str] = None      # element storage for states/params (f32, bf16, ...)
+    shared: bool = False               # a `shared state`: one value for the whole parameter tree
+    # Why the symbol's value differs from leaf to leaf of the parameter tree: (the name read,
+    # the root cause in words, e.g. "the oracle `g`"), or None when it is one value per step.
+    leaf: Optional[tuple[str, str]] = None
 
 
 @dataclass(eq=False)

@@ -46,6 +46,9 @@ CODES: dict[str, str] = {
     "E0215": "unknown attribute",
     "E0216": "bad oracle argument",
     "E0217": "oracle read on steps where it is not supplied",
+    "E0218": "shared state written per leaf",
+    "E0219": "model-wide value under per-leaf control",
+    "E0220": "model-wide value outside an optimizer's step",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

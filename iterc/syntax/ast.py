@@ -239,6 +239,7 @@ class State:
     domain: Optional[Domain]
     init: Optional[Expr]
     span: Span
+    shared: bool = False             # `shared state`: one value for the whole parameter tree
 
 
 @dataclass(frozen=True, slots=True)

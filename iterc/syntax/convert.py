@@ -6,6 +6,7 @@ nested deeper than later (recursive) passes can walk is a diagnostic here.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Callable, Optional
 
@@ -324,6 +325,11 @@ def _state(c, ch, span):
     domain = rest.pop(0) if rest and isinstance(rest[0], ast.Domain) else None
     init = rest[0] if rest else None
     return ast.State(name, type_, domain, init, span)
+
+
+@rule("shared_state_decl")
+def _shared_state(c, ch, span):
+    return dataclasses.replace(_state(c, ch, span), shared=True)
 
 
 @rule("oracle_decl")

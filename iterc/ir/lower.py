@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, result_type
+from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, Kind, result_type
 from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, Type
@@ -62,6 +62,8 @@ def place_of(fn: str, args, t: Type) -> Place:
     top = max((a.place if isinstance(a, Var) else Place.STATIC for a in args), default=Place.STATIC)
     if fn == "size":
         return Place.STATIC
+    if REGISTRY[fn].kind == Kind.MODEL:
+        return Place.MODEL
     return Place.LEAF if top == Place.ELEMENT else top
 
 
@@ -124,7 +126,8 @@ class Lowerer:
         for p in method.params:
             self.entry[p.name] = Var(p.name, p.type, slot_place(p.type), Origin.PARAM, p.name)
         for s in method.states:
-            self.entry[s.name] = Var(s.name, s.type, slot_place(s.type), Origin.STATE, s.name)
+            place = Place.MODEL if s.shared else slot_place(s.type)
+            self.entry[s.name] = Var(s.name, s.type, place, Origin.STATE, s.name)
         for sym in list(method.params) + list(method.states):
             self.types[sym.name] = sym.type
         self.names.claimed |= set(self.fixed) | set(self.entry)
@@ -379,6 +382,8 @@ class Lowerer:
         decl: ast.State = sym.decl
         init = self.expression_block(decl.init, self.m.typing) if decl.init is not None \
             else Block((), (Const(0, INT),))
+        if sym.shared:                     # one value for the model: no param leaf to take a dtype from
+            return SlotIR(self.entry[sym.name], dtype_of(sym.storage, sym.type, DType.F64), init, shared=True)
         return SlotIR(self.entry[sym.name], dtype_of(sym.storage, sym.type, default_dtype), init)
 
     def periods(self, body_stmts) -> tuple[tuple[str, Block], ...]:

@@ -12,9 +12,13 @@ Vocabulary:
   per carried value. Loop regions take their carried values as block parameters
   (`params`), initialised from `inits`, as lax.fori_loop / while_loop do.
 - Every Var has a *placement* (`Place`), the level at which it is known: STATIC (at
-  compile or instantiation time), STEP (one value per step, for all leaves), LEAF (one
-  value per leaf: a reduction's result) or ELEMENT (a tensor). Backends choose Python
-  `if`, `lax.cond` or `where` from it, and hoist STEP values out of per-leaf loops.
+  compile or instantiation time), STEP (one value per step, for all leaves), MODEL (one
+  value per step computed from all leaves: `total`, a shared state), LEAF (one value
+  per leaf: a reduction's result) or ELEMENT (a tensor). Backends choose Python `if`,
+  `lax.cond` or `where` from it, and hoist STEP values out of per-leaf loops.
+- An optimizer whose step reads a MODEL value is *phased* (`OptimizerIR.phases`): its
+  body runs as model segments (once per step) and leaf phases (once per leaf each), in
+  order; see iterc/ir/phases.py.
 
 Spans never take part in equality, so identical ops compare equal (CSE relies on it).
 """
@@ -32,8 +36,9 @@ class Place(enum.IntEnum):
     """Where a value is known; ordered, so the placement of an op is the max of its inputs'."""
     STATIC = 0
     STEP = 1
-    LEAF = 2
-    ELEMENT = 3
+    MODEL = 2                      # one value per step, computed from all leaves (phases)
+    LEAF = 3
+    ELEMENT = 4
 
 
 class Origin(enum.Enum):
@@ -172,6 +177,7 @@ class SlotIR:
     var: Var
     dtype: DType
     init: Optional[Block] = None       # states: yields the initial value
+    shared: bool = False               # a `shared state`: one scalar for the whole parameter tree
 
     @property
     def name(self) -> str:
@@ -191,6 +197,22 @@ class OracleIR:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """One part of a phased step (see iterc/ir/phases.py), in the body's order.
+
+    kind "model": statements run once per step, on model-wide values only; a `total` among
+    them reads the per-leaf partials that earlier leaf phases stored (`loads`).
+    kind "leaf": statements run once per leaf; `loads` are the per-leaf values made before
+    this phase (the method's per-leaf inputs, or values stored by an earlier leaf phase)
+    that it reads, `stores` the per-leaf values it makes that a later phase, a `total` or
+    the step's yields read."""
+    kind: str
+    stmts: tuple[Stmt, ...]
+    loads: tuple[Var, ...] = ()
+    stores: tuple[Var, ...] = ()
+
+
+@dataclass(frozen=True)
 class OptimizerIR:
     """One step on one parameter leaf: (hypers, t, param, oracles, states) -> (param, states)."""
     name: str
@@ -207,6 +229,7 @@ class OptimizerIR:
     periods: tuple[tuple[str, Block], ...] = ()  # `every k` periods (static), checked >= 1
     converges: Optional[str] = None
     cite: Optional[str] = None
+    phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
     kind = "optimizer"
 
 

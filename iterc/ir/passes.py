@@ -350,12 +350,17 @@ def state_liveness(m: OptimizerIR) -> OptimizerIR:
 # ---------------------------------------------------------------- the pipeline
 
 def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
-    """CSE, DCE, then (for a target) decomposition of the composites it does not keep."""
+    """CSE, DCE, then (for a target) decomposition of the composites it does not keep;
+    for an optimizer, state liveness, and for one that reads model-wide values, the
+    decomposition of model-wide composites and the split into phases (phases.py)."""
+    from .phases import is_model_wide, model_composites, split_phases
     passes = [cse, dce]
     if keep is not None:
         passes += [lambda x: decompose(x, keep), cse, dce]
     if isinstance(m, OptimizerIR):
         passes.append(state_liveness)
+        if is_model_wide(m):
+            passes += [lambda x: decompose(x, frozenset(REGISTRY) - model_composites()), cse, dce, split_phases]
     for p in passes:
         m = p(m)
         if verify is not None:

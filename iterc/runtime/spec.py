@@ -3,7 +3,9 @@
 A `Spec` lists the hypers (with the static flag: bool and int hypers steer control and
 sizes, so they are fixed at instantiation; real hypers may change per step), their
 conditions, the slots (param, states, inputs) with element types, storage dtypes and
-dims, the oracles, a solver's outputs, and the `every k` periods to validate.
+dims (a `shared` state is one scalar for the whole parameter tree), the oracles, a
+solver's outputs, the `every k` periods to validate, and whether an optimizer's step is
+`phased` (it reads model-wide values, so it takes all leaves at once).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ class Slot:
     dtype: str                                     # f64 | f32 | f16 | bf16 | int | bool | like_param
     dims: Optional[tuple] = None                   # None: the parameter leaf's shape; else names or ints
     live: Optional[Callable[[Hypers], Any]] = None  # states: allocated only when this holds
+    shared: bool = False                           # one scalar for the whole parameter tree, not one per leaf
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Spec:
     inputs: tuple[Slot, ...] = ()
     outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
     periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
+    phased: bool = False                           # optimizer: the step takes every leaf at once (lists)
 
     def check_periods(self, hp: Hypers) -> None:
         """`every k` needs k >= 1: checked when hypers are resolved, not at the division."""

@@ -3,16 +3,23 @@
 A generated module holds, per method, a Spec (hypers, conditions, slots with dtypes,
 oracles), the per-leaf math (`init_NAME`, `step_NAME`) or the whole solve
 (`solve_NAME`), and a factory `make_NAME(**hypers)`. Statements are printed from the
-IR's regions; nothing here builds a loop of its own. Everything shared lives in
-iterc.runtime. User text appears only in comments (sanitised) and as validated
+IR's regions; nothing here builds a loop of its own, except the loop over leaves of
+each leaf phase of a phased step (one that reads model-wide values): that step takes
+every leaf at once, as lists (`step_NAME(hp, t, xs, gs, ms, d)`), runs the model
+statements once and each leaf phase as `for i in range(len(xs)):`, and keeps per-leaf
+lists only for the values that cross from one phase to a later one. Everything shared
+lives in iterc.runtime. User text appears only in comments (sanitised) and as validated
 identifiers; numbers are re-printed from their values.
 """
 from __future__ import annotations
 
+import keyword
 import os
 
 from ... import __version__
-from ...ir import Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Var, While
+from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Var, While
+from ...ir.passes import operands_read, sub_blocks, walk
+from ...ir.phases import defined, free_vars, is_model_op
 from ...types import LEAF
 from ..pyexpr import ExprPrinter, Namer, Target
 
@@ -57,6 +64,7 @@ class MethodEmitter:
         self.file = comment(os.path.basename(m.source_path))
         self.dtype_code = "np.float64"
         self.dtypes: dict[str, str] = {}        # .iter name -> dtype code, for broadcasts into it
+        self.leaf_ref = m.param.name if isinstance(m, OptimizerIR) else ""   # the current param leaf, in code
 
     def where(self, span) -> str:
         if span is None:
@@ -68,7 +76,7 @@ class MethodEmitter:
 
     def shape_code(self, t) -> str:
         if t.shape == LEAF:
-            return f"{self.m.param.name}.shape"
+            return f"{self.leaf_ref}.shape"
         return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
 
     def assign(self, target: Var, value, span=None) -> None:
@@ -220,13 +228,16 @@ class MethodEmitter:
         if m.periods:
             w.line("periods=" + _tuple(f'("{text}", lambda hp: {self.expression(b)})' for text, b in m.periods)
                    + ",")
+        if getattr(m, "phases", ()):
+            w.line("phased=True,")
         w.dedent()
         w.line(")")
 
     def slot(self, s, live=None) -> str:
         shape = "" if s.type.shape == LEAF else f", {_dims_tuple(s.type.shape)}"
         live_code = f", live=lambda hp: {self.expression(live)}" if live is not None else ""
-        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code})'
+        shared = ", shared=True" if getattr(s, "shared", False) else ""
+        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{shared})'
 
     # ------------------------------------------------------------ optimizer
 
@@ -234,18 +245,20 @@ class MethodEmitter:
         p = self.m.param
         if p.type.shape != LEAF:
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
-            self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {p.name}.shape")
+            self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
 
-    def optimizer(self) -> None:
+    def init_leaf(self) -> None:
+        """`init_NAME(hp, x, live)`: the per-leaf states of one leaf (a phased method's
+        shared states come from `init_shared_NAME`)."""
         m, w = self.m, self.w
         x = m.param.name
-        self.dtype_code = f"{x}.dtype"
-        state_names = [s.name for s in m.states]
+        states = [s for s in m.states if not s.shared]
+        state_names = [s.name for s in states]
         w.line(f"def init_{m.name}(hp, {x}, live):")
         w.indent()
         w.line('"""The initial state of one parameter leaf (only the states in `live`)."""')
         self.dims_line()
-        for s in m.states:
+        for s in states:
             self.namer.plan(s.init)
             for stmt in s.init.stmts:
                 if self.namer.printed(stmt):
@@ -259,6 +272,16 @@ class MethodEmitter:
         w.dedent()
         w.line()
         w.line()
+
+    def optimizer(self) -> None:
+        m, w = self.m, self.w
+        if m.phases:
+            self.phased_optimizer()
+            return
+        x = m.param.name
+        self.dtype_code = f"{x}.dtype"
+        state_names = [s.name for s in m.states]
+        self.init_leaf()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
@@ -277,6 +300,164 @@ class MethodEmitter:
         w.indent()
         w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers)")
         w.dedent()
+
+    # ------------------------------------------------------------ phased optimizer
+
+    def phased_optimizer(self) -> None:
+        m, w = self.m, self.w
+        x = m.param.name
+        self.init_leaf()
+        shared = [s for s in m.states if s.shared]
+        w.line(f"def init_shared_{m.name}(hp, live):")
+        w.indent()
+        w.line('"""The initial shared states: one value each for the whole parameter tree."""')
+        for s in shared:
+            self.namer.plan(s.init)
+            for stmt in s.init.stmts:
+                if self.namer.printed(stmt):
+                    self.stmt(stmt)
+            span = s.init.yields[0].span if isinstance(s.init.yields[0], (Var, Const)) else None
+            guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
+            w.line(f"{s.name} = {self.expr(s.init.yields[0])}{guard}{self.where(span)}")
+        names = [s.name for s in shared]
+        w.line(f"return {', '.join(names)}{',' if len(names) == 1 else ''}")
+        w.dedent()
+        w.line()
+        w.line()
+
+        taken = self.printed_names()
+        lists: dict[str, str] = {}              # printed name of a per-leaf value -> its list
+
+        def fresh(base: str) -> str:
+            for cand in [f"{base}s", f"{base}_list"] + [f"{base}_list{k}" for k in range(2, 1000)]:
+                if cand not in taken and not keyword.iskeyword(cand):
+                    taken.add(cand)
+                    return cand
+            raise AssertionError("no free name")
+
+        for v in [m.param.var] + [o.var for o in m.oracles if o.kind != "value"] + \
+                [s.var for s in m.states if not s.shared]:
+            lists[v.name] = fresh(v.name)
+        index = next(c for c in ("i", "leaf", "_i", "_leaf") if c not in taken)
+        taken.add(index)
+        xs = lists[x]
+        self.leaf_ref = f"{xs}[{index}]"
+        self.dtype_code = f"{self.leaf_ref}.dtype"
+
+        total_of = {}                           # a total's argument -> the total's target
+        for s in walk(m.body):
+            if is_model_op(s) and isinstance(s.op.args[0], Var):
+                total_of[s.op.args[0].name] = s.target
+        crossing = [v for p in m.phases for v in p.stores + (p.loads if p.kind == "model" else ())]
+        for v in crossing:
+            key = self.namer.name(v)
+            if key in lists:
+                continue
+            if v.source is None and v.name in total_of and total_of[v.name].source is not None:
+                lists[key] = fresh(total_of[v.name].source + "_part")
+            else:
+                lists[key] = fresh(key)
+
+        home = {v.name: i for i, p in enumerate(m.phases) for s in p.stmts for v in defined(s)}
+        elsewhere = {v.name for i, p in enumerate(m.phases) for s in p.stmts for v in free_vars(s)
+                     if home.get(v.name, i) != i}
+        totals = {s.target.name for s in walk(m.body) if is_model_op(s)}
+        self.namer.plan(m.body, keep={v.name for v in crossing} | (totals & elsewhere))
+
+        args = ["hp", m.counter.name, xs] + [lists[o.var.name] if o.kind != "value" else o.var.name
+                                             for o in m.oracles] + \
+               [lists[s.name] if not s.shared else s.name for s in m.states]
+        n_leaf = sum(p.kind == "leaf" for p in m.phases)
+        outs = [xs] + [lists[s.name] if not s.shared else s.name for s in m.states]
+        w.line(f"def step_{m.name}({', '.join(args)}):")
+        w.indent()
+        w.line(f'"""One step on every leaf of the parameter tree, in {n_leaf} leaf phase'
+               f'{"s" if n_leaf != 1 else ""}: the new {", ".join(outs)}."""')
+        allocated = set(lists[k] for k in [m.param.name] + [o.var.name for o in m.oracles if o.kind != "value"]
+                        + [s.name for s in m.states if not s.shared])
+        leaf_no = 0
+        for p in m.phases:
+            if p.kind == "model":
+                self.namer.override = {v.name: lists[self.namer.name(v)] for v in p.loads}
+                for s in p.stmts:
+                    if self.namer.printed(s):
+                        self.stmt(s)
+                self.namer.override = {}
+                continue
+            leaf_no += 1
+            self.leaf_phase(p, leaf_no, n_leaf, lists, index, xs, allocated)
+        yields = []
+        for slot, y in zip([m.param] + list(m.states), m.body.yields):
+            if slot.shared:
+                yields.append(self.expr(y))
+            else:
+                assert self.namer.name(y) == slot.name, (slot.name, y)
+                yields.append(lists[slot.name])
+        w.line(f"return {', '.join(yields)}")
+        w.dedent()
+        w.line()
+        w.line()
+        w.line(f"def make_{m.name}(**hypers):")
+        w.indent()
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers, "
+               f"init_shared=init_shared_{m.name})")
+        w.dedent()
+
+    def leaf_phase(self, p, number: int, count: int, lists, index: str, xs: str, allocated: set) -> None:
+        """`for i in range(len(xs)):` with the phase's loads, statements and stores."""
+        w = self.w
+        uses: dict[str, int] = {}
+        for s in p.stmts:
+            for v in free_vars(s):
+                uses[v.name] = uses.get(v.name, 0) + 1
+        direct = {v.name for v in p.stores if v.source is None and not uses.get(v.name)}
+        for v in p.stores:
+            name = lists[self.namer.name(v)]
+            if name not in allocated:
+                allocated.add(name)
+                w.line(f"{name} = [None] * len({xs})")
+        w.line(f"for {index} in range(len({xs})):  # leaf phase {number} of {count}")
+        w.indent()
+        loads = [v for v in p.loads if v.origin != Origin.DIM]
+        if loads:
+            w.line(f"{', '.join(self.namer.name(v) for v in loads)} = "
+                   f"{', '.join(f'{lists[self.namer.name(v)]}[{index}]' for v in loads)}")
+        if any(v.origin == Origin.DIM for v in p.loads):
+            self.dims_line()
+        start = len(w.lines)
+        for s in p.stmts:
+            if not self.namer.printed(s):
+                continue
+            if isinstance(s, Assign) and s.target.name in direct:
+                self.namer.override = {s.target.name: f"{lists[self.namer.name(s.target)]}[{index}]"}
+                self.stmt(s)
+                self.namer.override = {}
+                continue
+            self.stmt(s)
+        stores = [v for v in p.stores if v.name not in direct]
+        if stores:
+            w.line(f"{', '.join(f'{lists[self.namer.name(v)]}[{index}]' for v in stores)} = "
+                   f"{', '.join(self.namer.name(v) for v in stores)}")
+        if len(w.lines) == start and not loads:
+            w.line("pass")
+        w.dedent()
+
+    def printed_names(self) -> set[str]:
+        """Every name the method's code may print, so that generated names avoid them."""
+        m = self.m
+        names = {"hp", "np", "rt", "len", "range", "None", m.counter.name}
+        names |= {h.name for h in m.hypers} | {d.name for d in m.dims}
+        for b in [m.body] + [s.init for s in m.states if s.init is not None]:
+            for s in walk(b):
+                vs = list(getattr(s, "results", ())) + list(getattr(s, "params", ()))
+                if isinstance(s, Assign):
+                    vs.append(s.target)
+                if isinstance(s, For):
+                    vs.append(s.var)
+                vs += [v for v in operands_read(s) if isinstance(v, Var)]
+                names |= {self.namer.name(v) for v in vs}
+        names |= {v.name for v in [m.param.var] + [o.var for o in m.oracles] + [s.var for s in m.states]}
+        return names
 
     # ------------------------------------------------------------ solver
 

@@ -29,6 +29,7 @@ TABLE = {
     "cast": lambda args, kw, types, t: f"rt.cast({args[0]}, \"{kw['elem']}\")",
     "reduce_sum": "np.sum({0}{axis_kw})", "reduce_max": "np.max({0}{axis_kw})", "reduce_min": "np.min({0}{axis_kw})",
     "size": "rt.size({0}{axis_kw})",
+    "total": "rt.total({0})",                  # its argument prints as the list of per-leaf partials
     # composites numpy writes itself
     "sum": "np.sum({0}{axis_kw})", "mean": "np.mean({0}{axis_kw})", "norm": "rt.norm({0}{axis_kw})",
     "norm1": "np.sum(np.abs({0}){axis_kw})", "norminf": "np.max(np.abs({0}){axis_kw})",

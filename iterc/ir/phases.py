@@ -185,7 +185,8 @@ class _Splitter:
     def __init__(self, m: OptimizerIR):
         self.m = m
         self.leaf = _LeafValues(m)
-        self.names = Names(all_names(m))
+        self.names = Names(all_names(m) | {m.param.name} | {s.name for s in m.states} |
+                           {o.var.name for o in m.oracles})
         self.shared = {s.name for s in m.states if s.shared}
         self.subst = Rewriter()                      # values replaced by cut regions' results
         self.level: dict[str, int] = {}              # SSA name -> the level where it is available
@@ -265,6 +266,9 @@ class _Splitter:
         self.env = dict(env_before)
         orelse = self.block(s.orelse.stmts, floor)
         self.env = env_before
+        keep = [y for y in s.then.yields + s.orelse.yields if isinstance(y, Var)]
+        sunk = _sink(then + orelse, keep, self.leaf)        # fewer pieces: per-leaf work where it is read
+        then, orelse = sunk[:len(then)], sunk[len(then):]
         levels = sorted({lv for lv, _ in then} | {lv for lv, _ in orelse})
         pieces = []
         for i, lv in enumerate(levels):
@@ -404,10 +408,12 @@ def _sink(scheduled: list, yields, leaf: _LeafValues) -> list:
             if not use or any(out[j][0] <= lv or out[j][0] % 2 == 0 for j in use):
                 continue
             target = min(out[j][0] for j in use)
-            touched = {v.source for v in free_vars(s) if v.source is not None} | names_written(s)
+            reads = {v.source for v in free_vars(s) if v.source is not None}
+            writes = names_written(s)
             between = [t for j, (l2, t) in enumerate(out)
                        if j != i and ((lv < l2 < target) or (l2 == lv and j > i) or (l2 == target and j < i))]
-            if any(({v.source for v in free_vars(t)} | names_written(t)) & touched for t in between):
+            if any(names_written(t) & (reads | writes) or {v.source for v in free_vars(t)} & writes
+                   for t in between):
                 continue
             out[i] = (target, s)
             changed = True

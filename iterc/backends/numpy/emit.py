@@ -308,6 +308,18 @@ class MethodEmitter:
         x = m.param.name
         self.init_leaf()
         shared = [s for s in m.states if s.shared]
+        if shared:
+            self.init_shared(shared)
+        self.phased_step()
+        w.line(f"def make_{m.name}(**hypers):")
+        w.indent()
+        init_shared = f", init_shared=init_shared_{m.name}" if shared else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared})")
+        w.dedent()
+
+    def init_shared(self, shared) -> None:
+        """`init_shared_NAME(hp, live)`: the shared states, one value each for the model."""
+        m, w = self.m, self.w
         w.line(f"def init_shared_{m.name}(hp, live):")
         w.indent()
         w.line('"""The initial shared states: one value each for the whole parameter tree."""')
@@ -325,6 +337,10 @@ class MethodEmitter:
         w.line()
         w.line()
 
+    def phased_step(self) -> None:
+        """`step_NAME(hp, t, xs, oracles..., states...)`: every leaf at once, phase by phase."""
+        m, w = self.m, self.w
+        x = m.param.name
         taken = self.printed_names()
         lists: dict[str, str] = {}              # printed name of a per-leaf value -> its list
 
@@ -344,19 +360,12 @@ class MethodEmitter:
         self.leaf_ref = f"{xs}[{index}]"
         self.dtype_code = f"{self.leaf_ref}.dtype"
 
-        total_of = {}                           # a total's argument -> the total's target
-        for s in walk(m.body):
-            if is_model_op(s) and isinstance(s.op.args[0], Var):
-                total_of[s.op.args[0].name] = s.target
         crossing = [v for p in m.phases for v in p.stores + (p.loads if p.kind == "model" else ())]
+        named = _partial_names(m.body)
         for v in crossing:
             key = self.namer.name(v)
-            if key in lists:
-                continue
-            if v.source is None and v.name in total_of and total_of[v.name].source is not None:
-                lists[key] = fresh(total_of[v.name].source + "_part")
-            else:
-                lists[key] = fresh(key)
+            if key not in lists:
+                lists[key] = fresh(named[v.name] + "_part" if v.source is None and v.name in named else key)
 
         home = {v.name: i for i, p in enumerate(m.phases) for s in p.stmts for v in defined(s)}
         elsewhere = {v.name for i, p in enumerate(m.phases) for s in p.stmts for v in free_vars(s)
@@ -393,15 +402,10 @@ class MethodEmitter:
             else:
                 assert self.namer.name(y) == slot.name, (slot.name, y)
                 yields.append(lists[slot.name])
-        w.line(f"return {', '.join(yields)}")
+        w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
         w.dedent()
         w.line()
         w.line()
-        w.line(f"def make_{m.name}(**hypers):")
-        w.indent()
-        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers, "
-               f"init_shared=init_shared_{m.name})")
-        w.dedent()
 
     def leaf_phase(self, p, number: int, count: int, lists, index: str, xs: str, allocated: set) -> None:
         """`for i in range(len(xs)):` with the phase's loads, statements and stores."""
@@ -410,7 +414,8 @@ class MethodEmitter:
         for s in p.stmts:
             for v in free_vars(s):
                 uses[v.name] = uses.get(v.name, 0) + 1
-        direct = {v.name for v in p.stores if v.source is None and not uses.get(v.name)}
+        assigned = {s.target.name for s in p.stmts if isinstance(s, Assign)}
+        direct = {v.name for v in p.stores if v.source is None and not uses.get(v.name) and v.name in assigned}
         for v in p.stores:
             name = lists[self.namer.name(v)]
             if name not in allocated:
@@ -517,6 +522,28 @@ class MethodEmitter:
             self.optimizer()
         else:
             self.solver()
+
+
+def _partial_names(body: Block) -> dict[str, str]:
+    """A readable name for the per-leaf partials of each `total` whose argument is a
+    temporary: the `.iter` name the total ends up in (`gap` for `let gap = f + total(...)`)."""
+    users: dict[str, list] = {}
+    for s in walk(body):
+        if isinstance(s, Assign):
+            for a in (s.op.args if isinstance(s.op, Apply) else (s.op,)):
+                if isinstance(a, Var):
+                    users.setdefault(a.name, []).append(s.target)
+    out = {}
+    for s in walk(body):
+        if is_model_op(s) and isinstance(s.op.args[0], Var) and s.op.args[0].source is None:
+            v = s.target
+            for _ in range(8):                      # follow single uses to a named value
+                if v.source is not None or len(users.get(v.name, ())) != 1:
+                    break
+                v = users[v.name][0]
+            if v.source is not None:
+                out[s.op.args[0].name] = v.source
+    return out
 
 
 def emit_module(module: ModuleIR, target: Target) -> str:

@@ -8,6 +8,7 @@ against their references, on the numpy backend.
 | clipping.iter   | `clip_by_global_norm` in SGD vs optax.chain(clip_by_global_norm, sgd)  |
 | alr_smag        | a numpy loop of AlrSmag (fabian-sp/step-back, stepback/optim/alr_smag.py) |
 | alr_hb          | a numpy loop of the paper's ALR-HB (Wang, Johansson & Zhang, ICML 2023) |
+| prodigy         | prodigyopt.Prodigy 1.1.2 (torch, float64): shared states d, d_max, d_numerator |
 
 Every case runs 100 steps on a random tree whose leaves are 2-d, 1-d, 0-d and 4-d
 (every shape contributes to the model-wide sums), with the gradient `noise + x` and the
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 import iterc
-from reference import STEPS, assert_trees_close, problem, regression_loss_after, run_iterc
+from reference import assert_trees_close, problem, regression_loss_after, run_iterc
 
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
@@ -186,6 +187,70 @@ def test_alr_hb_matches_the_paper_loop(hypers):
     assert_trees_close(got, alr_hb_reference(params, noises, **hypers), rtol=1e-6)
 
 
+# ---------------------------------------------------------------- Prodigy: shared states
+
+PRODIGY_CASES = [
+    ({}, {}),
+    ({"lr": 0.5, "weight_decay": 0.1}, {"lr": 0.5, "weight_decay": 0.1}),
+    ({"weight_decay": 0.1, "decouple": False, "use_bias_correction": True},
+     {"weight_decay": 0.1, "decouple": False, "use_bias_correction": True}),
+    ({"safeguard_warmup": True, "growth_rate": 1.02, "d_coef": 2.0, "beta1": 0.8, "beta3": 0.9},
+     {"safeguard_warmup": True, "growth_rate": 1.02, "d_coef": 2.0, "betas": (0.8, 0.999), "beta3": 0.9}),
+]
+
+
+def run_prodigyopt(kwargs, params, noises):
+    """prodigyopt.Prodigy on the harness trajectory; the parameters and its final d."""
+    torch = pytest.importorskip("torch")
+    prodigyopt = pytest.importorskip("prodigyopt")
+    tparams = {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    opt = prodigyopt.Prodigy(list(tparams.values()), **kwargs)
+    for noise in noises:
+        for k, p in tparams.items():
+            p.grad = torch.tensor(noise[k], dtype=torch.float64) + p.detach()
+        opt.step()
+    group = opt.param_groups[0]
+    return {k: p.detach().numpy() for k, p in tparams.items()}, group["d"], group["d_max"], group["d_numerator"]
+
+
+@pytest.mark.parametrize("ours,theirs", PRODIGY_CASES, ids=[str(c[0]) or "defaults" for c in PRODIGY_CASES])
+def test_prodigy_matches_prodigyopt(ours, theirs, capsys):
+    params, noises = problem(7, shapes=SHAPES)
+    want, d, d_max, d_numerator = run_prodigyopt(theirs, params, noises)
+    opt = iterc.load("prodigy").numpy(**ours)
+    state = opt.init(params)
+    x = params
+    for noise in noises:
+        x, state = opt.step(x, state, {k: noise[k] + x[k] for k in noise})
+    assert_trees_close(x, want, rtol=1e-6)
+    np.testing.assert_allclose([state["d"], state["d_max"], state["d_numerator"]], [d, d_max, d_numerator],
+                               rtol=1e-6)
+    assert state["d"] > 10 * opt.hypers.d0                   # d was learned, not left at d0
+
+
+def test_prodigy_defaults_are_prodigyopt_defaults():
+    hp = iterc.load("prodigy").numpy().hypers
+    assert (hp.lr, hp.beta1, hp.beta2, hp.eps, hp.weight_decay, hp.decouple, hp.use_bias_correction,
+            hp.safeguard_warmup, hp.d0, hp.d_coef, hp.growth_rate) == \
+        (1.0, 0.9, 0.999, 1e-8, 0.0, True, False, False, 1e-6, 1.0, float("inf"))
+    assert hp.beta3 == pytest.approx(0.999 ** 0.5)
+
+
+def test_a_shared_state_is_one_scalar_for_the_whole_tree():
+    """Memory: `shared state d` is one number in the state, not a tree of per-leaf copies."""
+    params, noises = problem(8, shapes=SHAPES)
+    opt = iterc.load("prodigy").numpy()
+    state = opt.init(params)
+    for _ in range(2):
+        assert set(state) == {"t", "p0", "s", "exp_avg", "exp_avg_sq", "d", "d_max", "d_numerator"}
+        for name in ("d", "d_max", "d_numerator"):
+            assert isinstance(state[name], np.float64) and np.ndim(state[name]) == 0, (name, state[name])
+        for name in ("p0", "s", "exp_avg", "exp_avg_sq"):
+            assert set(state[name]) == set(params)
+        params, state = opt.step(params, state, {k: noises[0][k] + params[k] for k in params})
+    assert opt.spec.phased and [s.name for s in opt.spec.states if s.shared] == ["d", "d_max", "d_numerator"]
+
+
 # ---------------------------------------------------------------- smoke tests: least squares
 
 def least_squares(name, hypers, steps=200, seed=0):
@@ -219,6 +284,11 @@ def test_polyak_family_solves_least_squares(name, hypers, factor):
     assert last < factor * first, (first, last)
 
 
+def test_prodigy_solves_least_squares():
+    first, last = regression_loss_after("prodigy", {}, steps=300)
+    assert last < 0.01 * first, (first, last)
+
+
 def test_adamw_clipped_solves_least_squares():
     first, last = regression_loss_after("adamw_clipped", {"lr": 0.05, "max_norm": 1.0})
     assert last < 0.01 * first, (first, last)
@@ -230,6 +300,3 @@ def test_the_value_oracle_is_required():
     with pytest.raises(ValueError, match="oracle `f` \\(value\\) must be supplied"):
         opt.step(params, opt.init(params), {"w": np.ones(3)})
 
-
-def test_steps_default():
-    assert STEPS == 100

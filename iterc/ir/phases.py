@@ -428,6 +428,10 @@ def _leaf_partials(body: Block, leaf: _LeafValues, names: Names) -> Block:
     def block(b: Block) -> Block:
         out = []
         for s in b.stmts:
+            if is_model_op(s) and s.target in leaf:        # `r <- total(...)` for a per-leaf state r
+                value = Var(names.fresh(f"_{s.op.fn}"), s.target.type, Place.MODEL)
+                out.append(Assign(value, s.op, s.span))
+                s = Assign(s.target, value, s.span)
             if is_model_op(s) and s.op.args[0] not in leaf:
                 arg = s.op.args[0]
                 part = Var(names.fresh("_part"), arg.type, Place.LEAF)
@@ -451,6 +455,10 @@ class _Relabel(Rewriter):
     def __init__(self, leaf: _LeafValues):
         super().__init__()
         self.leaf = leaf
+
+    def operand(self, v):
+        """The relabelled Var of the same name (one lookup: names do not change here)."""
+        return self.subst.get(v.name, v) if isinstance(v, Var) else v
 
     def fix(self, v: Var) -> Var:
         place = v.place

@@ -367,11 +367,7 @@ class MethodEmitter:
             if key not in lists:
                 lists[key] = fresh(named[v.name] + "_part" if v.source is None and v.name in named else key)
 
-        home = {v.name: i for i, p in enumerate(m.phases) for s in p.stmts for v in defined(s)}
-        elsewhere = {v.name for i, p in enumerate(m.phases) for s in p.stmts for v in free_vars(s)
-                     if home.get(v.name, i) != i}
-        totals = {s.target.name for s in walk(m.body) if is_model_op(s)}
-        self.namer.plan(m.body, keep={v.name for v in crossing} | (totals & elsewhere))
+        self.namer.plan(m.body, keep={v.name for v in crossing} | _totals_to_keep(m))
 
         args = ["hp", m.counter.name, xs] + [lists[o.var.name] if o.kind != "value" else o.var.name
                                              for o in m.oracles] + \
@@ -522,6 +518,45 @@ class MethodEmitter:
             self.optimizer()
         else:
             self.solver()
+
+
+def _totals_to_keep(m) -> set[str]:
+    """The `total`s that must get a line of their own: those that inlining would carry
+    out of their model segment (into a leaf loop, through single-use temporaries)."""
+    phase_of: dict[str, int] = {}
+    users: dict[str, list] = {}
+    for i, p in enumerate(m.phases):
+        for top in p.stmts:
+            for s in walk(Block((top,))):
+                if isinstance(s, Assign):
+                    phase_of[s.target.name] = i
+                    target = s.target
+                else:
+                    target = None
+                for v in operands_read(s):
+                    if isinstance(v, Var):
+                        users.setdefault(v.name, []).append((i, target))
+                for b in sub_blocks(s):
+                    for y in b.yields:
+                        if isinstance(y, Var):
+                            users.setdefault(y.name, []).append((i, None))
+    keep = set()
+    for s in walk(m.body):
+        if not is_model_op(s):
+            continue
+        home, v = phase_of[s.target.name], s.target
+        while True:
+            used = users.get(v.name, [])
+            if len(used) != 1:                   # not inlined anywhere (several uses), or unused
+                break
+            phase, target = used[0]
+            if phase != home:
+                keep.add(s.target.name)
+                break
+            if target is None or target.source is not None:
+                break                            # printed in its own segment
+            v = target
+    return keep
 
 
 def _partial_names(body: Block) -> dict[str, str]:

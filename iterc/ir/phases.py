@@ -267,7 +267,7 @@ class _Splitter:
         orelse = self.block(s.orelse.stmts, floor)
         self.env = env_before
         keep = [y for y in s.then.yields + s.orelse.yields if isinstance(y, Var)]
-        sunk = _sink(then + orelse, keep, self.leaf)        # fewer pieces: per-leaf work where it is read
+        sunk = _sink(then + orelse, keep, self.leaf, model_too=True, shared=self.shared)   # fewer pieces
         then, orelse = sunk[:len(then)], sunk[len(then):]
         levels = sorted({lv for lv, _ in then} | {lv for lv, _ in orelse})
         pieces = []
@@ -383,11 +383,13 @@ class _Splitter:
         return tuple(phases)
 
 
-def _sink(scheduled: list, yields, leaf: _LeafValues) -> list:
+def _sink(scheduled: list, yields, leaf: _LeafValues, model_too: bool = False, shared=frozenset()) -> list:
     """Move per-leaf work that only a later leaf phase reads into that phase: its inputs
     cross phases instead of its result (`u = a * m` read after a `total`: `m` is stored
     anyway, `u` would be one more tensor per leaf). Only where nothing that runs in
-    between touches a name it reads or binds."""
+    between touches a name it reads or binds. With `model_too` (inside a cut `if`), a
+    model-wide scalar that only a later leaf phase reads moves there too, so that the
+    pieces of the `if` do not hand it over as a result."""
     out = list(scheduled)
     keep = {y.name for y in yields if isinstance(y, Var)}
     changed = True
@@ -399,7 +401,10 @@ def _sink(scheduled: list, yields, leaf: _LeafValues) -> list:
                 users.setdefault(v.name, []).append(i)
         for i in reversed(range(len(out))):
             lv, s = out[i]
-            if lv % 2 == 0 or not leaf.work(s):
+            if lv % 2 == 0:
+                if not model_too or contains_model_op(s) or names_written(s) & shared:
+                    continue
+            elif not leaf.work(s):
                 continue
             outs = [v.name for v in defined(s)]
             if not outs or any(n in keep for n in outs):
@@ -422,8 +427,9 @@ def _sink(scheduled: list, yields, leaf: _LeafValues) -> list:
 
 
 def _leaf_partials(body: Block, leaf: _LeafValues, names: Names) -> Block:
-    """`total(c)` of a value that is the same on every leaf (`total(1)` counts the leaves):
-    copy `c` per leaf first, so that every `total` adds up what a leaf phase stored."""
+    """`total(c)` of a value that is the same on every leaf (`total(1)` counts the leaves),
+    or of a dimension (`total(n)`): copy `c` per leaf first, so that every `total` adds up
+    what a leaf phase stored."""
 
     def block(b: Block) -> Block:
         out = []
@@ -432,8 +438,8 @@ def _leaf_partials(body: Block, leaf: _LeafValues, names: Names) -> Block:
                 value = Var(names.fresh(f"_{s.op.fn}"), s.target.type, Place.MODEL)
                 out.append(Assign(value, s.op, s.span))
                 s = Assign(s.target, value, s.span)
-            if is_model_op(s) and s.op.args[0] not in leaf:
-                arg = s.op.args[0]
+            arg = s.op.args[0] if is_model_op(s) else None
+            if arg is not None and (arg not in leaf or (isinstance(arg, Var) and arg.origin == Origin.DIM)):
                 part = Var(names.fresh("_part"), arg.type, Place.LEAF)
                 leaf.names.add(part.name)
                 out.append(Assign(part, arg, s.span))

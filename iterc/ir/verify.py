@@ -140,9 +140,10 @@ def _verify_phases(m: OptimizerIR, where: str) -> None:
     if len(flat) != len(m.body.stmts) or any(a is not b for a, b in zip(flat, m.body.stmts)):
         fail("the phases are not the body's statements in order")
     leaf = _LeafValues(m)
-    inputs = {m.param.name} | {s.name for s in m.states if not s.shared} | {d.name for d in m.dims} | \
+    slots = {m.param.name} | {s.name for s in m.states if not s.shared} | \
         {o.var.name for o in m.oracles if o.kind != "value"}
-    stored: set[str] = set(inputs)
+    stored: set[str] = set(slots)                 # per-leaf values a later phase can load
+    dims = {d.name for d in m.dims}               # per leaf too, but only a leaf phase reads them
     for i, p in enumerate(m.phases):
         if p.kind not in ("model", "leaf"):
             fail(f"phase {i} has kind {p.kind!r}")
@@ -151,7 +152,7 @@ def _verify_phases(m: OptimizerIR, where: str) -> None:
         made = {v.name for s in p.stmts for v in defined(s)}
         loads = {v.name for v in p.loads}
         for v in p.loads:
-            if v.name not in stored:
+            if v.name not in stored and not (p.kind == "leaf" and v.name in dims):
                 fail(f"phase {i} loads %{v.name}, which no earlier leaf phase stored")
         if p.kind == "model":
             if p.stores:

@@ -80,7 +80,7 @@ def step_prodigy(hp, t, xs, gs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_nume
     _div_2 = d / hp.d0  # prodigy.iter:45
     _mul_5 = _div_2 * dlr  # prodigy.iter:45
     numerator_parts = [None] * len(xs)
-    d_hat_parts = [None] * len(xs)
+    d_denom_parts = [None] * len(xs)
     for i in range(len(xs)):  # leaf phase 1 of 2
         g, x, p0, exp_avg, exp_avg_sq, s = gs[i], xs[i], p0s[i], exp_avgs[i], exp_avg_sqs[i], ss[i]
         grad = g  # prodigy.iter:42
@@ -93,20 +93,24 @@ def step_prodigy(hp, t, xs, gs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_nume
             s = hp.beta3 * s + _div_2 * d * grad  # prodigy.iter:49
         else:
             s = hp.beta3 * s + _mul_5 * grad  # prodigy.iter:51
-        d_hat_parts[i] = np.sum(np.abs(s))  # prodigy.iter:52
+        d_denom_parts[i] = np.sum(np.abs(s))  # prodigy.iter:52
         exp_avgs[i], exp_avg_sqs[i], ss[i] = exp_avg, exp_avg_sq, s
     numerator = hp.beta3 * d_numerator + _mul_5 * rt.total(numerator_parts)  # prodigy.iter:45
-    d_hat = hp.d_coef * numerator / rt.total(d_hat_parts)  # prodigy.iter:52
-    if d == hp.d0:  # prodigy.iter:53
-        d = np.maximum(d, d_hat)  # prodigy.iter:54
-    d_max = np.maximum(d_max, d_hat)  # prodigy.iter:55
-    d = np.minimum(d_max, d * hp.growth_rate)  # prodigy.iter:56
-    d_numerator = numerator  # prodigy.iter:57
+    d_denom = rt.total(d_denom_parts)  # prodigy.iter:52
+    _gt_6 = d_denom > 0  # prodigy.iter:53
+    if _gt_6:  # prodigy.iter:53
+        d_hat = hp.d_coef * numerator / d_denom  # prodigy.iter:54
+        if d == hp.d0:  # prodigy.iter:55
+            d = np.maximum(d, d_hat)  # prodigy.iter:56
+        d_max = np.maximum(d_max, d_hat)  # prodigy.iter:57
+        d = np.minimum(d_max, d * hp.growth_rate)  # prodigy.iter:58
+        d_numerator = numerator  # prodigy.iter:59
     for i in range(len(xs)):  # leaf phase 2 of 2
         x, exp_avg_sq, exp_avg = xs[i], exp_avg_sqs[i], exp_avgs[i]
-        if hp.weight_decay != 0 and hp.decouple:  # prodigy.iter:58
-            x = x - hp.weight_decay * dlr * x  # prodigy.iter:59
-        x = x - dlr * (exp_avg / (np.sqrt(exp_avg_sq) + d * hp.eps))  # prodigy.iter:60
+        if _gt_6:  # prodigy.iter:53
+            if hp.weight_decay != 0 and hp.decouple:  # prodigy.iter:60
+                x = x - hp.weight_decay * dlr * x  # prodigy.iter:61
+            x = x - dlr * (exp_avg / (np.sqrt(exp_avg_sq) + d * hp.eps))  # prodigy.iter:62
         xs[i] = x
     return xs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator
 

@@ -372,8 +372,8 @@ def total_rule(sig: Sig) -> Type:
     t = sig.args[0]
     if t.shape != ():
         raise BuiltinError("E0202", f"`total` adds up one scalar per leaf over all leaves, but its argument is {t}",
-                           arg=0, hint="reduce each leaf to a scalar first: `total(sum({arg0}))`, or use "
-                                       "`global_norm({arg0})` for the norm over all leaves")
+                           arg=0, hint="reduce each leaf to a scalar first: `total(sum({arg0}))` (and `global_norm(x)` "
+                                       "is the Euclidean norm over all leaves)")
     return Type("real" if t.elem == "real" else t.elem, ())
 
 

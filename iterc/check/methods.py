@@ -779,7 +779,7 @@ class MethodChecker:
                                   hint="compute the condition from model-wide values (`total(...)`), or write "
                                        f"`{sym.name} <- where(COND, NEW, {sym.name})` with such a condition"))
             if self.frames and self.frames[-1].shared_write is None:
-                self.frames[-1].shared_write = (s.target.span, sym.name)
+                self.frames[-1].shared_write = (s.span, sym.name)
             return
         if sym.kind in ("param", "state"):
             self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")

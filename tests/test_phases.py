@@ -302,3 +302,28 @@ def test_the_generated_step_reads_like_the_source():
     assert "sq_norm_parts[i] = np.sum(g * g)  # polyak_sgd.iter:" in step
     assert "sq_norm = hp.scaling ** 2 * rt.total(sq_norm_parts)" in step
     assert "SPEC_polyak_sgd" in code and "phased=True," in code
+
+
+def test_a_model_value_a_leaf_phase_rebinds_keeps_a_name_of_its_own(tmp_path):
+    """`a` starts model-wide (0.0, once per step) and the leaf phase rebinds it per leaf:
+    every leaf must start from 0.0, not from the previous leaf's `a`."""
+    src = '''
+optimizer counted_per_leaf:
+    param x: real[n]
+    dims n
+    oracle g = grad(x)
+    step:
+        var a = 0.0
+        for i in 1..n:
+            a <- a + 1
+        x <- x - 0.1 * g * a * total(1)
+    converges heuristic
+'''
+    m = phased(src)
+    assert any(isinstance(s, Assign) and s.target.source == "a_model" for s in m.phases[0].stmts)
+    opt = load(src, tmp_path)
+    params = tree(11, [(3,), (5,), (2,)])
+    grads = tree(12, [(3,), (5,), (2,)])
+    new, _ = opt.step(params, opt.init(params), grads)
+    for key in params:
+        np.testing.assert_allclose(new[key], params[key] - 0.1 * grads[key] * len(params[key]) * 3)

@@ -632,7 +632,7 @@ class MethodChecker:
             frame = _Frame("if", s)
             why = self.x.leaf_of(s.cond)
             if why is not None and self.m.kind == "optimizer":
-                frame.control = (s.cond, why)
+                frame.control = (s.cond, why, f"if {_snippet(s.cond)}", "condition")
                 frame.leaf_work = frame.leaf_work or (s.cond.span, "the condition")
             self.region(frame, s.body, s.orelse)
         elif isinstance(s, ast.For):
@@ -640,7 +640,13 @@ class MethodChecker:
             self.expect_static_int(s.hi, "a `for` bound")
             self.x.scopes.push()
             self.declare(s.var, "loopvar", INT, s)
-            self.region(_Frame("for", s), s.body)
+            frame = _Frame("for", s)
+            bound = next((b for b in (s.lo, s.hi) if self.x.leaf_of(b) is not None), None)
+            if bound is not None and self.m.kind == "optimizer":    # a dimension: a trip count per leaf
+                frame.control = (bound, self.x.leaf_of(bound),
+                                 f"for {s.var.name} in {_snippet(s.lo)}..{_snippet(s.hi)}", "bounds")
+                frame.leaf_work = (bound.span, "the bounds")
+            self.region(frame, s.body)
             self.x.scopes.pop()
         elif isinstance(s, ast.Repeat):
             frame = _Frame("repeat", s)
@@ -672,7 +678,8 @@ class MethodChecker:
     def close_frame(self, frame: "_Frame") -> None:
         """A loop runs as a whole in one phase of the step: once for the model (it updates a
         shared state) or once per leaf, not both. What a region did counts for the one around it."""
-        if frame.kind in ("for", "repeat") and frame.shared_write is not None and frame.leaf_work is not None:
+        if frame.kind in ("for", "repeat") and frame.shared_write is not None and frame.leaf_work is not None \
+                and frame.control is None:              # (a per-leaf range is reported at each write)
             span, name = frame.shared_write
             work_span, work = frame.leaf_work
             self.report(error("E0219", f"shared state `{name}` is updated inside a `{frame.kind}` loop that also "
@@ -697,11 +704,12 @@ class MethodChecker:
         """A `total` or `global_norm` in the step: not under per-leaf control, not in a loop."""
         control = self.leaf_control()
         if control is not None:
-            cond, why = control
-            self.report(error("E0219", f"`{name}` adds up all leaves, but here it is inside `if {_snippet(cond)}`, "
-                                       "whose condition is different for each leaf, so it has no single meaning",
-                              node.span, notes=[Note(f"the condition {_reads(why)}", cond.span)],
-                              hint=f"compute it before the `if` (`let s = {_snippet(node)}`) and use `s` inside"))
+            cond, why, header, what = control
+            self.report(error("E0219", f"`{name}` adds up all leaves, but here it is inside `{header}`, whose "
+                                       f"{what} {_is(what)} different for each leaf, so it has no single meaning",
+                              node.span, notes=[Note(f"the {_noun(what)} {_reads(why)}", cond.span)],
+                              hint=f"compute it before the `{header.split()[0]}` (`let s = {_snippet(node)}`) and "
+                                   "use `s` inside"))
             return
         loop = next((f for f in reversed(self.frames) if f.kind in ("for", "repeat")), None)
         if loop is not None:
@@ -772,12 +780,14 @@ class MethodChecker:
                                        "first with `total(...)` (e.g. `total(sum(g * g))`) or `global_norm(...)`, "
                                        "and write it from that"))
             elif control is not None:
-                cond, cwhy = control
-                self.report(error("E0219", f"shared state `{sym.name}` is written inside `if {_snippet(cond)}`, whose "
-                                           "condition is different for each leaf, so the write has no single meaning",
-                                  s.span, notes=[Note(f"the condition {_reads(cwhy)}", cond.span)],
+                cond, cwhy, header, what = control
+                self.report(error("E0219", f"shared state `{sym.name}` is written inside `{header}`, whose {what} "
+                                           f"{_is(what)} different for each leaf, so the write has no single meaning",
+                                  s.span, notes=[Note(f"the {_noun(what)} {_reads(cwhy)}", cond.span)],
                                   hint="compute the condition from model-wide values (`total(...)`), or write "
-                                       f"`{sym.name} <- where(COND, NEW, {sym.name})` with such a condition"))
+                                       f"`{sym.name} <- where(COND, NEW, {sym.name})` with such a condition"
+                                  if what == "condition" else
+                                  "loop over a range that is the same on every leaf (literals, `int` hypers)"))
             if self.frames and self.frames[-1].shared_write is None:
                 self.frames[-1].shared_write = (s.span, sym.name)
             return
@@ -786,7 +796,7 @@ class MethodChecker:
             return
         if sym.kind == "var":
             if why is None and control is not None:
-                why = (sym.name, f"the per-leaf condition `{_snippet(control[0])}`")
+                why = (sym.name, f"the per-leaf {control[3]} `{_snippet(control[0])}`")
             if why is not None:
                 sym.leaf = sym.leaf or (sym.name, why[1])
                 self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")
@@ -849,7 +859,7 @@ class _Frame:
     def __init__(self, kind: str, node):
         self.kind = kind
         self.node = node
-        self.control = None          # (condition, why): an `if` whose condition differs per leaf
+        self.control = None          # (node, why, header, "condition"/"bounds"): differs per leaf
         self.shared_write = None     # (span, name) of the first shared-state update inside
         self.leaf_work = None        # (span, words) of the first per-leaf work inside
 
@@ -865,6 +875,14 @@ def _leaf_root(name: str, kind: str, decl) -> Optional[tuple[str, str]]:
     if kind == "oracle" and getattr(getattr(decl, "kind", None), "name", None) != "value":
         return name, f"the oracle `{name}`"
     return None
+
+
+def _noun(what: str) -> str:
+    return "bound" if what == "bounds" else what
+
+
+def _is(what: str) -> str:
+    return "are" if what.endswith("s") else "is"
 
 
 def _reads(why: tuple[str, str]) -> str:

@@ -358,9 +358,32 @@ class _Splitter:
         relabel = _Relabel(self.leaf)
         groups = [(lv, [relabel.stmt(s)[0] for s in stmts]) for lv, stmts in groups]
         yields = tuple(relabel.operand(y) for y in yields)
+        groups, yields = self.rename_clashes(groups, yields)
         phases = self.crossings(groups, yields)
         stmts = tuple(s for p in phases for s in p.stmts)
         return replace(m, body=Block(stmts, yields), phases=phases)
+
+    def rename_clashes(self, groups, yields):
+        """A leaf phase runs once per leaf: a model-wide value it reads must still be there
+        for the next leaf. When the phase also rebinds that value's `.iter` name (`var a =
+        0.0` in the prologue, `a <- a + 1` per leaf), the model-wide value takes a name of
+        its own (`a_model`), so that backends printing values by name keep both."""
+        renamed: dict[str, str] = {}
+        for lv, stmts in groups:
+            if lv % 2 == 0:
+                continue
+            made = {v.name for s in stmts for v in defined(s)}
+            written = set().union(*(names_written(s) for s in stmts)) if stmts else set()
+            for s in stmts:
+                for v in free_vars(s):
+                    if v not in self.leaf and v.name not in made and v.source in written \
+                            and v.origin == Origin.VALUE:
+                        renamed.setdefault(v.name, self.names.fresh(f"{v.source}_model"))
+        if not renamed:
+            return groups, yields
+        rename = _Rename(renamed)
+        groups = [(lv, [rename.stmt(s)[0] for s in stmts]) for lv, stmts in groups]
+        return groups, tuple(rename.operand(y) for y in yields)
 
     def crossings(self, groups, yields) -> tuple[Phase, ...]:
         """Which per-leaf values each phase loads, and which it stores for later."""
@@ -490,6 +513,21 @@ class _Relabel(Rewriter):
             s = replace(s, params=tuple(self.fix(p) for p in s.params))
         s = super().region(s)[0]
         return [replace(s, results=tuple(self.fix(r) for r in s.results))]
+
+
+class _Rename(_Relabel):
+    """Give some values another `.iter` name (see `_Splitter.rename_clashes`)."""
+
+    def __init__(self, sources: dict[str, str]):
+        Rewriter.__init__(self)
+        self.sources = sources
+
+    def fix(self, v: Var) -> Var:
+        if v.name not in self.sources:
+            return v
+        new = replace(v, source=self.sources[v.name])
+        self.subst[v.name] = new
+        return new
 
 
 def split_phases(m):

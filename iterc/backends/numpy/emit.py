@@ -17,7 +17,7 @@ import keyword
 import os
 
 from ... import __version__
-from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Var, While
+from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Place, Var, While
 from ...ir.passes import operands_read, sub_blocks, walk
 from ...ir.phases import defined, free_vars, is_model_op
 from ...types import LEAF
@@ -572,8 +572,9 @@ def _partial_names(body: Block) -> dict[str, str]:
     for s in walk(body):
         if is_model_op(s) and isinstance(s.op.args[0], Var) and s.op.args[0].source is None:
             v = s.target
-            for _ in range(8):                      # follow single uses to a named value
-                if v.source is not None or len(users.get(v.name, ())) != 1:
+            for _ in range(8):                      # follow single uses to a named model-wide value
+                if v.source is not None or len(users.get(v.name, ())) != 1 or \
+                        users[v.name][0].place > Place.MODEL:
                     break
                 v = users[v.name][0]
             if v.source is not None:

@@ -688,10 +688,17 @@ class MethodChecker:
                               notes=[Note(f"per-leaf work in the same loop: {work}", work_span)],
                               hint=f"update `{name}` in a loop of its own, or after the loop from a value "
                                    "reduced with `total(...)`"))
+        if frame.kind in ("for", "repeat") and frame.leaf_work is not None:
+            # the loop runs once per leaf, so the `var`s it updates are computed per leaf
+            line = frame.node.span.source.line_col(frame.node.span.start)[0]
+            for sym in frame.vars:
+                if sym.leaf is None:
+                    sym.leaf = (sym.name, f"the `{frame.kind}` loop at line {line}, which also works per leaf")
         if self.frames:
             outer = self.frames[-1]
             outer.shared_write = outer.shared_write or frame.shared_write
             outer.leaf_work = outer.leaf_work or frame.leaf_work
+            outer.vars += frame.vars
 
     def leaf_control(self):
         """The innermost enclosing `if` whose condition differs per leaf: (condition, why), or None."""
@@ -795,6 +802,8 @@ class MethodChecker:
             self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")
             return
         if sym.kind == "var":
+            if self.frames:
+                self.frames[-1].vars.append(sym)
             if why is None and control is not None:
                 why = (sym.name, f"the per-leaf {control[3]} `{_snippet(control[0])}`")
             if why is not None:
@@ -854,7 +863,7 @@ class MethodChecker:
 class _Frame:
     """A region of the step being checked (`if`, `every`, `for`, `repeat`), for the rules on
     model-wide values: what it does per leaf, which shared state it writes, its condition."""
-    __slots__ = ("kind", "node", "control", "shared_write", "leaf_work")
+    __slots__ = ("kind", "node", "control", "shared_write", "leaf_work", "vars")
 
     def __init__(self, kind: str, node):
         self.kind = kind
@@ -862,6 +871,7 @@ class _Frame:
         self.control = None          # (node, why, header, "condition"/"bounds"): differs per leaf
         self.shared_write = None     # (span, name) of the first shared-state update inside
         self.leaf_work = None        # (span, words) of the first per-leaf work inside
+        self.vars: list = []         # the `var` symbols updated inside
 
 
 def _leaf_root(name: str, kind: str, decl) -> Optional[tuple[str, str]]:

@@ -331,7 +331,7 @@ class Lowerer:
         typing = self.m.typing
         lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
         carried = assigned_names(s.body)
-        var = Var(s.var.name, INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
+        var = Var(self.names.claim(s.var.name), INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
         params = self.loop_params(carried, s.span)
         inits = tuple(self.env[c] for c in carried)
         body = self.sub_block(s.body, carried, bind={**dict(zip(carried, params)), s.var.name: var})

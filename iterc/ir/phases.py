@@ -167,7 +167,10 @@ class _LeafValues:
         """Does the statement do per-leaf work (bind a per-leaf value, or branch or loop on
         one, anywhere inside)? A `total` reads per-leaf values but is model-wide work."""
         if isinstance(s, Assign):
-            return s.target in self
+            if s.target in self:
+                return True
+            args = s.op.args if isinstance(s.op, Apply) else (s.op,)
+            return not is_model_op(s) and any(a in self for a in args)
         if any(v in self for v in inner_defined(s)):
             return True
         if isinstance(s, If) and s.cond in self:
@@ -197,6 +200,16 @@ class _Splitter:
         self.env: dict[str, Var] = {}                # .iter name -> its current version (top level)
         for v in [m.param.var] + [s.var for s in m.states]:
             self.env[v.source or v.name] = v
+
+    def rewrite(self, s):
+        """`s` with the values that cut regions replaced by their pieces' results, except
+        inside `s` itself: what it binds, it reads as itself."""
+        inner = {v.name for v in inner_defined(s)}
+        saved = {n: self.subst.subst.pop(n) for n in inner if n in self.subst.subst}
+        try:
+            return self.subst.stmt(s)[0]
+        finally:
+            self.subst.subst.update(saved)
 
     # ------------------------------------------------------------ levels
 
@@ -229,9 +242,13 @@ class _Splitter:
     # ------------------------------------------------------------ blocks
 
     def needs_cut(self, s) -> bool:
+        """A region that works per leaf and also makes model-wide values (a `total`, a
+        shared state, a `var` that later model-wide work reads) runs in several parts."""
         if isinstance(s, Assign) or not self.leaf.work(s):
             return False
         model = contains_model_op(s) or bool(names_written(s) & self.shared)
+        if isinstance(s, If) and s.cond not in self.leaf:
+            model = model or any(r not in self.leaf for r in s.results)
         if not model:
             return False
         if not isinstance(s, If) or s.cond in self.leaf:
@@ -244,13 +261,15 @@ class _Splitter:
         region that must be cut becomes several statements."""
         out = []
         for s in stmts:
-            s = self.subst.stmt(s)[0]
+            s = self.rewrite(s)
             if self.needs_cut(s):
                 out += self.cut(s, floor)
                 continue
             level = self.place(s, floor)
             self.record(s, level)
             for v in defined(s):
+                if level % 2 == 1:             # made once per leaf: per leaf from here on
+                    self.leaf.mark(v, True)
                 if v.source is not None:
                     self.env[v.source] = v
             out.append((level, s))
@@ -272,11 +291,12 @@ class _Splitter:
         levels = sorted({lv for lv, _ in then} | {lv for lv, _ in orelse})
         pieces = []
         for i, lv in enumerate(levels):
-            t_stmts = [self.subst.stmt(x)[0] for l2, x in then if l2 == lv]
-            e_stmts = [self.subst.stmt(x)[0] for l2, x in orelse if l2 == lv]
-            later = [x for l2, x in then + orelse if l2 > lv]
+            t_stmts = [self.rewrite(x) for l2, x in then if l2 == lv]
+            e_stmts = [self.rewrite(x) for l2, x in orelse if l2 == lv]
+            later = [self.rewrite(x) for l2, x in then + orelse if l2 > lv]
             needed = {v.name for x in later for v in free_vars(x)}
-            needed |= {y.name for y in s.then.yields + s.orelse.yields if isinstance(y, Var)}
+            needed |= {y.name for y in map(self.subst.operand, s.then.yields + s.orelse.yields)
+                       if isinstance(y, Var)}
             piece = self.piece(s, lv, t_stmts, e_stmts, needed)
             if piece is not None:
                 self.record(piece, lv)

@@ -116,7 +116,7 @@ class MethodEmitter:
         elif isinstance(s, For):
             for p, i in zip(s.params, s.inits):
                 self.assign(p, i)
-            w.line(f"for {s.var.name} in range({self.expr(s.lo)}, {self.expr(s.hi)} + 1):{self.where(s.span)}")
+            w.line(f"for {self.namer.name(s.var)} in range({self.expr(s.lo)}, {self.expr(s.hi)} + 1):{self.where(s.span)}")
             w.indent()
             self.block(s.body, s.params)
             w.dedent()
@@ -142,8 +142,8 @@ class MethodEmitter:
         w.dedent()
         printed = [x for x in s.orelse.stmts if self.namer.printed(x)]
         if len(printed) == 1 and isinstance(printed[0], If) and printed[0].origin == "elif" \
-                and all(self.namer.name(y) == self.namer.name(r) for y, r in zip(s.orelse.yields, s.results)
-                        if isinstance(y, Var)):
+                and all(isinstance(y, Var) and y.name not in self.namer.inline
+                        and self.namer.name(y) == self.namer.name(r) for y, r in zip(s.orelse.yields, s.results)):
             self.if_(printed[0], "elif")
             return
         start = len(w.lines)

@@ -119,7 +119,10 @@ class _LeafValues:
     and of per-leaf states, anything computed from them, and results of regions whose
     condition, bounds or yields are per leaf. `total` results never are."""
 
-    def __init__(self, m: OptimizerIR):
+    def __init__(self, m: OptimizerIR, exact_places: bool = False):
+        # After split_phases, placements are exact: a copy placed LEAF is a per-leaf
+        # partial of a `total` (`_part = 1`). Before it, lowering places copies loosely.
+        self.exact_places = exact_places
         self.slots = {m.param.name} | {s.name for s in m.states if not s.shared}
         self.names: set[str] = set(self.slots) | {d.name for d in m.dims}
         self.names |= {o.var.name for o in m.oracles if o.kind != "value"}
@@ -139,7 +142,7 @@ class _LeafValues:
     def stmt(self, s) -> None:
         if isinstance(s, Assign):
             args = s.op.args if isinstance(s.op, Apply) else (s.op,)
-            copy_per_leaf = not isinstance(s.op, Apply) and s.target.place == Place.LEAF   # a `total`'s partial
+            copy_per_leaf = self.exact_places and not isinstance(s.op, Apply) and s.target.place == Place.LEAF
             self.mark(s.target, copy_per_leaf or (not is_model_op(s) and any(a in self for a in args)))
         elif isinstance(s, If):
             self.block(s.then)
@@ -173,13 +176,12 @@ class _LeafValues:
             return not is_model_op(s) and any(a in self for a in args)
         if any(v in self for v in inner_defined(s)):
             return True
-        if isinstance(s, If) and s.cond in self:
+        if any(v in self for v in operands_read(s)):      # a per-leaf condition, bounds or initial value
             return True
-        if isinstance(s, For) and (s.lo in self or s.hi in self):
-            return True
-        if isinstance(s, While) and s.max_iter in self:
-            return True
-        return any(self.work(x) for b in sub_blocks(s) for x in b.stmts)
+        for b in sub_blocks(s):
+            if any(y in self for y in b.yields) or any(self.work(x) for x in b.stmts):
+                return True                              # it hands on or computes a per-leaf value
+        return False
 
 
 # ---------------------------------------------------------------- the pass
@@ -297,16 +299,18 @@ class _Splitter:
             needed = {v.name for x in later for v in free_vars(x)}
             needed |= {y.name for y in map(self.subst.operand, s.then.yields + s.orelse.yields)
                        if isinstance(y, Var)}
-            piece = self.piece(s, lv, t_stmts, e_stmts, needed)
-            if piece is not None:
-                self.record(piece, lv)
-                pieces.append((lv, piece))
+            for level, piece in self.piece(s, lv, t_stmts, e_stmts, needed):
+                self.record(piece, level)
+                pieces.append((level, piece))
         for r in s.results:                          # after the pieces, each name holds its final value
             self.subst.subst[r.name] = self.env[r.source]
             self.level[r.name] = self.level_of(self.env[r.source])
         return pieces
 
-    def piece(self, s: If, lv: int, t_stmts, e_stmts, needed: set[str]) -> Optional[If]:
+    def piece(self, s: If, lv: int, t_stmts, e_stmts, needed: set[str]) -> list:
+        """The `if` of level `lv` (and, for a model-wide piece that sets a name whose value
+        on the other branch is per leaf, the per-leaf `if` right after it that merges the
+        two: a model segment cannot hold a per-leaf value)."""
         t_out = [v for x in t_stmts for v in defined(x) if v.name in needed]
         e_out = [v for x in e_stmts for v in defined(x) if v.name in needed]
         groups: dict[object, list[Optional[Var]]] = {}      # .iter name (or the Var) -> [then value, else value]
@@ -315,12 +319,25 @@ class _Splitter:
                 key = v.source if v.source is not None else v.name
                 groups.setdefault(key, [None, None])[branch] = v      # the latest version wins
         then_pre, else_pre, then_y, else_y, results = [], [], [], [], []
+        merges = []                                  # (name, then value, else value) merged per leaf
+        made = {x.name for x in t_out + e_out}
         for key, (tv, ev) in groups.items():
             proto = tv if tv is not None else ev
             current = self.env.get(key) if proto.source is not None else None
             tv = tv if tv is not None else (current or self.zero(proto, then_pre))
             ev = ev if ev is not None else (current or self.zero(proto, else_pre))
             per_leaf = lv % 2 == 1
+            if not per_leaf and (tv in self.leaf or ev in self.leaf):
+                inner = tv if tv.name in made else ev            # the model-wide value made here
+                r = Var(self.names.fresh(f"_{key}"), proto.type, Place.MODEL, Origin.VALUE, None, s.span)
+                self.level[r.name] = lv
+                zero = self.zero(proto, [])
+                then_y.append(inner if inner is tv else zero)
+                else_y.append(inner if inner is ev else zero)
+                results.append(r)
+                self.subst.subst[inner.name] = r
+                merges.append((key, proto, r if inner is tv else current, r if inner is ev else current))
+                continue
             place = (Place.ELEMENT if proto.type.shape != () else Place.LEAF) if per_leaf else \
                 min(max(self.place_of(tv), self.place_of(ev), self.place_of(s.cond)), Place.MODEL)
             name = self.names.fresh(proto.source if proto.source is not None else proto.name)
@@ -331,14 +348,24 @@ class _Splitter:
             else_y.append(ev)
             results.append(r)
             for v in (tv, ev):
-                if isinstance(v, Var) and (v.name in {x.name for x in t_out + e_out}):
+                if isinstance(v, Var) and v.name in made:
                     self.subst.subst[v.name] = r
             if proto.source is not None:
                 self.env[proto.source] = r
-        if not t_stmts and not e_stmts:
-            return None
-        return If(s.cond, Block(tuple(then_pre + t_stmts), tuple(then_y)),
-                  Block(tuple(else_pre + e_stmts), tuple(else_y)), tuple(results), s.origin, s.span)
+        out = [(lv, If(s.cond, Block(tuple(then_pre + t_stmts), tuple(then_y)),
+                       Block(tuple(else_pre + e_stmts), tuple(else_y)), tuple(results), s.origin, s.span))]
+        if merges:
+            merged = []
+            for key, proto, tv, ev in merges:
+                r = Var(self.names.fresh(key), proto.type, Place.LEAF, Origin.VALUE, key, s.span)
+                self.leaf.mark(r, True)
+                self.level[r.name] = lv + 1
+                self.env[key] = r
+                merged.append((r, tv, ev))
+            out.append((lv + 1, If(s.cond, Block((), tuple(t for _, t, _ in merged)),
+                                   Block((), tuple(e for _, _, e in merged)), tuple(r for r, _, _ in merged),
+                                   s.origin, s.span)))
+        return out
 
     @staticmethod
     def place_of(v) -> Place:

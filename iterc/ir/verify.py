@@ -139,7 +139,11 @@ def _verify_phases(m: OptimizerIR, where: str) -> None:
     flat = tuple(s for p in m.phases for s in p.stmts)
     if len(flat) != len(m.body.stmts) or any(a is not b for a, b in zip(flat, m.body.stmts)):
         fail("the phases are not the body's statements in order")
-    leaf = _LeafValues(m)
+    leaf = _LeafValues(m, exact_places=True)
+    for p in m.phases:                            # what a leaf phase makes is per leaf, whatever it is
+        if p.kind == "leaf":
+            leaf.names |= {v.name for s in p.stmts for v in defined(s)}
+    leaf.block(m.body)                            # and so is what is computed from it
     slots = {m.param.name} | {s.name for s in m.states if not s.shared} | \
         {o.var.name for o in m.oracles if o.kind != "value"}
     stored: set[str] = set(slots)                 # per-leaf values a later phase can load

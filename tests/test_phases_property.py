@@ -2,7 +2,8 @@
 
 Random steps mix per-leaf tensors, per-leaf scalars, `total`s and `global_norm`s, a
 shared state, rebinding of names (`x`, `m`, `d`, a per-leaf `var w` and a model-wide
-`var a`), `if`s whose condition is the same on every leaf (with `else`), `if`s whose
+`var a`), `prev`, `if`s whose condition is the same on every leaf (with `else`) and
+`every 2:`, `if`s whose
 condition differs per leaf (per-leaf work only, as the checker requires) and `for`
 loops (programs the checker rejects are skipped). Each runs through the whole pipeline (checker, split_phases with the verifier
 after every pass, numpy) and is compared with a direct evaluation of the same lines
@@ -65,6 +66,9 @@ def tensor_expr(draw, p: Program):
     if kind == 3 and p.leaf_scalars:
         q = draw(st.sampled_from(p.leaf_scalars))
         return f"{a} * sigmoid({q})", lambda env, k: env[a][k] * sig(env[q][k])
+    if kind == 4 and draw(st.booleans()):
+        slot = draw(st.sampled_from(["x", "m"]))
+        return f"{a} - prev({slot})", lambda env, k: env[a][k] - env[f"prev_{slot}"][k]
     return f"0.5 * {a} + {b}", lambda env, k: 0.5 * env[a][k] + env[b][k]
 
 
@@ -124,7 +128,20 @@ def block(draw, p: Program, indent: str, per_leaf_only: bool, depth: int):
     for _ in range(draw(st.integers(1, 3 if depth else 7))):
         form = draw(st.integers(0, 7)) if depth < 2 else 7
         saved = p.scope()
-        if form == 0 and not per_leaf_only:               # the same condition on every leaf
+        if form == 3 and not per_leaf_only:               # `every 2:`, on the step counter
+            p.lines.append(f"{indent}every 2:")
+            inner = block(draw, p, indent + "    ", False, depth + 1)
+            p.restore(saved)
+
+            def run(env, inner=inner):
+                if (env["t"] - 1) % 2 == 0:
+                    local = dict(env)
+                    for e in inner:
+                        e(local)
+                    for n in PER_LEAF + MODEL:
+                        env[n] = local[n]
+            p.evals.append(run)
+        elif form == 0 and not per_leaf_only:             # the same condition on every leaf
             cond = draw(st.sampled_from(p.models))
             p.lines.append(f"{indent}if {cond} > 0.3:")
             then = block(draw, p, indent + "    ", False, depth + 1)
@@ -223,13 +240,14 @@ def test_phased_steps_mean_their_lines_in_order(tmp_path_factory, program, seed)
     state = opt.init(params)
     env = {"x": dict(params), "m": {k: np.full(np.shape(v), 0.25) for k, v in params.items()}, "d": 0.5}
     x = params
-    for _ in range(2):
+    for t in range(1, 4):
         grads = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
         try:
             x, state = opt.step(x, state, grads)
         except Exception as exc:
             raise AssertionError(f"{type(exc).__name__}: {exc}\n{source(program)}") from None
-        env = {"x": env["x"], "m": env["m"], "d": env["d"], "lr": 0.1, "g": grads}
+        env = {"x": env["x"], "m": env["m"], "d": env["d"], "lr": 0.1, "g": grads, "t": t,
+               "prev_x": env["x"], "prev_m": env["m"]}
         env["w"] = {k: grads[k] * 0.5 for k in grads}
         env["a"] = 0.2
         for e in program.evals:

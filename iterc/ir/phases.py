@@ -44,7 +44,6 @@ from dataclasses import replace
 from typing import Optional
 
 from ..builtins import REGISTRY, Kind
-from ..types import Type
 from .lower import Names
 from .nodes import (Apply, Assign, Block, Const, For, If, OptimizerIR, Origin, Phase, Place, Var, While)
 from .passes import Rewriter, all_names, operands_read, sub_blocks, walk

@@ -19,7 +19,7 @@ import os
 from ... import __version__
 from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Place, Var, While
 from ...ir.passes import operands_read, sub_blocks, walk
-from ...ir.phases import defined, free_vars, is_model_op
+from ...ir.phases import free_vars, is_model_op
 from ...types import LEAF
 from ..pyexpr import ExprPrinter, Namer, Target
 

@@ -35,7 +35,7 @@ from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_class", "Solver", "Solution",
            "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "normalize", "host", "cond",
-           "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise"]
+           "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise", "leaf_keys"]
 
 UNROLL = 8                     # a `for` with static bounds and at most this many rounds is unrolled
 
@@ -140,6 +140,11 @@ def leafwise(fn: Callable, *lists, n: int = 1):
     if n == 1:
         return outs
     return tuple([o[j] for o in outs] for j in range(n))
+
+
+def leaf_keys(key, n: int) -> list:
+    """One key per leaf for a draw in a leaf phase: the leaf's index folded into `key`."""
+    return [jax.random.fold_in(key, i) for i in range(n)]
 
 
 def norm(x, axis=None):
@@ -462,6 +467,8 @@ class _Optimizer:
             for slot, value in zip(shared, self.init_shared(hp, self.live)):
                 states[slot.name] = _place_like(self._shared_out(value, slot), ref, ref) \
                     if slot.name in self.live else None
+        if self.spec.random:                             # the generator, seeded by `hyper seed` as numpy's
+            states[self.state_cls._fields[-1]] = _place_like(jax.random.PRNGKey(int(hp.seed)), ref, ref)
         return self.state_cls(count=_place_like(jnp.zeros([], jnp.int32), ref, ref), **states)
 
     def _shared_out(self, value, slot: Slot):
@@ -513,10 +520,18 @@ class _Optimizer:
         states = [_leaves_like(spec, treedef, getattr(state, s.name), f"state `{s.name}`")
                   if s.name in self.live else [None] * len(leaves) for s in spec.states]
         new_updates, new_states = [], [[] for _ in spec.states]
+        keys = {}
+        if spec.random:
+            # one split per step (the state keeps the first half), then one stream per leaf:
+            # the leaf's index folded into the step's key; a leaf's step returns its last key
+            next_key, step_key = jax.random.split(state[-1])
+            keys[state._fields[-1]] = next_key
         for i, x in enumerate(leaves):
             cd = _compute(x.dtype)
             xc = x.astype(cd)
             ins = [None if s[i] is None else jnp.asarray(s[i], cd) for s in states]
+            if spec.random:
+                ins.append(jax.random.fold_in(step_key, i))
             out = self.step_leaf(hp, t, xc, *(o[i] for o in oracles), *ins)
             new_updates.append((jnp.asarray(out[0], cd) - xc).astype(x.dtype))
             for j, slot in enumerate(spec.states):
@@ -524,7 +539,7 @@ class _Optimizer:
                     new_states[j].append(jnp.asarray(out[1 + j], self._storage(slot, x.dtype)))
         trees = {s.name: (treedef.unflatten(new_states[j]) if s.name in self.live else None)
                  for j, s in enumerate(spec.states)}
-        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees)
+        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees, **keys)
 
     def _update_phased(self, hp, t, count, leaves, treedef, updates, extra, state):
         """Every leaf at once: lists in (each leaf in its compute dtype), lists out; a `value`
@@ -545,6 +560,10 @@ class _Optimizer:
             else:
                 states_in.append([jnp.asarray(v, cd) for v, cd in
                                   zip(_leaves_like(spec, treedef, value, f"state `{slot.name}`"), cds)])
+        keys = {}
+        if spec.random:                     # the step's key; the state keeps the other half of the split
+            keys[state._fields[-1]], step_key = jax.random.split(state[-1])
+            states_in.append(step_key)
         out = self.step_leaf(hp, t, xs, *oracles_in, *states_in)
         new_updates = [(jnp.asarray(v, cd) - xc).astype(x.dtype) for v, cd, xc, x in zip(out[0], cds, xs, leaves)]
         trees = {}
@@ -556,7 +575,7 @@ class _Optimizer:
             else:
                 trees[slot.name] = treedef.unflatten([jnp.asarray(v, self._storage(slot, x.dtype))
                                                       for v, x in zip(values, leaves)])
-        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees)
+        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees, **keys)
 
 
 def _compute(storage) -> np.dtype:

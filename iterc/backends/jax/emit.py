@@ -34,6 +34,8 @@ from ... import __version__
 from ...builtins import REGISTRY, Kind
 from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Place, Var, While
 from ...ir.passes import all_names, operands_read, sub_blocks, walk
+from ...ir.phases import free_vars
+from ...types import KEY
 from ..pyexpr import Target
 from ..pysource import INDENT, SourceEmitter, Writer, comment, totals_to_keep, tuple_code
 
@@ -248,15 +250,10 @@ class MethodEmitter(SourceEmitter):
 
     def optimizer(self) -> None:
         m, w = self.m, self.w
-        if getattr(m, "key", None) is not None:
-            from ...diagnostics import DiagnosticError, error
-            raise DiagnosticError([error("E0401", f"seeded draws (`randn_like`, `rand_like`) in optimizer "
-                                                  f"`{m.name}` have no lowering on target `jax` yet",
-                                         m.body.stmts[0].span if m.body.stmts else None,
-                                         hint="use a `rand_normal` oracle, or the numpy target")])
         x = m.param.name
         state_names = [s.name for s in m.states]
-        fields = tuple_code(f'"{n}"' for n in ["count"] + state_names)
+        key_field = [self.key_field()] if m.key is not None else []
+        fields = tuple_code(f'"{n}"' for n in ["count"] + state_names + key_field)
         w.line(f'{self.state_cls} = rt.state_class("{self.state_cls}", {fields})')
         w.line()
         w.line()
@@ -270,6 +267,8 @@ class MethodEmitter(SourceEmitter):
         w.line()
         w.line()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
+        if m.key is not None:                # this leaf's key for this step; the next one is returned last
+            args.append(m.key.name)
         if m.phases:
             shared = [s for s in m.states if s.shared]
             if shared:
@@ -280,12 +279,13 @@ class MethodEmitter(SourceEmitter):
             return
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
-        w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}."""')
+        then = ", then the next key" if m.key is not None else ""
+        w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}{then}."""')
         self.scopes = [set(args) | {d.name for d in m.dims}]
         self.dims_line()
         self.namer.plan(m.body)
         self.statements(m.body)
-        w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if state_names
+        w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if len(m.body.yields) > 1
                else f"return ({self.expr(m.body.yields[0])},)")
         w.dedent()
         w.line()
@@ -308,6 +308,8 @@ class MethodEmitter(SourceEmitter):
         args = ["hp", m.counter.name, lists[x]] + \
                [lists[o.var.name] if o.kind != "value" else o.var.name for o in m.oracles] + \
                [lists[s.name] if not s.shared else s.name for s in m.states]
+        if m.key is not None:              # this step's key (model-wide); leaf phases fold in the leaf index
+            args.append(m.key.name)
         n_leaf = sum(p.kind == "leaf" for p in m.phases)
         outs = [lists[x]] + [lists[s.name] if not s.shared else s.name for s in m.states]
         w.line(f"def step_{m.name}({', '.join(args)}):")
@@ -343,12 +345,14 @@ class MethodEmitter(SourceEmitter):
         dims = any(v.origin == Origin.DIM for v in p.loads)
         if (dims or not params) and x not in params:     # a leaf's shape, or something to map over
             params.insert(0, x)
+        # a draw: each leaf gets the step's current key with its index folded in (`rt.leaf_keys`)
+        keys = sorted({self.namer.name(v) for s in p.stmts for v in free_vars(s) if v.type == KEY})
         name = self.fresh(f"_leaf_{number}")
         self.gap()
         head = len(w.lines)
-        w.line(f"def {name}({', '.join(params)}):  # leaf phase {number} of {count}")
+        w.line(f"def {name}({', '.join(params + keys)}):  # leaf phase {number} of {count}")
         w.indent()
-        self.scopes.append(set(params))
+        self.scopes.append(set(params + keys))
         if dims:
             self.dims_line()
         # a temporary stored for a later phase, computed by the phase's last lines: returned as is
@@ -367,13 +371,21 @@ class MethodEmitter(SourceEmitter):
         w.dedent()
         if x not in params and any(f"{x}.shape" in line for line in w.lines[head + 1:]):
             params.insert(0, x)                           # a scalar broadcast to the leaf's shape
-            w.lines[head] = f"{INDENT * w.depth}def {name}({', '.join(params)}):  # leaf phase {number} of {count}"
+            w.lines[head] = f"{INDENT * w.depth}def {name}({', '.join(params + keys)}):  # leaf phase {number} of {count}"
         results = [lists[v] for v in stores]
-        call = [name] + [lists[v] for v in params] + ([f"n={len(stores)}"] if len(stores) > 1 else [])
+        call = [name] + [lists[v] for v in params] + [f"rt.leaf_keys({k}, len({lists[x]}))" for k in keys] \
+            + ([f"n={len(stores)}"] if len(stores) > 1 else [])
         self.gap()
         for text in wrap(f"{', '.join(results) or '_'} = rt.leafwise(", call, ")", "    "):
             w.line(text)
         self.scopes[-1].update(results)
+
+    def key_field(self) -> str:
+        """The state field that holds a drawing method's PRNG key (after the states)."""
+        name = "key"
+        while name in {s.name for s in self.m.states} | {"count"}:
+            name = "rng_" + name
+        return name
 
     def optimizer_factory(self) -> None:
         m, w = self.m, self.w

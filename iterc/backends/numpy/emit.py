@@ -130,6 +130,8 @@ class MethodEmitter(SourceEmitter):
         args = ["hp", m.counter.name, xs] + [lists[o.var.name] if o.kind != "value" else o.var.name
                                              for o in m.oracles] + \
                [lists[s.name] if not s.shared else s.name for s in m.states]
+        if m.key is not None:              # the generator: advanced in place, leaf by leaf, so not returned
+            args.append(m.key.name)
         n_leaf = sum(p.kind == "leaf" for p in m.phases)
         outs = [xs] + [lists[s.name] if not s.shared else s.name for s in m.states]
         w.line(f"def step_{m.name}({', '.join(args)}):")

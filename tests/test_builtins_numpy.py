@@ -1,7 +1,9 @@
 """Every builtin's numpy lowering against a direct numpy computation, on random inputs.
 
 One solver computes each builtin into an output; the test recomputes it independently.
-A registry entry without a case here fails `test_every_callable_builtin_is_covered`.
+The model-wide builtins (`total`, `global_norm`), which only an optimizer's step may
+use, get an optimizer of their own. A registry entry without a case here fails
+`test_every_callable_builtin_is_covered`.
 """
 import numpy as np
 import pytest
@@ -269,8 +271,45 @@ def test_each_builtin_matches_numpy(solver, seed):
         assert np.shape(got[name]) == np.shape(want), name
 
 
+# Model-wide builtins exist only in an optimizer's step (a solver has no leaves): their
+# case is an optimizer whose per-leaf scalar states receive the model-wide values.
+MODEL_PROGRAM = '''
+optimizer model_wide:
+    param x: real[...]
+    oracle g = grad(x)
+    state r_total: real = 0
+    state r_global_norm: real = 0
+    state r_count: real = 0
+    step:
+        r_total <- total(sum(g * x))
+        r_global_norm <- global_norm(g)
+        r_count <- total(1)
+        x <- x + global_norm(x) * 0
+'''
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_model_wide_builtins_match_numpy(tmp_path, seed):
+    path = tmp_path / "model_wide.iter"
+    path.write_text(MODEL_PROGRAM)
+    opt = iterc.load(path).numpy()
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 4), (5,), (), (2, 3, 2, 2)][: 1 + seed % 4] + [(1 + seed,)]
+    params = {f"p{i}": rng.normal(size=s) for i, s in enumerate(shapes)}
+    grads = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
+    _, state = opt.step(params, opt.init(params), grads)
+    want = {
+        "r_total": sum(np.sum(grads[k] * params[k]) for k in params),
+        "r_global_norm": np.sqrt(sum(np.sum(v * v) for v in grads.values())),
+        "r_count": float(len(params)),
+    }
+    for name, value in want.items():
+        for k in params:                                  # every leaf sees the one model-wide value
+            np.testing.assert_allclose(state[name][k], value, rtol=1e-12, err_msg=f"{name} at {k}")
+
+
 def test_every_callable_builtin_is_covered():
-    used = {word for word in REGISTRY if f"{word}(" in PROGRAM}
+    used = {word for word in REGISTRY if f"{word}(" in PROGRAM + MODEL_PROGRAM}
     callable_names = {name for name, entry in REGISTRY.items() if entry.callable and name != "prev"}
     assert callable_names <= used, f"builtins without a numpy test: {sorted(callable_names - used)}"
 

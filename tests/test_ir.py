@@ -187,6 +187,33 @@ optimizer clipped:
     assert code.count("rt.norm(g)") == 1, code
 
 
+def test_cse_does_not_reuse_a_value_whose_name_was_rebound(tmp_path):
+    """`m <- norm(g)` twice around `m <- m + 1`: the second is not `m = m` (backends print
+    every version of m as m), it computes the norm again."""
+    src = '''
+optimizer o:
+    param x: real[...]
+    oracle g = grad(x)
+    state m: real = 0
+    step:
+        m <- norm(g)
+        m <- m + 1
+        x <- x - m * g
+        m <- norm(g)
+        for i in 1..2:
+            m <- m * 2
+            m <- norm(g)
+    converges heuristic
+'''
+    path = tmp_path / "o.iter"
+    path.write_text(src)
+    opt = iterc.load(path).numpy()
+    x0, g = np.array([3.0, 4.0]), np.array([0.6, 0.8])
+    x, state = opt.step(x0, opt.init(x0), g)
+    np.testing.assert_allclose(state["m"], 1.0)
+    np.testing.assert_allclose(x, x0 - 2.0 * g)
+
+
 def test_dce_drops_unused_work_and_values_have_identity():
     from iterc.ir import Const, Var, Place, walk
     from iterc.types import REAL

@@ -102,3 +102,58 @@ def test_optax_names_are_aliases():
     assert_trees_close(by_name, theirs, rtol=1e-6, atol=1e-12)
     with pytest.raises(ValueError, match="given twice"):
         iterc.load("adamw").optax(lr=0.1, learning_rate=0.1)
+
+
+# ---------------------------------------------------------------- model-wide methods
+
+def _loss(x) -> jax.Array:
+    """The loss whose gradient the trajectory follows (apart from the noise): 0.5 |x|^2 + 1."""
+    return 1.0 + 0.5 * sum(jnp.sum(v * v) for v in jax.tree.leaves(x))
+
+
+def _run_with_value(tx, params, noises):
+    """As _run, with the loss passed as the `value` extra arg (optax.polyak_sgd's name for it)."""
+    x = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
+    state = tx.init(x)
+
+    @jax.jit
+    def step(x, state, noise):
+        g = jax.tree.map(jnp.add, noise, x)
+        updates, state = tx.update(g, state, x, value=_loss(x))
+        return optax.apply_updates(x, updates), state
+
+    for noise in noises:
+        x, state = step(x, state, noise)
+    return {k: np.asarray(v) for k, v in x.items()}
+
+
+POLYAK = [
+    (dict(), dict()),
+    (dict(max_lr=0.3, scaling=0.5, f_min=1.5, eps=1e-3, positive_gap=True),
+     dict(max_learning_rate=0.3, scaling=0.5, f_min=1.5, eps=1e-3, variant="sps+")),
+    (dict(max_lr=0.05, f_min=0.5), dict(max_learning_rate=0.05, f_min=0.5)),
+]
+
+
+@pytest.mark.parametrize("hypers,theirs", POLYAK, ids=[str(i) for i in range(len(POLYAK))])
+def test_polyak_sgd_matches_optax_float64(hypers, theirs):
+    """A step size from the loss and the squared gradient norm over every leaf (a `total`)."""
+    params, noises = problem(seed=11 + len(hypers), steps=STEPS)
+    with jax.enable_x64(True):
+        ours = _run_with_value(iterc.load("polyak_sgd").optax(**hypers), params, noises)
+        ref = _run_with_value(optax.polyak_sgd(**theirs), params, noises)
+    assert_trees_close(ours, ref, rtol=1e-6, atol=1e-12)
+
+
+CLIPPED = [(0.01, 1.0, 1e-4), (0.01, 0.3, 0.05), (0.003, 1e3, 1e-4)]   # the clip active, tighter, and off
+
+
+@pytest.mark.parametrize("lr,max_norm,wd", CLIPPED, ids=[f"max_norm={c}" for _, c, _ in CLIPPED])
+def test_adamw_clipped_matches_optax_chain_float64(lr, max_norm, wd):
+    """`global_norm` clipping then AdamW, as optax.chain(clip_by_global_norm, adamw)."""
+    params, noises = problem(seed=13, steps=STEPS)
+    with jax.enable_x64(True):
+        ours = _run(iterc.load("adamw_clipped").optax(lr=lr, max_norm=max_norm, weight_decay=wd), params, noises)
+        ref = _run(optax.chain(optax.clip_by_global_norm(max_norm), optax.adamw(lr, weight_decay=wd)),
+                   params, noises)
+    assert_trees_close(ours, ref, rtol=1e-6, atol=1e-12)

@@ -1,7 +1,9 @@
 """Sharded parameters on a mesh of 8 CPU devices (in a subprocess: the device count is fixed
 when JAX starts): the jitted update gives the unsharded result, including a method with a
-per-leaf norm (a reduction XLA must all-reduce across shards), and the state stays sharded
-like the parameters, from `init` on and after every update."""
+per-leaf norm (a reduction XLA must all-reduce across shards) and model-wide ones
+(adamw_clipped's global norm over every leaf, prodigy's shared states), and the state
+stays sharded like the parameters (shared states: replicated scalars), from `init` on and
+after every update."""
 import subprocess
 import sys
 import textwrap
@@ -48,7 +50,9 @@ SCRIPT = textwrap.dedent('''
         return params, states
 
     clipped = iterc.load(sys.argv[1]).optax(lr=0.1)
-    for tx in (iterc.load("adamw").optax(0.01, amsgrad=True), clipped):
+    # model-wide: a global norm over every shard of every leaf, and shared (scalar) states
+    modelwide = (iterc.load("adamw_clipped").optax(0.01, max_norm=1.0), iterc.load("prodigy").optax())
+    for tx in (iterc.load("adamw").optax(0.01, amsgrad=True), clipped) + modelwide:
         plain, _ = run(tx, params, grads)
         sharded, states = run(tx, shard(params), [shard(g) for g in grads])
         for k in plain:
@@ -56,8 +60,12 @@ SCRIPT = textwrap.dedent('''
         same_sharding(sharded, shard(params))
         for state in states:
             for name in state._fields[1:]:
-                if getattr(state, name) is not None:
-                    same_sharding(getattr(state, name), shard(params))
+                value = getattr(state, name)
+                if isinstance(value, dict):
+                    same_sharding(value, shard(params))
+                elif value is not None:                        # a shared state: one replicated scalar
+                    assert value.shape == () and value.sharding.is_fully_replicated, (name, value.sharding)
+                    assert len(value.sharding.device_set) == 8, (name, value.sharding)
     print("SHARDING OK")
 ''')
 

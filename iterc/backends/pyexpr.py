@@ -94,14 +94,20 @@ class Namer:
     def __init__(self, hyper_prefix: str = "hp."):
         self.hyper_prefix = hyper_prefix
         self.inline: dict[str, Apply] = {}
+        self.keep: set[str] = set()              # values that must get a line of their own (phase crossings)
+        self.override: dict[str, str] = {}       # SSA name -> how to print it here (a list of per-leaf values)
 
     def name(self, v: Var) -> str:
+        if v.name in self.override:
+            return self.override[v.name]
         if v.origin == Origin.HYPER:
             return f"{self.hyper_prefix}{v.name}"
         return v.source if v.source is not None else v.name
 
-    def plan(self, block: Block) -> None:
-        """Decide, for every block of a method, which temporaries print inline."""
+    def plan(self, block: Block, keep=()) -> None:
+        """Decide, for every block of a method, which temporaries print inline (never those
+        in `keep`: values that cross from one phase of a step to another)."""
+        self.keep |= set(keep)
         uses: dict[str, int] = {}
         for s in walk(block):
             for v in operands_read(s):
@@ -141,7 +147,7 @@ class Namer:
             for name in [n for n, (_, srcs) in pending.items() if srcs & rebound]:
                 pending.pop(name)                            # would read a newer value: keep its line
             if isinstance(s, Assign) and isinstance(s.op, Apply) and s.target.source is None \
-                    and uses.get(s.target.name, 0) == 1:
+                    and uses.get(s.target.name, 0) == 1 and s.target.name not in self.keep:
                 pending[s.target.name] = (s.op, self._sources(s.op))
         for y in block.yields:
             if isinstance(y, Var) and y.name in pending:

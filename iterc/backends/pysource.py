@@ -10,9 +10,12 @@ backend (`Target.ns`, `dtype_code`).
 """
 from __future__ import annotations
 
+import keyword
 import os
 
-from ..ir import Assign, Block, Const, DType, If, OptimizerIR, Var
+from ..ir import Apply, Assign, Block, Const, DType, For, If, OptimizerIR, Place, Var
+from ..ir.passes import operands_read, sub_blocks, walk
+from ..ir.phases import is_model_op
 from ..types import LEAF
 from .pyexpr import ExprPrinter, Namer, Target
 
@@ -59,6 +62,8 @@ class SourceEmitter:
         self.file = comment(os.path.basename(m.source_path))
         self.dtype_code = dtype_code            # the dtype a broadcast scalar takes, unless named below
         self.dtypes: dict[str, str] = {}        # .iter name -> dtype code, for broadcasts into it
+        # the current parameter leaf, in code (`x`; `xs[i]` inside a leaf phase of a phased step)
+        self.leaf_ref = m.param.name if isinstance(m, OptimizerIR) else ""
 
     def where(self, span) -> str:
         if span is None:
@@ -79,7 +84,7 @@ class SourceEmitter:
 
     def shape_code(self, t) -> str:
         if t.shape == LEAF:
-            return f"{self.m.param.name}.shape"
+            return f"{self.leaf_ref}.shape"
         return "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
 
     def assign(self, target: Var, value, span=None) -> None:
@@ -123,8 +128,8 @@ class SourceEmitter:
         printed = [x for x in s.orelse.stmts if self.namer.printed(x)]
         if len(printed) == 1 and isinstance(printed[0], If) and printed[0].origin == "elif" \
                 and self.python_if(printed[0]) \
-                and all(self.namer.name(y) == self.namer.name(r) for y, r in zip(s.orelse.yields, s.results)
-                        if isinstance(y, Var)):
+                and all(isinstance(y, Var) and y.name not in self.namer.inline
+                        and self.namer.name(y) == self.namer.name(r) for y, r in zip(s.orelse.yields, s.results)):
             self.if_(printed[0], "elif")
             return
         start = len(w.lines)
@@ -203,6 +208,8 @@ class SourceEmitter:
                 w.line("),")
             if m.key is not None:
                 w.line("random=True,")
+            if m.phases:
+                w.line("phased=True,")
         else:
             w.line("states=" + tuple_code(self.slot(s) for s in m.states) + ",")
             w.line("inputs=(")
@@ -233,14 +240,17 @@ class SourceEmitter:
         live_code = f", live=lambda hp: {self.expression(live)}" if live is not None else ""
         domain = f", domain={tuple_code([chr(34) + s.domain[0] + chr(34)] + [repr(a) for a in s.domain[1:]])}" \
             if getattr(s, "domain", None) else ""
-        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{domain})'
+        shared = ", shared=True" if getattr(s, "shared", False) else ""
+        return f'rt.Slot("{s.name}", "{s.type.elem}", "{s.dtype.value}"{shape}{live_code}{domain}{shared})'
 
     def state_inits(self) -> None:
-        """The body of `init_NAME(hp, x, live)`: each state's initial value, filled to its shape
-        in its storage dtype (None when the hypers leave it unused), then the return."""
+        """The body of `init_NAME(hp, x, live)`: each per-leaf state's initial value, filled to
+        its shape in its storage dtype (None when the hypers leave it unused), then the return
+        (shared states are not per leaf: `init_shared_NAME`)."""
         m, w = self.m, self.w
         x = m.param.name
-        for s in m.states:
+        states = [s for s in m.states if not s.shared]
+        for s in states:
             self.namer.plan(s.init)
             self.statements(s.init)
             dtype = f"{x}.dtype" if s.dtype == DType.LIKE_PARAM else f'"{s.dtype.value}"'
@@ -248,14 +258,75 @@ class SourceEmitter:
             guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
             w.line(f"{s.name} = rt.full({self.shape_code(s.type)}, {self.expr(s.init.yields[0])}, {dtype}){guard}"
                    f"{self.where(span)}")
-        names = [s.name for s in m.states]
+        names = [s.name for s in states]
         w.line(f"return {', '.join(names)}{',' if len(names) == 1 else ''}" if names else "return ()")
+
+    def init_shared(self, shared) -> None:
+        """`init_shared_NAME(hp, live)`: the shared states, one value each for the model."""
+        m, w = self.m, self.w
+        w.line(f"def init_shared_{m.name}(hp, live):")
+        w.indent()
+        w.line('"""The initial shared states: one value each for the whole parameter tree."""')
+        for s in shared:
+            self.namer.plan(s.init)
+            self.statements(s.init)
+            span = s.init.yields[0].span if isinstance(s.init.yields[0], (Var, Const)) else None
+            guard = f' if "{s.name}" in live else None' if s.name in dict(m.live) else ""
+            w.line(f"{s.name} = {self.expr(s.init.yields[0])}{guard}{self.where(span)}")
+        names = [s.name for s in shared]
+        w.line(f"return {', '.join(names)}{',' if len(names) == 1 else ''}")
+        w.dedent()
+        w.line()
+        w.line()
+
+    def printed_names(self) -> set[str]:
+        """Every name the method's code may print, so that generated names avoid them."""
+        m = self.m
+        names = {"hp", "np", "rt", "len", "range", "None", m.counter.name}
+        names |= {h.name for h in m.hypers} | {d.name for d in m.dims}
+        for b in [m.body] + [s.init for s in m.states if s.init is not None]:
+            for s in walk(b):
+                vs = list(getattr(s, "results", ())) + list(getattr(s, "params", ()))
+                if isinstance(s, Assign):
+                    vs.append(s.target)
+                if isinstance(s, For):
+                    vs.append(s.var)
+                vs += [v for v in operands_read(s) if isinstance(v, Var)]
+                names |= {self.namer.name(v) for v in vs}
+        names |= {v.name for v in [m.param.var] + [o.var for o in m.oracles] + [s.var for s in m.states]}
+        return names
+
+    def phase_lists(self, taken: set) -> tuple[dict[str, str], list]:
+        """Names for the per-leaf lists of a phased step: one per per-leaf input (`xs`, `gs`,
+        `ms`) and one per value that crosses from one phase to a later one (a `total`'s
+        partials are named after the `.iter` name the total ends up in: `sq_norm_parts`).
+        Returns (printed name of a per-leaf value -> its list, the crossing values)."""
+        m = self.m
+
+        def fresh(base: str) -> str:
+            for cand in [f"{base}s", f"{base}_list"] + [f"{base}_list{k}" for k in range(2, 1000)]:
+                if cand not in taken and not keyword.iskeyword(cand):
+                    taken.add(cand)
+                    return cand
+            raise AssertionError("no free name")
+
+        lists: dict[str, str] = {}
+        for v in [m.param.var] + [o.var for o in m.oracles if o.kind != "value"] + \
+                [s.var for s in m.states if not s.shared]:
+            lists[v.name] = fresh(v.name)
+        crossing = [v for p in m.phases for v in p.stores + (p.loads if p.kind == "model" else ())]
+        named = partial_names(m.body)
+        for v in crossing:
+            key = self.namer.name(v)
+            if key not in lists:
+                lists[key] = fresh(named[v.name] + "_part" if v.source is None and v.name in named else key)
+        return lists, crossing
 
     def dims_line(self) -> None:
         p = self.m.param
         if p.type.shape != LEAF:
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
-            self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {p.name}.shape")
+            self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
 
     def header(self) -> None:
         """The method's banner and docstring lines, then its Spec."""
@@ -268,3 +339,65 @@ class SourceEmitter:
         self.spec()
         w.line()
         w.line()
+
+
+def totals_to_keep(m) -> set[str]:
+    """The `total`s that must get a line of their own: those that inlining would carry
+    out of their model segment (into a leaf loop, through single-use temporaries)."""
+    phase_of: dict[str, int] = {}
+    users: dict[str, list] = {}
+    for i, p in enumerate(m.phases):
+        for top in p.stmts:
+            for s in walk(Block((top,))):
+                if isinstance(s, Assign):
+                    phase_of[s.target.name] = i
+                    target = s.target
+                else:
+                    target = None
+                for v in operands_read(s):
+                    if isinstance(v, Var):
+                        users.setdefault(v.name, []).append((i, target))
+                for b in sub_blocks(s):
+                    for y in b.yields:
+                        if isinstance(y, Var):
+                            users.setdefault(y.name, []).append((i, None))
+    keep = set()
+    for s in walk(m.body):
+        if not is_model_op(s):
+            continue
+        home, v = phase_of[s.target.name], s.target
+        while True:
+            used = users.get(v.name, [])
+            if len(used) != 1:                   # not inlined anywhere (several uses), or unused
+                break
+            phase, target = used[0]
+            if phase != home:
+                keep.add(s.target.name)
+                break
+            if target is None or target.source is not None:
+                break                            # printed in its own segment
+            v = target
+    return keep
+
+
+def partial_names(body: Block) -> dict[str, str]:
+    """A readable name for the per-leaf partials of each `total` whose argument is a
+    temporary: the `.iter` name the total ends up in (`gap` for `let gap = f + total(...)`)."""
+    users: dict[str, list] = {}
+    for s in walk(body):
+        if isinstance(s, Assign):
+            for a in (s.op.args if isinstance(s.op, Apply) else (s.op,)):
+                if isinstance(a, Var):
+                    users.setdefault(a.name, []).append(s.target)
+    out = {}
+    for s in walk(body):
+        if is_model_op(s) and isinstance(s.op.args[0], Var) and s.op.args[0].source is None:
+            v = s.target
+            for _ in range(8):                      # follow single uses to a named model-wide value
+                if v.source is not None or len(users.get(v.name, ())) != 1 or \
+                        users[v.name][0].place > Place.MODEL:
+                    break
+                v = users[v.name][0]
+            if v.source is not None:
+                out[s.op.args[0].name] = v.source
+    return out

@@ -373,6 +373,37 @@ register(Builtin("normalize", ("x",), same_shape_rule, R,
 register(Builtin("outer", ("a", "b"), outer_rule, M, "outer product of two vectors: [n] x [m] -> [n, m]",
                  decompose=_outer))
 
+# ---------------------------------------------------------------- model-wide values
+# An optimizer's step is written for one leaf; these reduce over every leaf of the
+# parameter tree, once per step. The IR gives their results the placement MODEL and
+# `split_phases` cuts the step around them (see iterc/ir/phases.py).
+
+def total_rule(sig: Sig) -> Type:
+    _numeric(sig, 0)
+    t = sig.args[0]
+    if t.shape != ():
+        raise BuiltinError("E0202", f"`total` adds up one scalar per leaf over all leaves, but its argument is {t}",
+                           arg=0, hint="reduce each leaf to a scalar first: `total(sum({arg0}))` (and `global_norm(x)` "
+                                       "is the Euclidean norm over all leaves)")
+    return Type("real" if t.elem == "real" else t.elem, ())
+
+
+def global_norm_rule(sig: Sig) -> Type:
+    _numeric(sig, 0)
+    return Type("real", ())
+
+
+def _global_norm(emit, args, kw, t):
+    x = args[0]
+    return emit("sqrt", emit("total", emit("reduce_sum", emit("mul", x, x))))
+
+
+register(Builtin("total", ("s",), total_rule, Kind.MODEL,
+                 "sum over all leaves of the parameter tree of a per-leaf scalar (optimizers)"))
+register(Builtin("global_norm", ("x",), global_norm_rule, Kind.MODEL,
+                 "Euclidean norm over all leaves of the parameter tree: sqrt(total(sum(x * x))) (optimizers)",
+                 decompose=_global_norm))
+
 # `prev` is typed by the checker (it needs to know what its argument names); lowering
 # replaces it by the value at the start of the step, so no backend ever sees it.
 register(Builtin("prev", ("x",), lambda sig: sig.args[0], Kind.SPECIAL,

@@ -22,6 +22,7 @@ class Kind(enum.Enum):
     MATMUL = "matmul"                # contracts axes
     SHAPE = "shape"                  # reshapes or views, no arithmetic
     LIBRARY = "library"              # a kernel backend calls the framework between kernels
+    MODEL = "model"                  # over all leaves of the parameter tree: one value per step (phases)
     SPECIAL = "special"              # resolved by lowering (prev)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Sig, lookup
+from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Kind, Sig, lookup
 from ..diagnostics import Diagnostic, Note, Suggestion, error
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, FnType, Type, shape_str
@@ -73,6 +73,14 @@ class ExprChecker:
         # where random draws may appear (a step, a solver's lets and `until`): called with the
         # draw, True when it reported a problem (no `seed` hyper). None: no draws here.
         self.draw_hook: Optional[Callable[[ast.Call], bool]] = None
+        # Leaf dependence: per checked node, why its value differs from leaf to leaf of the
+        # parameter tree ((name read, root cause)), or None for one value per step.
+        self.leaf: dict[int, Optional[tuple[str, str]]] = {}
+        # Model-wide builtins (`total`, `global_norm`): where they are not allowed, the place
+        # in words ("solver", or a member such as "a state's initial value"); None in a step.
+        self.model_denied: Optional[str] = None
+        # called at each model-wide builtin call inside a step (the step checks its context)
+        self.model_hook: Optional[Callable[[str, ast.Call], None]] = None
         self._dispatch = {
             ast.Num: self._num, ast.Bool: self._bool, ast.Str: self._str, ast.Name: self._name,
             ast.Unary: self._unary, ast.Binary: self._binary, ast.Compare: self._compare,
@@ -139,7 +147,43 @@ class ExprChecker:
         if handler is None:
             self.report(error("E0207", "this construct cannot be used as a value here", getattr(node, "span", None)))
             return None
-        return handler(node)
+        t = handler(node)
+        if t is not None:
+            self.leaf[id(node)] = self._leaf_of(node)
+        return t
+
+    # ------------------------------------------------------------ leaf dependence
+
+    def leaf_of(self, node) -> Optional[tuple[str, str]]:
+        """Why a checked expression differs from leaf to leaf: (name read, root cause), or None."""
+        return self.leaf.get(id(node))
+
+    def _leaf_of(self, node) -> Optional[tuple[str, str]]:
+        if isinstance(node, ast.Name):
+            sym = self.typing.symbols.get(id(node))
+            return sym.leaf if sym is not None else None
+        if isinstance(node, ast.Call):
+            info = self.typing.calls.get(id(node))
+            if isinstance(info, DefExpansion):
+                return self.leaf.get(id(info.defn.result))
+            if isinstance(info, CallInfo) and info.builtin.kind == Kind.MODEL:
+                return None                     # a sum over all leaves: one value per step
+            children = list(node.args)
+        elif isinstance(node, ast.Unary):
+            children = [node.operand]
+        elif isinstance(node, ast.Binary):
+            children = [node.left, node.right]
+        elif isinstance(node, ast.Compare):
+            children = list(node.operands)
+        elif isinstance(node, (ast.Index, ast.Attr)):
+            children = [node.value]
+        else:
+            return None
+        for c in children:
+            why = self.leaf.get(id(c))
+            if why is not None:
+                return why
+        return None
 
     # ------------------------------------------------------------ leaves
 
@@ -216,7 +260,10 @@ class ExprChecker:
             elif exc.arg is not None and exc.code not in ("E0201", "E0210") and exc.arg < len(operands):
                 span = operands[exc.arg].span
             fix = axis_fix(operands, types) if exc.code == "E0201" else None
-            self.report(error(exc.code, exc.message, span, hint=exc.hint, notes=notes, fix=fix))
+            hint = exc.hint
+            if hint is not None and operands:                # a rule's hint may quote the argument's text
+                hint = hint.replace("{arg0}", _snippet(operands[0]))
+            self.report(error(exc.code, exc.message, span, hint=hint, notes=notes, fix=fix))
             return None
         typing = self.typing
         typing.calls[id(node)] = CallInfo(entry, dict(kw) if kw else {})
@@ -298,6 +345,13 @@ class ExprChecker:
         if name == "prev":
             return self._prev(node)
         entry = lookup(name)
+        if entry is not None and entry.kind == Kind.MODEL:
+            if self.model_denied is not None:
+                self.report(_model_denied(name, self.model_denied, node))
+                self.visit_args(node)
+                return None
+            if self.model_hook is not None:
+                self.model_hook(name, node)
         if entry is None and self.undefined_hook is not None and self.undefined_hook(func):
             self.visit_args(node)                   # a member declared further down, reported by the hook
             return None
@@ -469,7 +523,9 @@ class ExprChecker:
 
         scope: dict[str, Symbol] = {}
         for p, a, t in zip(defn.params, node.args, arg_types):
-            scope[p.name] = Symbol(p.name, "defarg", t, p, static=self.is_static(a))
+            why = self.leaf.get(id(a))
+            scope[p.name] = Symbol(p.name, "defarg", t, p, static=self.is_static(a),
+                                   leaf=(p.name, why[1]) if why is not None else None)
         self.typing, self.scopes = inner, Scopes(scope)
         self.expanding.append(name)
         self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
@@ -487,7 +543,9 @@ class ExprChecker:
                     self.report(error("E0102", f"`{let.name.name}` is already defined in `{name}`", let.name.span))
                     ok = False
                     break
-                self.scopes.bind(Symbol(let.name.name, "local", t, let, static=self.is_static(let.value)))
+                why = self.leaf.get(id(let.value))
+                self.scopes.bind(Symbol(let.name.name, "local", t, let, static=self.is_static(let.value),
+                                        leaf=(let.name.name, why[1]) if why is not None else None))
             result = self.check(defn.result) if ok else None
             static = result is not None and self.is_static(defn.result)
         finally:
@@ -542,6 +600,20 @@ class ExprChecker:
                               hint="the only attribute is `.T` (matrix transpose)"))
             return None
         return self._apply(REGISTRY["transpose"], node, [node.value], what=".T")
+
+
+_MODEL_INSTEAD = {"total": "`sum(...)`", "global_norm": "`norm(...)`"}
+
+
+def _model_denied(name: str, where: str, node) -> Diagnostic:
+    """E0222: a model-wide builtin where there is no parameter tree to range over."""
+    if where == "solver":
+        return error("E0222", f"`{name}` combines the leaves of an optimizer's parameter tree, and a solver has "
+                              "one problem and no leaves", node.func.span,
+                     hint=f"use {_MODEL_INSTEAD.get(name, '`sum(...)`')} for the whole of a tensor")
+    return error("E0222", f"`{name}` is computed once per step over all leaves, so it can only be used in an "
+                          f"optimizer's `step`, not in {where}", node.func.span,
+                 hint="compute it in the step; a `shared state` keeps a model-wide value from step to step")
 
 
 def _arity_message(name: str, params, given: int, least: Optional[int] = None) -> str:

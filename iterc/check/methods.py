@@ -10,6 +10,7 @@ from typing import Optional
 
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
+from ..syntax.source import Span
 from ..types import INT, LEAF, STORAGE_NAMES, FnType, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
 from .fixes import unguarded_period
@@ -59,6 +60,8 @@ class MethodChecker:
         self.base: dict[str, Symbol] = {}
         self.typing = Typing()
         self.x = ExprChecker(diags, Scopes(self.base), self.typing, defs, aliases)
+        self.x.model_denied = "solver" if method.kind == "solver" else "a member outside the step"
+        self.frames: list[_Frame] = []              # the regions around the statement being checked
         self.hypers: list[HyperInfo] = []
         self.params: list[Symbol] = []
         self.inputs: list[Symbol] = []
@@ -91,6 +94,9 @@ class MethodChecker:
                               hint="choose another name"))
         prior = self.x.scopes.lookup(ident.name)
         sym = Symbol(ident.name, kind, t, decl, static=static, storage=storage)
+        if self.m.kind == "optimizer":
+            sym.shared = kind == "state" and getattr(decl, "shared", False)
+            sym.leaf = _leaf_root(ident.name, kind, decl)
         if prior is not None:
             prior_span = getattr(prior.decl, "name", None)
             prior_span = prior_span.span if isinstance(prior_span, ast.Ident) else getattr(prior.decl, "span", None)
@@ -460,6 +466,8 @@ class MethodChecker:
 
         self.x.read_hook = only_hypers
         self.x.undefined_hook = declared_later
+        if self.m.kind == "optimizer":
+            self.x.model_denied = "a hyper's default or condition"
         try:
             if h.default is not None:
                 dt = self.expect_scalar(h.default, f"the default of `{h.name.name}`")
@@ -493,6 +501,8 @@ class MethodChecker:
             self.x.read_hook = None
             self.x.undefined_hook = None
             self.x.reads = reads_before | (self.x.reads - {h.name.name})
+            if self.m.kind == "optimizer":
+                self.x.model_denied = "a member outside the step"
         self.hypers.append(HyperInfo(sym, h, tuple(conditions), h.interval))
         # A condition on a constant default is decided now, not at instantiation.
         env = {hi.symbol.name: const_eval(hi.decl.default, {}) for hi in self.hypers if hi.decl.default is not None}
@@ -586,6 +596,17 @@ class MethodChecker:
     def check_state(self, s: ast.State) -> None:
         t = self.resolve_type(s.type, "state", binds_dims=False)
         self.check_domain(s.domain)
+        if s.shared and self.m.kind == "solver":
+            self.report(error("E0222", "a `shared state` is one value for all leaves of an optimizer's parameter tree, "
+                                       "and a solver has one problem and no leaves", s.span.to(s.name.span),
+                              hint=f"declare it as a plain `state {s.name.name}: ...`"))
+            t = None
+        elif s.shared and t is not None and not t.is_scalar:
+            self.report(error("E0202", f"a shared state is one scalar for the whole model, but `{s.name.name}` is "
+                                       f"declared {t}", s.type.span,
+                              hint=f"declare it as a scalar (`shared state {s.name.name}: {t.elem}`); a value "
+                                   "shaped like each leaf is a plain `state`"))
+            t = None
         if t is None:
             self.declare(s.name, "state", None, s)
             return
@@ -608,13 +629,21 @@ class MethodChecker:
                 return True
             self.x.read_hook = no_step_values
             self.x.undefined_hook = declared_later
+            self.x.model_denied = "solver" if self.m.kind == "solver" else "a state's initial value"
             try:
                 it = self.x.check(s.init)
             finally:
                 self.x.read_hook = None
                 self.x.undefined_hook = None
+                self.x.model_denied = "solver" if self.m.kind == "solver" else "a member outside the step"
             if it is not None:
                 self.fits(Symbol(s.name.name, "state", t, s), it, s.init, "cannot initialise the state")
+                why = self.x.leaf_of(s.init)
+                if s.shared and why is not None:
+                    self.report(error("E0220", f"shared state `{s.name.name}` is initialised from a per-leaf value: "
+                                               f"its initial value {_reads(why)}", s.init.span,
+                                      hint="a shared state is one value for the whole model; initialise it from "
+                                           "hypers and literals"))
         self.states.append(self.declare(s.name, "state", t, s, storage=s.type.elem.name))
 
     # ------------------------------------------------------------ step
@@ -635,12 +664,17 @@ class MethodChecker:
         self.x.prev_allowed = True
         self.x.read_hook = self.oracle_supplied
         self.x.draw_hook = self.seed_ok
+        if self.m.kind == "optimizer":
+            self.x.model_denied = None
+            self.x.model_hook = self.model_call
         try:
             self.block(step.body)
         finally:
             self.x.read_hook = None
             self.x.draw_hook = None
             self.x.prev_allowed = False
+            self.x.model_hook = None
+            self.x.model_denied = "solver" if self.m.kind == "solver" else "a member outside the step"
         self.x.scopes.pop()
 
     def oracle_supplied(self, sym: Symbol, node: ast.Name):
@@ -672,36 +706,132 @@ class MethodChecker:
             self.assign(s)
         elif isinstance(s, ast.Let):
             t = self.x.check(s.value)
-            self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
+            sym = self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
+            self.local_value(sym, s)
         elif isinstance(s, ast.VarDecl):
             t = self.x.check(s.value)
-            self.declare(s.name, "var", t, s)
+            sym = self.declare(s.name, "var", t, s)
+            self.local_value(sym, s)
         elif isinstance(s, ast.Every):
             if self.expect_static_int(s.period, "the period of `every`"):
                 self.warn_period(s.period)
                 self.every_stack.append(s.period.span.text)
             else:
                 self.every_stack.append("?")
-            self.block(s.body)
+            self.region(_Frame("every", s), s.body)
             self.every_stack.pop()
         elif isinstance(s, ast.If):
             self.expect_scalar(s.cond, "an `if` condition", "bool")
-            self.block(s.body)
-            if s.orelse:
-                self.block(s.orelse)
+            frame = _Frame("if", s)
+            why = self.x.leaf_of(s.cond)
+            if why is not None and self.m.kind == "optimizer":
+                frame.control = (s.cond, why, f"if {_snippet(s.cond)}", "condition")
+                frame.leaf_work = frame.leaf_work or (s.cond.span, "the condition")
+            self.region(frame, s.body, s.orelse)
         elif isinstance(s, ast.For):
             self.expect_static_int(s.lo, "a `for` bound")
             self.expect_static_int(s.hi, "a `for` bound")
             self.x.scopes.push()
             self.declare(s.var, "loopvar", INT, s)
-            self.block(s.body)
+            frame = _Frame("for", s)
+            bound = next((b for b in (s.lo, s.hi) if self.x.leaf_of(b) is not None), None)
+            if bound is not None and self.m.kind == "optimizer":    # a dimension: a trip count per leaf
+                frame.control = (bound, self.x.leaf_of(bound),
+                                 f"for {s.var.name} in {_snippet(s.lo)}..{_snippet(s.hi)}", "bounds")
+                frame.leaf_work = (bound.span, "the bounds")
+            self.region(frame, s.body)
             self.x.scopes.pop()
         elif isinstance(s, ast.Repeat):
-            self.block(s.body)
-            self.expect_scalar(s.until, "the `until` condition", "bool")
+            frame = _Frame("repeat", s)
+            self.frames.append(frame)
+            try:
+                self.block(s.body)
+                self.expect_scalar(s.until, "the `until` condition", "bool")
+                if self.x.leaf_of(s.until) is not None:
+                    frame.leaf_work = frame.leaf_work or (s.until.span, "the `until` condition")
+            finally:
+                self.frames.pop()
+            self.close_frame(frame)
             self.expect_static_int(s.max_iter, "the iteration cap `max`")
         else:
             self.report(error("E0003", "this statement is not supported here", s.span))
+
+    # ------------------------------------------------------------ model-wide values in the step
+
+    def region(self, frame: "_Frame", body, orelse=()) -> None:
+        self.frames.append(frame)
+        try:
+            self.block(body)
+            if orelse:
+                self.block(orelse)
+        finally:
+            self.frames.pop()
+        self.close_frame(frame)
+
+    def close_frame(self, frame: "_Frame") -> None:
+        """A loop runs as a whole in one phase of the step: once for the model (it updates a
+        shared state) or once per leaf, not both. What a region did counts for the one around it."""
+        if frame.kind in ("for", "repeat") and frame.shared_write is not None and frame.leaf_work is not None \
+                and frame.control is None:              # (a per-leaf range is reported at each write)
+            span, name = frame.shared_write
+            work_span, work = frame.leaf_work
+            self.report(error("E0221", f"shared state `{name}` is updated inside a `{frame.kind}` loop that also "
+                                       "computes per-leaf values, so the loop can run neither once for the model "
+                                       "nor once per leaf", span,
+                              notes=[Note(f"per-leaf work in the same loop: {work}", work_span)],
+                              hint=f"update `{name}` in a loop of its own, or after the loop from a value "
+                                   "reduced with `total(...)`"))
+        if frame.kind in ("for", "repeat") and frame.leaf_work is not None:
+            # the loop runs once per leaf, so the `var`s it updates are computed per leaf
+            line = frame.node.span.source.line_col(frame.node.span.start)[0]
+            for sym in frame.vars:
+                if sym.leaf is None:
+                    sym.leaf = (sym.name, f"the `{frame.kind}` loop at line {line}, which also works per leaf")
+        if self.frames:
+            outer = self.frames[-1]
+            outer.shared_write = outer.shared_write or frame.shared_write
+            outer.leaf_work = outer.leaf_work or frame.leaf_work
+            outer.vars += frame.vars
+
+    def leaf_control(self):
+        """The innermost enclosing `if` whose condition differs per leaf: (condition, why), or None."""
+        for frame in reversed(self.frames):
+            if frame.control is not None:
+                return frame.control
+        return None
+
+    def model_call(self, name: str, node: ast.Call) -> None:
+        """A `total` or `global_norm` in the step: not under per-leaf control, not in a loop."""
+        control = self.leaf_control()
+        if control is not None:
+            cond, why, header, what = control
+            self.report(error("E0221", f"`{name}` adds up all leaves, but here it is inside `{header}`, whose "
+                                       f"{what} {_is(what)} different for each leaf, so it has no single meaning",
+                              node.span, notes=[Note(f"the {_noun(what)} {_reads(why)}", cond.span)],
+                              hint=f"compute it before the `{header.split()[0]}` (`let s = {_snippet(node)}`) and "
+                                   "use `s` inside"))
+            return
+        loop = next((f for f in reversed(self.frames) if f.kind in ("for", "repeat")), None)
+        if loop is not None:
+            self.report(error("E0221", f"`{name}` inside a `{loop.kind}` loop: a model-wide value is computed "
+                                       "between per-leaf phases of the step, and a loop cannot be cut into "
+                                       "phases (not supported yet)", node.span,
+                              notes=[Note("the loop starts here", Span(loop.node.span.source, loop.node.span.start,
+                                                                       loop.node.span.start + len(loop.kind)))],
+                              hint="compute it before the loop, or keep the loop per leaf"))
+
+    def local_value(self, sym: Symbol, s) -> None:
+        """A `let` or `var` in the step: record whether its value differs per leaf."""
+        if self.m.kind != "optimizer":
+            return
+        why = self.x.leaf_of(s.value)
+        if why is not None:
+            sym.leaf = (sym.name, why[1])
+            self.note_leaf_work(s.span, f"`{_snippet(s.value)}`")
+
+    def note_leaf_work(self, span, text: str) -> None:
+        if self.frames and self.frames[-1].leaf_work is None:
+            self.frames[-1].leaf_work = (span, text)
 
     def assign(self, s: ast.Assign) -> None:
         name = s.target.name
@@ -734,6 +864,44 @@ class MethodChecker:
         self.assigned.add(name)
         if t is not None and sym.type is not None:
             self.fits(sym, t, s.value, "cannot assign to")
+        if self.m.kind == "optimizer" and t is not None:
+            self.assigned_where(sym, s)
+
+    def assigned_where(self, sym: Symbol, s: ast.Assign) -> None:
+        """Leaf dependence of an update: a shared state takes one value for the whole model."""
+        why = self.x.leaf_of(s.value)
+        control = self.leaf_control()
+        if sym.shared:
+            if why is not None:
+                self.report(error("E0220", f"shared state `{sym.name}` is written from a per-leaf value: its new "
+                                           f"value {_reads(why)}", s.value.span,
+                                  notes=[Note(f"`{sym.name}` is declared `shared` here", _name_span(sym))],
+                                  hint="a shared state holds one value for the whole model: reduce over the leaves "
+                                       "first with `total(...)` (e.g. `total(sum(g * g))`) or `global_norm(...)`, "
+                                       "and write it from that"))
+            elif control is not None:
+                cond, cwhy, header, what = control
+                self.report(error("E0221", f"shared state `{sym.name}` is written inside `{header}`, whose {what} "
+                                           f"{_is(what)} different for each leaf, so the write has no single meaning",
+                                  s.span, notes=[Note(f"the {_noun(what)} {_reads(cwhy)}", cond.span)],
+                                  hint="compute the condition from model-wide values (`total(...)`), or write "
+                                       f"`{sym.name} <- where(COND, NEW, {sym.name})` with such a condition"
+                                  if what == "condition" else
+                                  "loop over a range that is the same on every leaf (literals, `int` hypers)"))
+            if self.frames and self.frames[-1].shared_write is None:
+                self.frames[-1].shared_write = (s.span, sym.name)
+            return
+        if sym.kind in ("param", "state"):
+            self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")
+            return
+        if sym.kind == "var":
+            if self.frames:
+                self.frames[-1].vars.append(sym)
+            if why is None and control is not None:
+                why = (sym.name, f"the per-leaf {control[3]} `{_snippet(control[0])}`")
+            if why is not None:
+                sym.leaf = sym.leaf or (sym.name, why[1])
+                self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")
 
     # ------------------------------------------------------------ claims and warnings
 
@@ -809,3 +977,46 @@ def _step_lets(body) -> dict[str, ast.Let]:
         elif isinstance(st, (ast.Every, ast.For, ast.Repeat)):
             stack.extend(reversed(st.body))
     return found
+
+
+class _Frame:
+    """A region of the step being checked (`if`, `every`, `for`, `repeat`), for the rules on
+    model-wide values: what it does per leaf, which shared state it writes, its condition."""
+    __slots__ = ("kind", "node", "control", "shared_write", "leaf_work", "vars")
+
+    def __init__(self, kind: str, node):
+        self.kind = kind
+        self.node = node
+        self.control = None          # (node, why, header, "condition"/"bounds"): differs per leaf
+        self.shared_write = None     # (span, name) of the first shared-state update inside
+        self.leaf_work = None        # (span, words) of the first per-leaf work inside
+        self.vars: list = []         # the `var` symbols updated inside
+
+
+def _leaf_root(name: str, kind: str, decl) -> Optional[tuple[str, str]]:
+    """Why a method member differs from leaf to leaf of an optimizer's parameter tree."""
+    if kind == "param":
+        return name, f"the parameter `{name}`"
+    if kind == "dim":
+        return name, f"the dimension `{name}` (a size of each leaf)"
+    if kind == "state" and not getattr(decl, "shared", False):
+        return name, f"the state `{name}`"
+    if kind == "oracle" and getattr(getattr(decl, "kind", None), "name", None) != "value":
+        return name, f"the oracle `{name}`"
+    return None
+
+
+def _noun(what: str) -> str:
+    return "bound" if what == "bounds" else what
+
+
+def _is(what: str) -> str:
+    return "are" if what.endswith("s") else "is"
+
+
+def _reads(why: tuple[str, str]) -> str:
+    """"reads the oracle `g`", or "reads `u`, which depends on the oracle `g`"."""
+    name, root = why
+    if f"`{name}`" in root:
+        return f"reads {root}"
+    return f"reads `{name}`, which depends on {root}"

@@ -21,21 +21,27 @@ SYMBOL_KINDS = ("hyper", "param", "oracle", "state", "input", "dim", "let", "loc
 # Records compared by identity (`@dataclass(eq=False)` before; see iterc/_records.py).
 
 class Symbol(Record):
-    _fields = ("name", "kind", "type", "decl", "static", "storage")
+    _fields = ("name", "kind", "type", "decl", "static", "storage", "shared", "leaf")
     name: str
     kind: str
     type: Type                         # a FnType for a function oracle
     decl: Any                          # the AST node that declared it
     static: bool                       # known before the run starts (literals, hypers, dims)
     storage: Optional[str]             # element storage for states/params (f32, bf16, ...)
+    shared: bool                       # a `shared state`: one value for the whole parameter tree
+    # Why the symbol's value differs from leaf to leaf of the parameter tree: (the name read,
+    # the root cause in words, e.g. "the oracle `g`"), or None when it is one value per step.
+    leaf: Optional[tuple[str, str]]
 
-    def __init__(self, name, kind, type, decl, static=False, storage=None):
+    def __init__(self, name, kind, type, decl, static=False, storage=None, shared=False, leaf=None):
         self.name = name
         self.kind = kind
         self.type = type
         self.decl = decl
         self.static = static
         self.storage = storage
+        self.shared = shared
+        self.leaf = leaf
 
 
 class CallInfo(Record):

@@ -8,7 +8,7 @@ from ..diagnostics import Suggestion
 
 # words of the language itself; contextual in the grammar, but never usable as names
 LANGUAGE_WORDS = frozenset("""
-use as def return optimizer solver hyper param oracle state input dims let output step until
+use as def return optimizer solver hyper param oracle state shared input dims let output step until
 max every if elif else for in repeat assume converges by cite where true false inf None
 and or not
 """.split()) - {"max"}              # `max` is also a builtin function
@@ -55,12 +55,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
     return Suggestion(f"did you mean `{s}`?", name, s) if s else None
 
 
-# Functions people reach for that are not builtins yet (they need model-wide reductions or
-# several results), with what to write today. Checked before "did you mean": `eigh` is
-# not a misspelling of `eye`.
+# Functions people reach for that are not builtins yet (they need several results), with
+# what to write today. Checked before "did you mean": `eigh` is not a misspelling of `eye`.
 NOT_YET = {
-    "global_norm": "model-wide reductions (over all leaves) are not available yet; `norm(g)` is the norm of "
-                   "one leaf",
     "eigh": "builtins with several results (`let w, V = eigh(A)`) are not available yet; `inv_root(A, p, eps)`, "
             "`matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses of an eigendecomposition",
     "eig": "eigendecompositions are not available yet (and only the symmetric one is planned, as `eigh`); "

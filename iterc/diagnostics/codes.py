@@ -48,6 +48,9 @@ CODES: dict[str, str] = {
     "E0217": "oracle read on steps where it is not supplied",
     "E0218": "argument does not match the function oracle",
     "E0219": "random draw without a generator",
+    "E0220": "shared state written per leaf",
+    "E0221": "model-wide value under per-leaf control",
+    "E0222": "model-wide value outside an optimizer's step",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

@@ -149,7 +149,7 @@ def member_text(m) -> str:
     if kind is ast.Input:
         return f"input {m.name.name}: {type_text(m.type)}{domain_text(m.domain)}"
     if kind is ast.State:
-        out = f"state {m.name.name}: {type_text(m.type)}{domain_text(m.domain)}"
+        out = f"{'shared ' if m.shared else ''}state {m.name.name}: {type_text(m.type)}{domain_text(m.domain)}"
         return out + (f" = {expr(m.init)}" if m.init is not None else "")
     if kind is ast.Oracle:
         out = f"oracle {m.name.name} = {m.kind.name}(" + ", ".join(arg(a) for a in m.args) + ")"

@@ -2,9 +2,9 @@
 with the passes every backend runs (`optimize`)."""
 from .lower import lower_method, lower_module
 from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, MethodIR, ModuleIR, Operand, OptimizerIR,
-                    OracleIR, Origin, Place, SlotIR, SolverIR, Var, While)
+                    OracleIR, Origin, Phase, Place, SlotIR, SolverIR, Var, While)
 from .passes import Rewriter, cse, dce, decompose, optimize, optimize_module, walk
 
 __all__ = ["lower_method", "lower_module", "Apply", "Assign", "Block", "Const", "DType", "For", "HyperIR", "If",
-           "MethodIR", "ModuleIR", "Operand", "OptimizerIR", "OracleIR", "Origin", "Place", "SlotIR", "SolverIR",
+           "MethodIR", "ModuleIR", "Operand", "OptimizerIR", "OracleIR", "Origin", "Phase", "Place", "SlotIR", "SolverIR",
            "Var", "While", "Rewriter", "cse", "dce", "decompose", "optimize", "optimize_module", "walk"]

@@ -69,6 +69,8 @@ def place_of(fn: str, args, t: Type) -> Place:
     top = max((a.place if isinstance(a, Var) else Place.STATIC for a in args), default=Place.STATIC)
     if fn in ("size", "ndim"):                  # shapes are Python values, even under jit
         return Place.STATIC
+    if REGISTRY[fn].kind == Kind.MODEL:
+        return Place.MODEL
     if REGISTRY[fn].kind == Kind.LIBRARY:       # a call, a key or a draw: known only at run time
         return max(top, Place.LEAF)
     return Place.LEAF if top == Place.ELEMENT else top
@@ -136,7 +138,8 @@ class Lowerer:
         for p in method.params:
             self.entry[p.name] = Var(p.name, p.type, slot_place(p.type), Origin.PARAM, p.name)
         for s in method.states:
-            self.entry[s.name] = Var(s.name, s.type, slot_place(s.type), Origin.STATE, s.name)
+            place = Place.MODEL if s.shared else slot_place(s.type)
+            self.entry[s.name] = Var(s.name, s.type, place, Origin.STATE, s.name)
         for sym in list(method.params) + list(method.states):
             self.types[sym.name] = sym.type
         self.names.claimed |= set(self.fixed) | set(self.entry)
@@ -378,7 +381,7 @@ class Lowerer:
         typing = self.m.typing
         lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
         carried = self.carried(s.body)
-        var = Var(s.var.name, INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
+        var = Var(self.names.claim(s.var.name), INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
         params = self.loop_params(carried, s.span)
         inits = tuple(self.env[c] for c in carried)
         body = self.sub_block(s.body, carried, bind={**dict(zip(carried, params)), s.var.name: var})
@@ -429,6 +432,8 @@ class Lowerer:
         decl: ast.State = sym.decl
         init = self.expression_block(decl.init, self.m.typing) if decl.init is not None \
             else Block((), (Const(0, INT),))
+        if sym.shared:                     # one value for the model: no param leaf to take a dtype from
+            return SlotIR(self.entry[sym.name], dtype_of(sym.storage, sym.type, DType.F64), init, shared=True)
         return SlotIR(self.entry[sym.name], dtype_of(sym.storage, sym.type, default_dtype), init)
 
     def periods(self, body_stmts) -> tuple[tuple[str, Block], ...]:

@@ -18,9 +18,13 @@ Vocabulary:
   `rng_next(k)` gives the key for the next draw; regions carry it (a loop as a block
   parameter), an optimizer's step takes it (origin KEY) and yields the next one last.
 - Every Var has a *placement* (`Place`), the level at which it is known: STATIC (at
-  compile or instantiation time), STEP (one value per step, for all leaves), LEAF (one
-  value per leaf: a reduction's result) or ELEMENT (a tensor). Backends choose Python
-  `if`, `lax.cond` or `where` from it, and hoist STEP values out of per-leaf loops.
+  compile or instantiation time), STEP (one value per step, for all leaves), MODEL (one
+  value per step computed from all leaves: `total`, a shared state), LEAF (one value
+  per leaf: a reduction's result) or ELEMENT (a tensor). Backends choose Python `if`,
+  `lax.cond` or `where` from it, and hoist STEP values out of per-leaf loops.
+- An optimizer whose step reads a MODEL value is *phased* (`OptimizerIR.phases`): its
+  body runs as model segments (once per step) and leaf phases (once per leaf each), in
+  order; see iterc/ir/phases.py.
 
 Spans never take part in equality, so identical ops compare equal (CSE relies on it).
 """
@@ -38,8 +42,9 @@ class Place(enum.IntEnum):
     """Where a value is known; ordered, so the placement of an op is the max of its inputs'."""
     STATIC = 0
     STEP = 1
-    LEAF = 2
-    ELEMENT = 3
+    MODEL = 2                      # one value per step, computed from all leaves (phases)
+    LEAF = 3
+    ELEMENT = 4
 
 
 class Origin(enum.Enum):
@@ -183,6 +188,7 @@ class SlotIR:
     dtype: DType
     init: Optional[Block] = None       # states: yields the initial value
     domain: Optional[tuple] = None     # inputs: (name, *numeric args), checked when a solve starts
+    shared: bool = False               # a `shared state`: one scalar for the whole parameter tree
 
     @property
     def name(self) -> str:
@@ -199,6 +205,22 @@ class OracleIR:
     kind: str                          # grad | value | hvp | hess_diag | rand_normal | function
     every: Optional[Block] = None      # supplied every k steps (a static block yielding k)
     args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One part of a phased step (see iterc/ir/phases.py), in the body's order.
+
+    kind "model": statements run once per step, on model-wide values only; a `total` among
+    them reads the per-leaf partials that earlier leaf phases stored (`loads`).
+    kind "leaf": statements run once per leaf; `loads` are the per-leaf values made before
+    this phase (the method's per-leaf inputs, or values stored by an earlier leaf phase)
+    that it reads, `stores` the per-leaf values it makes that a later phase, a `total` or
+    the step's yields read."""
+    kind: str
+    stmts: tuple[Stmt, ...]
+    loads: tuple[Var, ...] = ()
+    stores: tuple[Var, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +241,7 @@ class OptimizerIR:
     converges: Optional[str] = None
     cite: Optional[str] = None
     key: Optional[Var] = None          # the random generator on entry (`hyper seed`); body yields the next last
+    phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
     kind = "optimizer"
 
 

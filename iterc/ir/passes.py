@@ -156,17 +156,31 @@ def _key(op) -> Optional[tuple]:
 
 class _CSE(Rewriter):
     """Reuse an earlier identical op. Values computed before a region are visible inside
-    it; values computed inside a branch or loop body are not visible after it."""
+    it; values computed inside a branch or loop body are not visible after it. A value
+    that carries a `.iter` name is reused only while that name still holds it: backends
+    print every version of `m` as `m`, so after `m <- m + 1` the earlier `m` is gone."""
 
     def __init__(self):
         super().__init__()
         self.seen: dict[tuple, Var] = {}
+        self.latest: dict[str, str] = {}          # .iter name -> SSA name of its current version
+
+    def bind(self, v: Var) -> None:
+        if v.source is not None:
+            self.latest[v.source] = v.name
 
     def assign(self, s: Assign) -> list:
+        out = self._assign(s)
+        self.bind(s.target)
+        return out
+
+    def _assign(self, s: Assign) -> list:
         key = _key(s.op)
         if key is None or s.target.place <= Place.STEP:    # host scalar arithmetic: free, and reads better
             return [s]
         prior = self.seen.get(key)
+        if prior is not None and prior.source is not None and self.latest.get(prior.source) != prior.name:
+            prior = None                          # its name was rebound since: compute it again
         if prior is None or prior.type != s.target.type:
             self.seen[key] = s.target
             return [s]
@@ -175,12 +189,20 @@ class _CSE(Rewriter):
             return []
         return [Assign(s.target, prior, s.span)]  # a named value: keep the name, share the work
 
+    def region(self, s) -> list:
+        for p in getattr(s, "params", ()):      # a loop's body sees its parameters as the names' values
+            self.bind(p)
+        out = super().region(s)
+        for r in out[0].results:
+            self.bind(r)
+        return out
+
     def block(self, block: Block) -> Block:
-        saved = dict(self.seen)
+        saved, latest = dict(self.seen), dict(self.latest)
         try:
             return super().block(block)
         finally:
-            self.seen = saved
+            self.seen, self.latest = saved, latest
 
 
 def cse(m):
@@ -412,12 +434,17 @@ def hoist_invariants(m):
 
 def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
     """CSE, DCE, then (for a target) decomposition of the composites it does not keep;
-    a solver's loop-invariant work then moves before its loop."""
+    for an optimizer, state liveness, and for one that reads model-wide values, the
+    decomposition of model-wide composites and the split into phases (phases.py); a
+    solver's loop-invariant work then moves before its loop."""
+    from .phases import is_model_wide, model_composites, split_phases
     passes = [cse, dce]
     if keep is not None:
         passes += [lambda x: decompose(x, keep), cse, dce]
     if isinstance(m, OptimizerIR):
         passes.append(state_liveness)
+        if is_model_wide(m):
+            passes += [lambda x: decompose(x, frozenset(REGISTRY) - model_composites()), cse, dce, split_phases]
     else:
         passes.append(hoist_invariants)
     for p in passes:

@@ -1,13 +1,14 @@
 """Print IR as text: `iterc compile --emit ir`, the cheapest debugger there is.
 
 `%name` is a value, `$name` a hyper or dim; each binding shows its type and placement
-(`S` static, `P` step, `L` leaf, `E` element).
+(`S` static, `P` step, `M` model, `L` leaf, `E` element). A phased step prints its
+phases in order, each with the per-leaf values it loads and stores.
 """
 from __future__ import annotations
 
 from .nodes import Apply, Assign, Block, Const, For, If, OptimizerIR, Origin, Var, While
 
-_PLACE = {0: "S", 1: "P", 2: "L", 3: "E"}
+_PLACE = {0: "S", 1: "P", 2: "M", 3: "L", 4: "E"}
 
 
 def operand_text(v) -> str:
@@ -78,13 +79,28 @@ def method_text(m) -> str:
             every = f" every {{{_expr_block(o.every)}}}" if o.every is not None else ""
             out.append(f"  oracle %{o.var.name} = {o.kind}: {o.var.type}{every}")
         for s in m.states:
-            out.append(f"  state %{s.name}: {s.type} {s.dtype.value} = {{{_expr_block(s.init)}}}")
+            shared = " shared" if s.shared else ""
+            out.append(f"  state %{s.name}: {s.type} {s.dtype.value}{shared} = {{{_expr_block(s.init)}}}")
         for name, block in m.live:
             out.append(f"  live %{name} when {{{_expr_block(block)}}}")
         if m.key is not None:
             out.append(f"  key %{m.key.name}: {m.key.type} (from $seed, yielded last)")
         out.append(f"  step %{m.counter.name}:")
-        block_lines(m.body, 2, out)
+        if m.phases:
+            leaf = 0
+            for p in m.phases:
+                if p.kind == "leaf":
+                    leaf += 1
+                    head = f"leaf phase {leaf}"
+                else:
+                    head = "model prologue" if p is m.phases[0] else "model segment"
+                io = (f" loads ({_list(p.loads)})" if p.loads else "") + \
+                     (f" stores ({_list(p.stores)})" if p.stores else "")
+                out.append(f"    -- {head}{io}")
+                block_lines(Block(p.stmts), 2, out)
+            out.append(f"    yield {_list(m.body.yields)}")
+        else:
+            block_lines(m.body, 2, out)
     else:
         for i in m.inputs:
             domain = f" in {i.domain[0]}{'(' + ', '.join(map(repr, i.domain[1:])) + ')' if len(i.domain) > 1 else ''}" \

@@ -2,8 +2,13 @@
 
 Checks SSA form (each name bound once, every operand defined before use in an enclosing
 scope), that ops name registry entries and carry types, that regions yield one value per
-result (loops: per parameter), and that tensors are placed as ELEMENT. Runs after every
-pass in tests and under ITERC_VERIFY=1.
+result (loops: per parameter), and that tensors are placed as ELEMENT. For a phased step
+(phases.py): the phases are the body in order and alternate model and leaf; a model
+segment computes model-wide scalars only (placed at most MODEL) and reads per-leaf
+values only through `total`; every model-wide op sits in a model segment; every per-leaf
+value a phase reads from outside it is one of its loads, and a load is a per-leaf input
+of the step or a value an earlier leaf phase stored. Runs after every pass in tests and
+under ITERC_VERIFY=1.
 """
 from __future__ import annotations
 
@@ -120,6 +125,8 @@ def verify_method(m) -> None:
         if not isinstance(m, OptimizerIR) and block is blocks[-1 - len(m.periods)]:
             scope |= {s.target.name for s in m.init.stmts if isinstance(s, Assign)}
         _Verifier(where, scope).block(block, scope)
+    if isinstance(m, OptimizerIR) and m.phases:
+        _verify_phases(m, where)
     if not isinstance(m, OptimizerIR):
         names = {r.name for r in m.loop.results} | {i.name for i in m.inputs}
         for name, out in m.outputs:
@@ -130,3 +137,68 @@ def verify_method(m) -> None:
 def verify_module(module) -> None:
     for m in module.methods:
         verify_method(m)
+
+
+def _verify_phases(m: OptimizerIR, where: str) -> None:
+    from .phases import _LeafValues, defined, free_vars, inner_defined, is_model_op, is_model_wide
+    from .passes import walk
+
+    def fail(msg):
+        raise IRVerifyError(f"{where}: {msg}")
+
+    if not is_model_wide(m):
+        fail("phases on a step that reads no model-wide value")
+    flat = tuple(s for p in m.phases for s in p.stmts)
+    if len(flat) != len(m.body.stmts) or any(a is not b for a, b in zip(flat, m.body.stmts)):
+        fail("the phases are not the body's statements in order")
+    leaf = _LeafValues(m, exact_places=True)
+    for p in m.phases:                            # what a leaf phase makes is per leaf, whatever it is
+        if p.kind == "leaf":
+            leaf.names |= {v.name for s in p.stmts for v in defined(s)}
+    leaf.block(m.body)                            # and so is what is computed from it
+    slots = {m.param.name} | {s.name for s in m.states if not s.shared} | \
+        {o.var.name for o in m.oracles if o.kind != "value"}
+    stored: set[str] = set(slots)                 # per-leaf values a later phase can load
+    dims = {d.name for d in m.dims}               # per leaf too, but only a leaf phase reads them
+    for i, p in enumerate(m.phases):
+        if p.kind not in ("model", "leaf"):
+            fail(f"phase {i} has kind {p.kind!r}")
+        if i and m.phases[i - 1].kind == p.kind:
+            fail(f"phases {i - 1} and {i} are both {p.kind} phases")
+        made = {v.name for s in p.stmts for v in defined(s)}
+        loads = {v.name for v in p.loads}
+        for v in p.loads:
+            if v.name not in stored and not (p.kind == "leaf" and v.name in dims):
+                fail(f"phase {i} loads %{v.name}, which no earlier leaf phase stored")
+        if p.kind == "model":
+            if p.stores:
+                fail(f"model segment {i} stores per-leaf values")
+            for s in p.stmts:
+                for v in inner_defined(s):
+                    if v.type.shape != () or v.place > Place.MODEL:
+                        fail(f"model segment {i} binds %{v.name} placed {v.place.name} ({v.type})")
+                through_total = set()
+                for x in walk(Block((s,))):
+                    if is_model_op(x):
+                        through_total |= {a.name for a in x.op.args if isinstance(a, Var)}
+                for v in free_vars(s):
+                    if v in leaf and v.name not in through_total:
+                        fail(f"model segment {i} reads the per-leaf %{v.name} other than through `total`")
+                    if v in leaf and v.name not in loads:
+                        fail(f"model segment {i} reads %{v.name} without loading it")
+        else:
+            for s in p.stmts:
+                if any(is_model_op(x) for x in walk(Block((s,)))):
+                    fail(f"leaf phase {i} computes a model-wide value")
+                for v in free_vars(s):
+                    if v in leaf and v.name not in made and v.name not in loads:
+                        fail(f"leaf phase {i} reads %{v.name} from outside without loading it")
+            for v in p.stores:
+                if v.name not in made or v not in leaf:
+                    fail(f"leaf phase {i} stores %{v.name}, a value it does not make per leaf")
+            stored |= {v.name for v in p.stores}
+    for slot, y in zip([m.param] + list(m.states), m.body.yields):
+        if isinstance(y, Var) and y in leaf and slot.shared:
+            fail(f"shared state {slot.name} ends the step with the per-leaf value %{y.name}")
+        if isinstance(y, Var) and y in leaf and y.name not in stored:
+            fail(f"%{y.name}, the new {slot.name}, is made per leaf but no leaf phase stores it")

@@ -34,8 +34,8 @@ from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_class", "Solver", "Solution",
-           "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize", "host", "cond",
-           "select", "fori_loop", "repeat", "iterate", "bind_dims"]
+           "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize",
+           "host", "cond", "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise", "leaf_keys"]
 
 UNROLL = 8                     # a `for` with static bounds and at most this many rounds is unrolled
 
@@ -119,6 +119,32 @@ def random_normal(key, x):
 
 def random_uniform(key, x):
     return jax.random.uniform(jax.random.split(key)[1], jnp.shape(x), _float_like(x))
+
+
+def total(parts):
+    """A model-wide sum: one scalar per leaf (a leaf phase's partials), added up in the
+    default float width (float64 under x64) or as an int when the partials are ints."""
+    if not parts:
+        return jnp.zeros((), _dtype(float))
+    parts = [jnp.asarray(p) for p in parts]
+    if all(jnp.issubdtype(p.dtype, jnp.integer) or p.dtype == jnp.bool_ for p in parts):
+        return sum(p.astype(jnp.int_) for p in parts)
+    return jnp.sum(jnp.stack([p.astype(_dtype(float)) for p in parts]))
+
+
+def leafwise(fn: Callable, *lists, n: int = 1):
+    """One leaf phase of a phased step: `fn` on each leaf's values (one list per argument,
+    in leaf order), traced once per leaf inside the jitted update. Returns one list per
+    result of `fn` (`n` of them; a single list when n is 1)."""
+    outs = [fn(*args) for args in zip(*lists)]
+    if n == 1:
+        return outs
+    return tuple([o[j] for o in outs] for j in range(n))
+
+
+def leaf_keys(key, n: int) -> list:
+    """One key per leaf for a draw in a leaf phase: the leaf's index folded into `key`."""
+    return [jax.random.fold_in(key, i) for i in range(n)]
 
 
 def norm(x, axis=None):
@@ -404,10 +430,17 @@ def _restore_state(name, fields, values):
 # ---------------------------------------------------------------- optimizers
 
 class _Optimizer:
+    """The optax transformation of one method. A method without model-wide values has a
+    per-leaf step, run on each leaf in turn; a phased one's step takes every leaf at once
+    (one list per per-leaf slot, in leaf order, and one scalar per shared state or `value`
+    oracle), as numpy's does. Both are traced inside `update`, so under `jax.jit` the leaves
+    are visited only while tracing. A shared state is one scalar field of the state."""
+
     def __init__(self, spec: Spec, init_leaf: Callable, step_leaf: Callable, state_cls: type,
-                 given: dict[str, Any], maximize: bool):
+                 given: dict[str, Any], maximize: bool, init_shared: Optional[Callable] = None):
         self.spec = spec
         self.init_leaf, self.step_leaf, self.state_cls = init_leaf, step_leaf, state_cls
+        self.init_shared = init_shared
         self.maximize = bool(maximize)
         self.hypers = _Hypers(spec, given)
         self.live = {s.name for s in spec.live_states(self.hypers.base)}
@@ -426,16 +459,33 @@ class _Optimizer:
     def init(self, params):
         leaves, treedef, paths = _flatten(params)
         hp = self.hypers.at(0)
-        trees: dict[str, list] = {s.name: [] for s in self.spec.states if s.name in self.live}
+        per_leaf = [s for s in self.spec.states if not s.shared]
+        trees: dict[str, list] = {s.name: [] for s in per_leaf if s.name in self.live}
         ref = next((x for x in leaves if _committed(x)), None)
         for path, x in zip(paths, leaves):
             check_param_shape(self.spec, path, x.shape)
-            for slot, value in zip(self.spec.states, self.init_leaf(hp, x, self.live)):
+            for slot, value in zip(per_leaf, self.init_leaf(hp, x, self.live)):
                 if slot.name in self.live:
                     trees[slot.name].append(_place_like(jnp.asarray(value, self._storage(slot, x.dtype)), x, ref))
-        states = {s.name: (treedef.unflatten(trees[s.name]) if s.name in self.live else None)
-                  for s in self.spec.states}
+        states = {s.name: (treedef.unflatten(trees[s.name]) if s.name in self.live else None) for s in per_leaf}
+        shared = [s for s in self.spec.states if s.shared]
+        if shared:                                       # one scalar each, as numpy's init_shared gives
+            for slot, value in zip(shared, self.init_shared(hp, self.live)):
+                states[slot.name] = _place_like(self._shared_out(value, slot), ref, ref) \
+                    if slot.name in self.live else None
+        if self.spec.random:                             # the generator, seeded by `hyper seed` as numpy's
+            states[self.state_cls._fields[-1]] = _place_like(jax.random.PRNGKey(int(hp.seed)), ref, ref)
         return self.state_cls(count=_place_like(jnp.zeros([], jnp.int32), ref, ref), **states)
+
+    def _shared_out(self, value, slot: Slot):
+        """A shared state as stored: a scalar of its storage dtype (`real`: the default float)."""
+        return jnp.asarray(value, self._storage(slot, _dtype(float))).reshape(())
+
+    @staticmethod
+    def _shared_in(value, slot: Slot):
+        if value is None:
+            return None
+        return jnp.asarray(value, _dtype(_ELEM[slot.elem]))
 
     def _oracle(self, o: Oracle, updates, extra: dict, treedef, leaves) -> list:
         """One value per leaf (compute dtype), a missing every-k oracle as NaN."""
@@ -470,14 +520,24 @@ class _Optimizer:
         hp = self.hypers.at(count, overrides)
         t = jnp.asarray(count, jnp.int_) + 1       # the widest int: t / k is then a float of the default width
         leaves, treedef, paths = _flatten(params)
+        if spec.phased:
+            return self._update_phased(hp, t, count, leaves, treedef, updates, extra, state)
         oracles = [self._oracle(o, updates, extra, treedef, leaves) for o in spec.oracles]
         states = [_leaves_like(spec, treedef, getattr(state, s.name), f"state `{s.name}`")
                   if s.name in self.live else [None] * len(leaves) for s in spec.states]
         new_updates, new_states = [], [[] for _ in spec.states]
+        keys = {}
+        if spec.random:
+            # one split per step (the state keeps the first half), then one stream per leaf:
+            # the leaf's index folded into the step's key; a leaf's step returns its last key
+            next_key, step_key = jax.random.split(state[-1])
+            keys[state._fields[-1]] = next_key
         for i, x in enumerate(leaves):
             cd = _compute(x.dtype)
             xc = x.astype(cd)
             ins = [None if s[i] is None else jnp.asarray(s[i], cd) for s in states]
+            if spec.random:
+                ins.append(jax.random.fold_in(step_key, i))
             out = self.step_leaf(hp, t, xc, *(o[i] for o in oracles), *ins)
             new_updates.append((jnp.asarray(out[0], cd) - xc).astype(x.dtype))
             for j, slot in enumerate(spec.states):
@@ -485,7 +545,43 @@ class _Optimizer:
                     new_states[j].append(jnp.asarray(out[1 + j], self._storage(slot, x.dtype)))
         trees = {s.name: (treedef.unflatten(new_states[j]) if s.name in self.live else None)
                  for j, s in enumerate(spec.states)}
-        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees)
+        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees, **keys)
+
+    def _update_phased(self, hp, t, count, leaves, treedef, updates, extra, state):
+        """Every leaf at once: lists in (each leaf in its compute dtype), lists out; a `value`
+        oracle is one scalar of the default float width."""
+        spec = self.spec
+        cds = [_compute(x.dtype) for x in leaves]
+        xs = [x.astype(cd) for x, cd in zip(leaves, cds)]
+        one = [jnp.zeros((), _dtype(float))]
+        oracles_in = [self._oracle(o, updates, extra, treedef, one)[0] if o.kind == "value"
+                      else self._oracle(o, updates, extra, treedef, leaves) for o in spec.oracles]
+        states_in = []
+        for slot in spec.states:
+            value = getattr(state, slot.name) if slot.name in self.live else None
+            if slot.shared:
+                states_in.append(self._shared_in(value, slot))
+            elif value is None:
+                states_in.append([None] * len(leaves))
+            else:
+                states_in.append([jnp.asarray(v, cd) for v, cd in
+                                  zip(_leaves_like(spec, treedef, value, f"state `{slot.name}`"), cds)])
+        keys = {}
+        if spec.random:                     # the step's key; the state keeps the other half of the split
+            keys[state._fields[-1]], step_key = jax.random.split(state[-1])
+            states_in.append(step_key)
+        out = self.step_leaf(hp, t, xs, *oracles_in, *states_in)
+        new_updates = [(jnp.asarray(v, cd) - xc).astype(x.dtype) for v, cd, xc, x in zip(out[0], cds, xs, leaves)]
+        trees = {}
+        for slot, values in zip(spec.states, out[1:]):
+            if slot.name not in self.live:
+                trees[slot.name] = None
+            elif slot.shared:
+                trees[slot.name] = self._shared_out(values, slot)
+            else:
+                trees[slot.name] = treedef.unflatten([jnp.asarray(v, self._storage(slot, x.dtype))
+                                                      for v, x in zip(values, leaves)])
+        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees, **keys)
 
 
 def _compute(storage) -> np.dtype:
@@ -515,13 +611,16 @@ def _place_like(state, x, ref):
 
 
 def optimizer(spec: Spec, init_leaf: Callable, step_leaf: Callable, state_cls: type, hypers: dict[str, Any],
-              aliases: Optional[dict[str, Any]] = None, maximize: bool = False):
-    """An optax GradientTransformationExtraArgs running `step_leaf` on every leaf.
+              aliases: Optional[dict[str, Any]] = None, maximize: bool = False,
+              init_shared: Optional[Callable] = None):
+    """An optax GradientTransformationExtraArgs running `step_leaf` on every leaf (a phased
+    method's step on all leaves at once; `init_shared` gives its shared states).
 
     `update(grads, state, params, **extra)` returns (new_params - params, new_state): extra
     args name further oracles (`value=`, `hess_diag=`, `hvp=`, or the oracle's own name) or
     override a real hyper for this call (`lr=`); others are ignored, as in optax.chain."""
-    opt = _Optimizer(spec, init_leaf, step_leaf, state_cls, _merge_aliases(spec, hypers, aliases), maximize)
+    opt = _Optimizer(spec, init_leaf, step_leaf, state_cls, _merge_aliases(spec, hypers, aliases), maximize,
+                     init_shared)
     return optax.GradientTransformationExtraArgs(opt.init, opt.update)
 
 

@@ -24,8 +24,8 @@ from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
-           "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax", "normalize",
-           "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
+           "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax",
+           "normalize", "total", "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
            "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
            "proj_stiefel", "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
            "proj_box", "proj_l2ball", "proj_l1ball", "proj_linfball", "proj_simplex", "proj_nonneg",
@@ -94,6 +94,17 @@ def softmax(x, axis=None):
 
 def normalize(x, axis=None):
     return x / np.sum(x, axis=axis, keepdims=True)
+
+
+def total(parts) -> np.float64:
+    """A model-wide sum: one scalar per leaf (a phase's partials), added up in float64.
+    A numpy scalar, not a Python float: dividing by a zero total gives inf, as in a leaf."""
+    if not parts:
+        return np.float64(0.0)
+    first = np.asarray(parts[0])
+    if first.dtype.kind in "iub":
+        return sum(int(p) for p in parts)
+    return np.float64(np.sum(np.asarray([np.float64(p) for p in parts])))
 
 
 # ---------------------------------------------------------------- randomness
@@ -340,20 +351,66 @@ def _flatten(tree):
 
 # ---------------------------------------------------------------- optimizers
 
+def _leafwise(spec: Spec, step_leaf: Callable) -> Callable:
+    """The step of a method without phases, in the form of a phased one: lists in, lists
+    out, the per-leaf step run on each leaf in turn (a random method's generator, passed
+    last, goes to every leaf's step: leaves draw in tree order)."""
+    scalar = [o.kind == "value" for o in spec.oracles]
+    n_oracles = len(scalar)
+
+    def step_all(hp, t, xs, *rest):
+        key = rest[-1:] if spec.random else ()
+        rest = rest[:-1] if spec.random else rest
+        oracles, states = rest[:n_oracles], rest[n_oracles:]
+        outs = []
+        for i, x in enumerate(xs):
+            args = [o if s else o[i] for o, s in zip(oracles, scalar)]
+            outs.append(step_leaf(hp, t, x, *args, *(s[i] for s in states), *key))
+        if not outs:
+            return tuple([] for _ in range(1 + len(states)))
+        return tuple(list(column) for column in zip(*outs))
+    return step_all
+
+
+def _shared_in(value, slot: Slot):
+    """A shared state as the step computes with it: float64 for reals (one scalar, no leaf
+    dtype to follow), Python ints and bools otherwise."""
+    if value is None:
+        return None
+    if slot.elem == "int":
+        return int(value)
+    if slot.elem == "bool":
+        return bool(value)
+    return np.float64(value)
+
+
+def _shared_out(value, slot: Slot):
+    """A shared state as it is stored: one numpy scalar of its storage dtype."""
+    return numpy_dtype(slot.dtype if slot.dtype != "like_param" else "f64").type(np.asarray(value).reshape(()))
+
+
 class Optimizer:
     """A reference optimizer over a parameter tree: `init(params)`, `step(params, state, grads, **oracles)`.
 
     Trees are any optree pytree: dicts (in any key order), lists, tuples, NamedTuples,
-    None leaves (skipped). State is a dict: `t` (steps taken) and one tree per state
-    that the hypers use (`vmax` only with `amsgrad=True`). Real hypers can be overridden
-    per step (schedules): `step(..., lr=0.01)`; static ones (bool, int) cannot.
-    `maximize=True` ascends instead of descending (the gradient oracle is negated).
+    None leaves (skipped). State is a dict: `t` (steps taken), one tree per state that
+    the hypers use (`vmax` only with `amsgrad=True`), and one scalar per `shared state`.
+    Real hypers can be overridden per step (schedules): `step(..., lr=0.01)`; static ones
+    (bool, int) cannot. `maximize=True` ascends instead of descending (the gradient oracle
+    is negated).
+
+    The generated step takes every leaf at once (`step(hp, t, xs, oracles..., states...)`
+    with one list per per-leaf slot and one scalar per shared state or `value` oracle): a
+    phased method's step as generated, any other method's per-leaf step wrapped to that
+    form (`_leafwise`). Loads cast each leaf to its compute dtype, stores cast back.
     """
 
-    def __init__(self, spec: Spec, init_leaf: Callable, step_leaf: Callable, hypers: dict[str, Any]):
+    def __init__(self, spec: Spec, init_leaf: Callable, step: Callable, hypers: dict[str, Any],
+                 init_shared: Optional[Callable] = None):
         self.spec = spec
         self._init_leaf = init_leaf
-        self._step_leaf = step_leaf
+        self._init_shared = init_shared
+        self._step = step if spec.phased else _leafwise(spec, step)
         hypers = dict(hypers)
         self.maximize = bool(hypers.pop("maximize", False)) if "maximize" not in {h.name for h in spec.hypers} \
             else False
@@ -381,16 +438,24 @@ class Optimizer:
         leaves, structure, _ = self._leaves(params)
         live = {s.name for s in self.live}
         per_leaf = [self._init_leaf(self.hypers, x, live) for x in leaves]
+        shared = iter(self._init_shared(self.hypers, live) if self._init_shared is not None else ())
         state: dict[str, Any] = {"t": 0}
-        for i, slot in enumerate(self.spec.states):
+        i = 0
+        for slot in self.spec.states:
+            if slot.shared:
+                value = next(shared)
+                if slot.name in live:
+                    state[slot.name] = _shared_out(value, slot)
+                continue
             if slot.name in live:
                 stored = [np.array(s[i], dtype=numpy_dtype(slot.dtype, like=x.dtype)) for s, x in zip(per_leaf, leaves)]
                 state[slot.name] = optree.tree_unflatten(structure, stored)
+            i += 1
         return state
 
     def _oracle_leaves(self, o: Oracle, value, structure, paths, leaves, t):
         if o.kind == "value":
-            return [float(value)] * len(leaves)
+            return float(value)                       # one number for the whole model
         vals, vstructure, _ = _flatten(value)
         if vstructure != structure:
             raise ValueError(f"{self.spec.name}: oracle `{o.name}` must have the same tree structure as the "
@@ -425,12 +490,15 @@ class Optimizer:
                     when = "every step" if o.every is None else f"on step {t} (every {int(o.every(hp))} steps)"
                     raise ValueError(f"{spec.name}: oracle `{o.name}` ({o.kind}) must be supplied {when}; "
                                      f"pass {'grads' if o.kind == 'grad' else o.name + '='}...")
-                oracle_leaves.append([None] * n)
+                oracle_leaves.append(None if o.kind == "value" else [None] * n)
                 continue
             oracle_leaves.append(self._oracle_leaves(o, value, structure, paths, leaves, t))
         live = {s.name for s in self.live}
         state_leaves = []
         for slot in spec.states:
+            if slot.shared:
+                state_leaves.append(_shared_in(state[slot.name], slot) if slot.name in live else None)
+                continue
             if slot.name not in live:
                 state_leaves.append([None] * n)
                 continue
@@ -438,22 +506,24 @@ class Optimizer:
             if sstructure != structure:
                 raise ValueError(f"{spec.name}: state `{slot.name}` does not have the parameters' tree structure")
             state_leaves.append(vals)
-        new_params, new_states = [], [[] for _ in spec.states]
-        for i, x in enumerate(leaves):
-            cd = compute_dtype(x.dtype)
-            load = [o[i] if o[i] is None or isinstance(o[i], float) else np.asarray(o[i], dtype=cd)
-                    for o in oracle_leaves]
-            states_in = [None if s[i] is None else np.asarray(s[i], dtype=cd) for s in state_leaves]
-            key = (self.rng,) if self.rng is not None else ()
-            out = self._step_leaf(hp, t, np.asarray(x, dtype=cd), *load, *states_in, *key)
-            new_params.append(np.array(out[0], dtype=x.dtype))       # a copy: never the caller's array
-            for j, (slot, s) in enumerate(zip(spec.states, out[1:])):
-                if slot.name in live:
-                    new_states[j].append(np.array(s, dtype=numpy_dtype(slot.dtype, like=x.dtype)))
+        cds = [compute_dtype(x.dtype) for x in leaves]
+        xs = [np.asarray(x, dtype=cd) for x, cd in zip(leaves, cds)]
+        oracles_in = [o if o is None or isinstance(o, float) else
+                      [None if v is None else np.asarray(v, dtype=cd) for v, cd in zip(o, cds)] for o in oracle_leaves]
+        states_in = [s if slot.shared else [None if v is None else np.asarray(v, dtype=cd) for v, cd in zip(s, cds)]
+                     for slot, s in zip(spec.states, state_leaves)]
+        key = (self.rng,) if self.rng is not None else ()
+        out = self._step(hp, t, xs, *oracles_in, *states_in, *key)
+        new_params = [np.array(v, dtype=x.dtype) for v, x in zip(out[0], leaves)]      # copies, never the caller's
         new_state: dict[str, Any] = {"t": t}
-        for j, slot in enumerate(spec.states):
-            if slot.name in live:
-                new_state[slot.name] = optree.tree_unflatten(structure, new_states[j])
+        for slot, values in zip(spec.states, out[1:]):
+            if slot.name not in live:
+                continue
+            if slot.shared:
+                new_state[slot.name] = _shared_out(values, slot)
+                continue
+            stored = [np.array(v, dtype=numpy_dtype(slot.dtype, like=x.dtype)) for v, x in zip(values, leaves)]
+            new_state[slot.name] = optree.tree_unflatten(structure, stored)
         return optree.tree_unflatten(structure, new_params), new_state
 
 

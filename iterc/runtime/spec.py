@@ -2,10 +2,12 @@
 
 A `Spec` lists the hypers (with the static flag: bool and int hypers steer control and
 sizes, so they are fixed at instantiation; real hypers may change per step), their
-conditions, the slots (param, states, inputs) with element types, storage dtypes, dims
-and (inputs) domains, the oracles (a solver's are functions with a signature), a
-solver's outputs, the `every k` periods to validate, and whether an optimizer draws
-random numbers (then its runtime owns a generator seeded by the hyper `seed`).
+conditions, the slots (param, states, inputs) with element types, storage dtypes,
+dims (a `shared` state is one scalar for the whole parameter tree) and (inputs) domains,
+the oracles (a solver's are functions with a signature), a solver's outputs, the
+`every k` periods to validate, whether an optimizer draws random numbers (then its
+runtime owns a generator seeded by the hyper `seed`) and whether its step is `phased`
+(it reads model-wide values, so it takes all leaves at once).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class Slot:
     dims: Optional[tuple] = None                   # None: the parameter leaf's shape; else names or ints
     live: Optional[Callable[[Hypers], Any]] = None  # states: allocated only when this holds
     domain: Optional[tuple] = None                 # inputs: ("simplex",), ("box", 0, 1): checked at the boundary
+    shared: bool = False                           # one scalar for the whole parameter tree, not one per leaf
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Spec:
     outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
     periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
     random: bool = False                           # optimizer: its step draws from a generator (`_rng`)
+    phased: bool = False                           # optimizer: the step takes every leaf at once (lists)
 
     def check_periods(self, hp: Hypers) -> None:
         """`every k` needs k >= 1: checked when hypers are resolved, not at the division."""

@@ -383,19 +383,21 @@ class Input(Node):
 
 
 class State(Node):
-    __slots__ = ("name", "type", "domain", "init", "span")
+    __slots__ = ("name", "type", "domain", "init", "span", "shared")
     name: Ident
     type: TypeExpr
     domain: Optional[Domain]
     init: Optional[Expr]
     span: Span
+    shared: bool                     # `shared state`: one value for the whole parameter tree
 
-    def __init__(self, name, type, domain, init, span):
+    def __init__(self, name, type, domain, init, span, shared=False):
         self.name = name
         self.type = type
         self.domain = domain
         self.init = init
         self.span = span
+        self.shared = shared
 
 
 class Oracle(Node):

@@ -312,6 +312,12 @@ def _state(c, ch, span):
     return ast.State(name, type_, domain, init, span)
 
 
+@rule("shared_state_decl")
+def _shared_state(c, ch, span):
+    st = _state(c, ch, span)
+    return ast.State(st.name, st.type, st.domain, st.init, st.span, True)
+
+
 @rule("oracle_decl")
 def _oracle(c, ch, span):
     every = ch[3] if len(ch) > 3 else None

@@ -42,7 +42,7 @@ _TOKEN = re.compile(r"""([ \t\f]*)(?:
 _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
 _PREC = {"or": 1, "and": 2, "<=": 4, ">=": 4, "==": 4, "!=": 4, "<": 4, ">": 4,
          "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6}
-_MEMBERS = frozenset(("hyper", "param", "oracle", "state", "input", "dims", "let", "output", "step", "until",
+_MEMBERS = frozenset(("hyper", "param", "oracle", "state", "shared", "input", "dims", "let", "output", "step", "until",
                       "assume", "converges"))
 
 
@@ -598,6 +598,12 @@ class _Parser:
             end = self.end_line()
             cls = ast.Param if word == "param" else ast.Input
             return cls(name, type_, domain, self.span(start, end))
+        shared = word == "shared"
+        if shared:
+            if not self.at("state"):
+                raise Bail
+            self.take()
+            word = "state"
         if word == "state":
             name = self.ident()
             self.expect(":")
@@ -608,7 +614,7 @@ class _Parser:
                 self.take()
                 init = self.expr()[0]
             end = self.end_line()
-            return ast.State(name, type_, domain, init, self.span(start, end))
+            return ast.State(name, type_, domain, init, self.span(start, end), shared)
         if word == "oracle":
             name = self.ident()
             if self.at(":"):

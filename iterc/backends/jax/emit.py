@@ -15,6 +15,15 @@ Regions become functions, since `lax` takes functions:
 - a `While` in a step (`repeat ... until`) is `rt.repeat`, whose body returns the carried
   values and the stop flag;
 - a solver's While is `rt.iterate` over `_round(t, values it reads)`.
+
+A phased optimizer (one that reads `total`, `global_norm` or a shared state) gets a step
+over every leaf at once, as numpy's: `step_NAME(hp, t, xs, gs, ..., d)` takes one list
+per per-leaf input and one scalar per shared state or `value` oracle. Its model segments
+are straight-line code on model-wide scalars (`rt.total(parts)` adds a leaf phase's
+partials); each leaf phase is a function of one leaf's values (`def _leaf_1(g, m):`)
+mapped over the lists by `rt.leafwise`, which gives back the lists later phases read. The
+runtime traces it inside the jitted `update`; `init_shared_NAME` gives the shared states,
+one scalar field each in the state NamedTuple.
 """
 from __future__ import annotations
 
@@ -23,10 +32,12 @@ import textwrap
 
 from ... import __version__
 from ...builtins import REGISTRY, Kind
-from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Place, Var, While
+from ...ir import Apply, Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Origin, Place, Var, While
 from ...ir.passes import all_names, operands_read, sub_blocks, walk
+from ...ir.phases import free_vars
+from ...types import KEY
 from ..pyexpr import Target
-from ..pysource import SourceEmitter, Writer, comment, tuple_code
+from ..pysource import INDENT, SourceEmitter, Writer, comment, totals_to_keep, tuple_code
 
 # optax's names for hypers, accepted as keyword aliases when the method has the hyper
 OPTAX_ALIASES = (("learning_rate", "lr"), ("b1", "beta1"), ("b2", "beta2"))
@@ -239,15 +250,10 @@ class MethodEmitter(SourceEmitter):
 
     def optimizer(self) -> None:
         m, w = self.m, self.w
-        if getattr(m, "key", None) is not None:
-            from ...diagnostics import DiagnosticError, error
-            raise DiagnosticError([error("E0401", f"seeded draws (`randn_like`, `rand_like`) in optimizer "
-                                                  f"`{m.name}` have no lowering on target `jax` yet",
-                                         m.body.stmts[0].span if m.body.stmts else None,
-                                         hint="use a `rand_normal` oracle, or the numpy target")])
         x = m.param.name
         state_names = [s.name for s in m.states]
-        fields = tuple_code(f'"{n}"' for n in ["count"] + state_names)
+        key_field = [self.key_field()] if m.key is not None else []
+        fields = tuple_code(f'"{n}"' for n in ["count"] + state_names + key_field)
         w.line(f'{self.state_cls} = rt.state_class("{self.state_cls}", {fields})')
         w.line()
         w.line()
@@ -261,19 +267,125 @@ class MethodEmitter(SourceEmitter):
         w.line()
         w.line()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
+        if m.key is not None:                # this leaf's key for this step; the next one is returned last
+            args.append(m.key.name)
+        if m.phases:
+            shared = [s for s in m.states if s.shared]
+            if shared:
+                self.scopes = [{"hp", "live"}]
+                self.init_shared(shared)
+            self.phased_step()
+            self.optimizer_factory()
+            return
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
-        w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}."""')
+        then = ", then the next key" if m.key is not None else ""
+        w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}{then}."""')
         self.scopes = [set(args) | {d.name for d in m.dims}]
         self.dims_line()
         self.namer.plan(m.body)
         self.statements(m.body)
-        w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if state_names
+        w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if len(m.body.yields) > 1
                else f"return ({self.expr(m.body.yields[0])},)")
         w.dedent()
         w.line()
         w.line()
         self.optimizer_factory()
+
+    # ------------------------------------------------------------ phased optimizer
+
+    def phased_step(self) -> None:
+        """`step_NAME(hp, t, xs, oracles..., states...)`: every leaf at once (lists, and one
+        scalar per shared state or `value` oracle). Model segments are straight-line code
+        on model-wide scalars; each leaf phase is a function of one leaf's values, mapped
+        over the leaves by `rt.leafwise`, which returns the lists a later phase reads."""
+        m, w = self.m, self.w
+        x = m.param.name
+        taken = self.printed_names() | self.taken
+        lists, crossing = self.phase_lists(taken)
+        self.taken |= taken
+        self.namer.plan(m.body, keep={v.name for v in crossing} | totals_to_keep(m))
+        args = ["hp", m.counter.name, lists[x]] + \
+               [lists[o.var.name] if o.kind != "value" else o.var.name for o in m.oracles] + \
+               [lists[s.name] if not s.shared else s.name for s in m.states]
+        if m.key is not None:              # this step's key (model-wide); leaf phases fold in the leaf index
+            args.append(m.key.name)
+        n_leaf = sum(p.kind == "leaf" for p in m.phases)
+        outs = [lists[x]] + [lists[s.name] if not s.shared else s.name for s in m.states]
+        w.line(f"def step_{m.name}({', '.join(args)}):")
+        w.indent()
+        w.line(f'"""One step on every leaf of the parameter tree, in {n_leaf} leaf phase'
+               f'{"s" if n_leaf != 1 else ""}: the new {", ".join(outs)}."""')
+        self.scopes = [set(args)]
+        leaf_no = 0
+        for p in m.phases:
+            if p.kind == "model":
+                self.namer.override = {v.name: lists[self.namer.name(v)] for v in p.loads}
+                self.statements(Block(p.stmts))
+                self.namer.override = {}
+                continue
+            leaf_no += 1
+            self.leaf_phase(p, leaf_no, n_leaf, lists)
+        yields = []
+        for slot, y in zip([m.param] + list(m.states), m.body.yields):
+            if slot.shared:
+                yields.append(self.expr(y))
+            else:
+                assert self.namer.name(y) == slot.name, (slot.name, y)
+                yields.append(lists[slot.name])
+        w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
+        w.dedent()
+        w.line()
+        w.line()
+
+    def leaf_phase(self, p, number: int, count: int, lists: dict[str, str]) -> None:
+        """`def _leaf_N(loads...)` returning the phase's stores, then `stores = rt.leafwise(...)`."""
+        w, x = self.w, self.m.param.name
+        params = [self.namer.name(v) for v in p.loads if v.origin != Origin.DIM]
+        dims = any(v.origin == Origin.DIM for v in p.loads)
+        if (dims or not params) and x not in params:     # a leaf's shape, or something to map over
+            params.insert(0, x)
+        # a draw: each leaf gets the step's current key with its index folded in (`rt.leaf_keys`)
+        keys = sorted({self.namer.name(v) for s in p.stmts for v in free_vars(s) if v.type == KEY})
+        name = self.fresh(f"_leaf_{number}")
+        self.gap()
+        head = len(w.lines)
+        w.line(f"def {name}({', '.join(params + keys)}):  # leaf phase {number} of {count}")
+        w.indent()
+        self.scopes.append(set(params + keys))
+        if dims:
+            self.dims_line()
+        # a temporary stored for a later phase, computed by the phase's last lines: returned as is
+        stmts, direct = list(p.stmts), {}
+        stored = {v.name for v in p.stores if v.source is None}
+        while stmts and isinstance(stmts[-1], Assign) and stmts[-1].target.name in stored \
+                and self.namer.printed(stmts[-1]) and not any(v.name == stmts[-1].target.name
+                                                              for s in stmts[:-1] for v in operands_read(s)):
+            last = stmts.pop()
+            direct[last.target.name] = last.op
+        self.statements(Block(tuple(stmts)))
+        stores = [self.namer.name(v) for v in p.stores]
+        returned = [self.expr(direct[v.name]) if v.name in direct else self.namer.name(v) for v in p.stores]
+        w.line(f"return {', '.join(returned)}" if returned else "return None")
+        self.scopes.pop()
+        w.dedent()
+        if x not in params and any(f"{x}.shape" in line for line in w.lines[head + 1:]):
+            params.insert(0, x)                           # a scalar broadcast to the leaf's shape
+            w.lines[head] = f"{INDENT * w.depth}def {name}({', '.join(params + keys)}):  # leaf phase {number} of {count}"
+        results = [lists[v] for v in stores]
+        call = [name] + [lists[v] for v in params] + [f"rt.leaf_keys({k}, len({lists[x]}))" for k in keys] \
+            + ([f"n={len(stores)}"] if len(stores) > 1 else [])
+        self.gap()
+        for text in wrap(f"{', '.join(results) or '_'} = rt.leafwise(", call, ")", "    "):
+            w.line(text)
+        self.scopes[-1].update(results)
+
+    def key_field(self) -> str:
+        """The state field that holds a drawing method's PRNG key (after the states)."""
+        name = "key"
+        while name in {s.name for s in self.m.states} | {"count"}:
+            name = "rng_" + name
+        return name
 
     def optimizer_factory(self) -> None:
         m, w = self.m, self.w
@@ -308,12 +420,19 @@ class MethodEmitter(SourceEmitter):
         for text in wrap("hypers = dict(", [f"{n}={n}" for n in names], ")", "    "):
             w.line(text)
         args = [f"SPEC_{m.name}", f"init_{m.name}", f"step_{m.name}", self.state_cls, "hypers"]
+        shared = f"init_shared=init_shared_{m.name}" if any(s.shared for s in m.states) else None
         if aliases:
             w.line(f"aliases = dict({', '.join(f'{n}={a}' for a, n in aliases)})")
             args.append("aliases")
         if maximize:
             args.append("maximize=maximize")
-        w.line(f"return rt.optimizer({', '.join(args)})")
+        if not shared:
+            w.line(f"return rt.optimizer({', '.join(args)})")
+            w.dedent()
+            return
+        args.append(shared)
+        for text in wrap("return rt.optimizer(", args, ")", "    "):
+            w.line(text)
         w.dedent()
 
     def default_text(self, h) -> str:

@@ -50,6 +50,7 @@ TABLE = {
     "cast": lambda args, kw, types, t: f"rt.cast({args[0]}, \"{kw['elem']}\")",
     "reduce_sum": "jnp.sum({0}{axis_kw})", "reduce_max": "jnp.max({0}{axis_kw})", "reduce_min": "jnp.min({0}{axis_kw})",
     "size": "rt.size({0}{axis_kw})",
+    "total": "rt.total({0})",                  # its argument prints as the list of per-leaf partials
     "cos": _static("rt.host.cos({0})", "jnp.cos({0})"),
     "reduce_all": "jnp.all({0}{axis_kw})",
     "sort": "rt.sort({0}{axis_kw})", "cumsum": "rt.cumsum({0}{axis_kw})", "iota": "rt.iota({0}{axis_kw})",

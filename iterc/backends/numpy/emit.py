@@ -3,18 +3,23 @@
 A generated module holds, per method, a Spec (hypers, conditions, slots with dtypes,
 oracles), the per-leaf math (`init_NAME`, `step_NAME`) or the whole solve
 (`solve_NAME`), and a factory `make_NAME(**hypers)`. Statements are printed from the
-IR's regions; nothing here builds a loop of its own. Everything shared lives in
-iterc.runtime (and, for printing, in ../pysource.py). User text appears only in comments
-(sanitised) and as validated identifiers; numbers are re-printed from their values.
+IR's regions; nothing here builds a loop of its own, except the loop over leaves of
+each leaf phase of a phased step (one that reads model-wide values): that step takes
+every leaf at once, as lists (`step_NAME(hp, t, xs, gs, ms, d)`), runs the model
+statements once and each leaf phase as `for i in range(len(xs)):`, and keeps per-leaf
+lists only for the values that cross from one phase to a later one. Everything shared
+lives in iterc.runtime (and, for printing, in ../pysource.py). User text appears only in
+comments (sanitised) and as validated identifiers; numbers are re-printed from their values.
 """
 from __future__ import annotations
 
 import os
 
 from ... import __version__
-from ...ir import Assign, Block, Const, DType, For, If, ModuleIR, OptimizerIR, Var, While
+from ...ir import Assign, Block, DType, For, If, ModuleIR, OptimizerIR, Origin, While
+from ...ir.phases import free_vars
 from ..pyexpr import Target
-from ..pysource import SourceEmitter, Writer, comment
+from ..pysource import SourceEmitter, Writer, comment, totals_to_keep
 
 
 class MethodEmitter(SourceEmitter):
@@ -50,12 +55,11 @@ class MethodEmitter(SourceEmitter):
 
     # ------------------------------------------------------------ optimizer
 
-    def optimizer(self) -> None:
+    def init_leaf(self) -> None:
+        """`init_NAME(hp, x, live)`: the per-leaf states of one leaf (a phased method's
+        shared states come from `init_shared_NAME`)."""
         m, w = self.m, self.w
-        x = m.param.name
-        self.dtype_code = f"{x}.dtype"
-        state_names = [s.name for s in m.states]
-        w.line(f"def init_{m.name}(hp, {x}, live):")
+        w.line(f"def init_{m.name}(hp, {m.param.name}, live):")
         w.indent()
         w.line('"""The initial state of one parameter leaf (only the states in `live`)."""')
         self.dims_line()
@@ -63,6 +67,16 @@ class MethodEmitter(SourceEmitter):
         w.dedent()
         w.line()
         w.line()
+
+    def optimizer(self) -> None:
+        m, w = self.m, self.w
+        if m.phases:
+            self.phased_optimizer()
+            return
+        x = m.param.name
+        self.dtype_code = f"{x}.dtype"
+        state_names = [s.name for s in m.states]
+        self.init_leaf()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
         yields = m.body.yields
         if m.key is not None:              # the generator: advanced in place, so not returned
@@ -82,6 +96,111 @@ class MethodEmitter(SourceEmitter):
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
         w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers)")
+        w.dedent()
+
+    # ------------------------------------------------------------ phased optimizer
+
+    def phased_optimizer(self) -> None:
+        m, w = self.m, self.w
+        x = m.param.name
+        self.init_leaf()
+        shared = [s for s in m.states if s.shared]
+        if shared:
+            self.init_shared(shared)
+        self.phased_step()
+        w.line(f"def make_{m.name}(**hypers):")
+        w.indent()
+        init_shared = f", init_shared=init_shared_{m.name}" if shared else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared})")
+        w.dedent()
+
+    def phased_step(self) -> None:
+        """`step_NAME(hp, t, xs, oracles..., states...)`: every leaf at once, phase by phase."""
+        m, w = self.m, self.w
+        x = m.param.name
+        taken = self.printed_names()
+        lists, crossing = self.phase_lists(taken)
+        index = next(c for c in ("i", "leaf", "_i", "_leaf") if c not in taken)
+        taken.add(index)
+        xs = lists[x]
+        self.leaf_ref = f"{xs}[{index}]"
+        self.dtype_code = f"{self.leaf_ref}.dtype"
+        self.namer.plan(m.body, keep={v.name for v in crossing} | totals_to_keep(m))
+
+        args = ["hp", m.counter.name, xs] + [lists[o.var.name] if o.kind != "value" else o.var.name
+                                             for o in m.oracles] + \
+               [lists[s.name] if not s.shared else s.name for s in m.states]
+        if m.key is not None:              # the generator: advanced in place, leaf by leaf, so not returned
+            args.append(m.key.name)
+        n_leaf = sum(p.kind == "leaf" for p in m.phases)
+        outs = [xs] + [lists[s.name] if not s.shared else s.name for s in m.states]
+        w.line(f"def step_{m.name}({', '.join(args)}):")
+        w.indent()
+        w.line(f'"""One step on every leaf of the parameter tree, in {n_leaf} leaf phase'
+               f'{"s" if n_leaf != 1 else ""}: the new {", ".join(outs)}."""')
+        allocated = set(lists[k] for k in [m.param.name] + [o.var.name for o in m.oracles if o.kind != "value"]
+                        + [s.name for s in m.states if not s.shared])
+        leaf_no = 0
+        for p in m.phases:
+            if p.kind == "model":
+                self.namer.override = {v.name: lists[self.namer.name(v)] for v in p.loads}
+                for s in p.stmts:
+                    if self.namer.printed(s):
+                        self.stmt(s)
+                self.namer.override = {}
+                continue
+            leaf_no += 1
+            self.leaf_phase(p, leaf_no, n_leaf, lists, index, xs, allocated)
+        yields = []
+        for slot, y in zip([m.param] + list(m.states), m.body.yields):
+            if slot.shared:
+                yields.append(self.expr(y))
+            else:
+                assert self.namer.name(y) == slot.name, (slot.name, y)
+                yields.append(lists[slot.name])
+        w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
+        w.dedent()
+        w.line()
+        w.line()
+
+    def leaf_phase(self, p, number: int, count: int, lists, index: str, xs: str, allocated: set) -> None:
+        """`for i in range(len(xs)):` with the phase's loads, statements and stores."""
+        w = self.w
+        uses: dict[str, int] = {}
+        for s in p.stmts:
+            for v in free_vars(s):
+                uses[v.name] = uses.get(v.name, 0) + 1
+        assigned = {s.target.name for s in p.stmts if isinstance(s, Assign)}
+        direct = {v.name for v in p.stores if v.source is None and not uses.get(v.name) and v.name in assigned}
+        for v in p.stores:
+            name = lists[self.namer.name(v)]
+            if name not in allocated:
+                allocated.add(name)
+                w.line(f"{name} = [None] * len({xs})")
+        w.line(f"for {index} in range(len({xs})):  # leaf phase {number} of {count}")
+        w.indent()
+        loads = [v for v in p.loads if v.origin != Origin.DIM]
+        if loads:
+            w.line(f"{', '.join(self.namer.name(v) for v in loads)} = "
+                   f"{', '.join(f'{lists[self.namer.name(v)]}[{index}]' for v in loads)}")
+        if any(v.origin == Origin.DIM for v in p.loads):
+            self.dims_line()
+        start = len(w.lines)
+        for s in p.stmts:
+            if not self.namer.printed(s):
+                continue
+            if isinstance(s, Assign) and s.target.name in direct:
+                self.namer.override = {s.target.name: f"{lists[self.namer.name(s.target)]}[{index}]"}
+                self.stmt(s)
+                self.namer.override = {}
+                continue
+            self.stmt(s)
+        stores = [v for v in p.stores if v.name not in direct]
+        if stores:
+            w.line(f"{', '.join(f'{lists[self.namer.name(v)]}[{index}]' for v in stores)} = "
+                   f"{', '.join(self.namer.name(v) for v in stores)}")
+        if len(w.lines) == start and not loads:
+            w.line("pass")
         w.dedent()
 
     # ------------------------------------------------------------ solver

@@ -30,9 +30,9 @@ TABLE = {
     "mod": Infix("%", 10), "pow": Infix("**", 12),
     "eq": Infix("==", 4), "ne": Infix("!=", 4), "lt": Infix("<", 4), "le": Infix("<=", 4),
     "gt": Infix(">", 4), "ge": Infix(">=", 4),
-    "and": ByPlace(Place.STEP, Infix("and", 2), "np.logical_and({0}, {1})"),
-    "or": ByPlace(Place.STEP, Infix("or", 1), "np.logical_or({0}, {1})"),
-    "not": ByPlace(Place.STEP, Prefix("not ", 3), "np.logical_not({0})"),
+    "and": ByPlace(Place.MODEL, Infix("and", 2), "np.logical_and({0}, {1})"),
+    "or": ByPlace(Place.MODEL, Infix("or", 1), "np.logical_or({0}, {1})"),
+    "not": ByPlace(Place.MODEL, Prefix("not ", 3), "np.logical_not({0})"),
     "neg": Prefix("-", 11), "pos": Prefix("+", 11),
     "matmul": Infix("@", 10), "transpose": "{0}.T", "expand": "{0}[{index}]",
     "sqrt": "np.sqrt({0})", "exp": "np.exp({0})", "log": "np.log({0})", "tanh": "np.tanh({0})", "cos": "np.cos({0})",
@@ -42,6 +42,7 @@ TABLE = {
     "cast": lambda args, kw, types, t: f"rt.cast({args[0]}, \"{kw['elem']}\")",
     "reduce_sum": "np.sum({0}{axis_kw})", "reduce_max": "np.max({0}{axis_kw})", "reduce_min": "np.min({0}{axis_kw})",
     "size": "rt.size({0}{axis_kw})",
+    "total": "rt.total({0})",                  # its argument prints as the list of per-leaf partials
     # composites numpy writes itself
     "sum": "np.sum({0}{axis_kw})", "mean": "np.mean({0}{axis_kw})", "norm": "rt.norm({0}{axis_kw})",
     "norm1": "np.sum(np.abs({0}){axis_kw})", "norminf": "np.max(np.abs({0}){axis_kw})",

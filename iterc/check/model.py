@@ -90,6 +90,7 @@ class CheckedMethod:
     prev_used: set[str]
     typing: Typing
     symbols: dict[str, Symbol]
+    eval: Optional[ast.Eval] = None    # `eval x = ...`: the param at evaluation time (optimizers)
 
     @property
     def summary(self) -> str:

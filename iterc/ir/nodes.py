@@ -230,6 +230,8 @@ class OptimizerIR:
     converges: Optional[str] = None
     cite: Optional[str] = None
     phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
+    eval: Optional[Block] = None       # `eval x = ...`: yields the param at evaluation time, per leaf, from
+                                       # the param, states (shared ones as scalars), hypers and dims
     kind = "optimizer"
 
 

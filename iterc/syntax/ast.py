@@ -252,6 +252,15 @@ class Oracle:
 
 
 @dataclass(frozen=True, slots=True)
+class Eval:
+    """`eval x = expr`: what the param is at evaluation time (schedule-free's averaged
+    iterate, where training takes gradients at another point), from params, states, hypers."""
+    name: Ident
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Dims:
     names: tuple[Ident, ...]
     span: Span
@@ -301,7 +310,7 @@ class Converges:
     span: Span
 
 
-Member = Union[Hyper, Param, Input, State, Oracle, Dims, Output, Step, Until, Assume, Converges, Let]
+Member = Union[Hyper, Param, Input, State, Oracle, Eval, Dims, Output, Step, Until, Assume, Converges, Let]
 
 
 @dataclass(frozen=True, slots=True)

@@ -338,6 +338,11 @@ def _oracle(c, ch, span):
     return ast.Oracle(c.ident(ch[0]), c.ident(ch[1]), tuple(ch[2] or ()), every, span)
 
 
+@rule("eval_decl")
+def _eval(c, ch, span):
+    return ast.Eval(c.ident(ch[0]), ch[1], span)
+
+
 @rule("dims_decl")
 def _dims(c, ch, span):
     return ast.Dims(tuple(ch[0]), span)

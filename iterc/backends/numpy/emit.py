@@ -273,6 +273,31 @@ class MethodEmitter:
         w.line()
         w.line()
 
+    def eval_leaf(self) -> None:
+        """`eval_NAME(hp, x, states...)`: the eval view of one leaf (`eval x = ...`), from its
+        param and states as the last step left them (a shared state is one scalar)."""
+        m, w = self.m, self.w
+        if m.eval is None:
+            return
+        x = m.param.name
+        w.line(f"def eval_{m.name}({', '.join(['hp', x] + [s.name for s in m.states])}):")
+        w.indent()
+        w.line(f'"""The parameter leaf at evaluation time (what `{x}` is when the model is evaluated)."""')
+        self.dims_line()
+        self.namer.plan(m.eval)
+        for stmt in m.eval.stmts:
+            if self.namer.printed(stmt):
+                self.stmt(stmt)
+        y = m.eval.yields[0]
+        code = self.expr(y)
+        if y.type.shape == ():
+            code = f"rt.full({x}.shape, {code}, {x}.dtype)"
+        span = y.span if isinstance(y, (Var, Const)) else None
+        w.line(f"return {code}{self.where(span)}")
+        w.dedent()
+        w.line()
+        w.line()
+
     def optimizer(self) -> None:
         m, w = self.m, self.w
         if m.phases:
@@ -282,6 +307,7 @@ class MethodEmitter:
         self.dtype_code = f"{x}.dtype"
         state_names = [s.name for s in m.states]
         self.init_leaf()
+        self.eval_leaf()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
@@ -298,7 +324,8 @@ class MethodEmitter:
         w.line()
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
-        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers)")
+        eval_view = f", eval_params=eval_{m.name}" if m.eval is not None else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{eval_view})")
         w.dedent()
 
     # ------------------------------------------------------------ phased optimizer
@@ -310,11 +337,13 @@ class MethodEmitter:
         shared = [s for s in m.states if s.shared]
         if shared:
             self.init_shared(shared)
+        self.eval_leaf()
         self.phased_step()
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
         init_shared = f", init_shared=init_shared_{m.name}" if shared else ""
-        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared})")
+        eval_view = f", eval_params=eval_{m.name}" if m.eval is not None else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared}{eval_view})")
         w.dedent()
 
     def init_shared(self, shared) -> None:

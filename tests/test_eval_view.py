@@ -143,3 +143,42 @@ def test_generated_code_and_ir_show_the_eval_view(tmp_path):
     assert "eval_params=eval_averaged_sgd" in src
     ir = compile_ir_text(tmp_path / "m.iter")
     assert "  eval %y:" in ir
+
+
+RECONSTRUCT = """
+optimizer lean:
+    \"\"\"Schedule-free's memory-lean form: keep y and z, rebuild x = (y - (1 - beta) z) / beta.\"\"\"
+    hyper lr: real = 0.1 where lr > 0
+    hyper beta: real = 0.9 where 0 < beta < 1
+    param y: real[...]
+    oracle g = grad(y)
+    state z: real[...] = y
+    step t:
+        let x = (y - (1 - beta) * z) / beta
+        z <- z - lr * g
+        y <- beta * (x + (z - x) / t) + (1 - beta) * z
+    eval y = (y - (1 - beta) * z) / beta
+"""
+
+
+def test_eval_view_reads_hypers_and_takes_overrides(tmp_path):
+    opt = _load(tmp_path, RECONSTRUCT).numpy(lr=0.2, beta=0.8)
+    rng = np.random.default_rng(3)
+    params = {"a": rng.normal(size=(2, 3)), "b": np.array(0.5)}
+    state = opt.init(params)
+    x = {k: v.copy() for k, v in params.items()}
+    z = {k: v.copy() for k, v in params.items()}
+    for t in range(1, 30):
+        grads = {k: rng.normal(size=np.shape(v)) for k, v in params.items()}
+        params, state = opt.step(params, state, grads)
+        for k in x:
+            z[k] = z[k] - 0.2 * grads[k]
+            x[k] = x[k] + (z[k] - x[k]) / t
+    ev = opt.eval_params(params, state)
+    for k in x:
+        np.testing.assert_allclose(ev[k], x[k], rtol=1e-10, atol=1e-12)
+    other = opt.eval_params(params, state, beta=0.5)
+    for k in x:
+        np.testing.assert_allclose(other[k], (params[k] - 0.5 * state["z"][k]) / 0.5, rtol=1e-12)
+    with pytest.raises(ValueError, match="beta"):
+        opt.eval_params(params, state, beta=1.5)

@@ -290,14 +290,20 @@ class Optimizer:
         """Whether the method says what its parameters are at evaluation time (`eval x = ...`)."""
         return self._eval_leaf is not None
 
-    def eval_params(self, params, state: dict):
+    def eval_params(self, params, state: dict, **overrides):
         """The parameters at evaluation time: a new tree, each leaf the method's `eval x = ...`
         of that leaf's param and states (schedule-free: the averaged iterate, where training
         holds the interpolated point). Evaluate the model, and save checkpoints, with these;
-        keep stepping from `params`. A method without an eval view returns `params` itself."""
+        keep stepping from `params`. A method without an eval view returns `params` itself.
+        Real hypers the eval view reads may be overridden for this call, as in `step`."""
         if self._eval_leaf is None:
             return params
         spec = self.spec
+        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+        if static:
+            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                             f"cannot change per call; set it when creating the optimizer")
+        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
         leaves, structure, _ = self._leaves(params)
         live = {s.name for s in self.live}
         cds = [compute_dtype(x.dtype) for x in leaves]
@@ -315,7 +321,7 @@ class Optimizer:
         out = []
         for i, (x, cd) in enumerate(zip(leaves, cds)):
             args = [s if slot.shared else s[i] for slot, s in zip(spec.states, states_in)]
-            value = self._eval_leaf(self.hypers, np.asarray(x, dtype=cd), *args)
+            value = self._eval_leaf(hp, np.asarray(x, dtype=cd), *args)
             out.append(np.array(value, dtype=x.dtype))
         return optree.tree_unflatten(structure, out)
 

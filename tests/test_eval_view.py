@@ -182,3 +182,21 @@ def test_eval_view_reads_hypers_and_takes_overrides(tmp_path):
         np.testing.assert_allclose(other[k], (params[k] - 0.5 * state["z"][k]) / 0.5, rtol=1e-12)
     with pytest.raises(ValueError, match="beta"):
         opt.eval_params(params, state, beta=1.5)
+
+
+def test_the_verifier_rejects_an_eval_block_that_reads_an_oracle_or_the_counter(tmp_path):
+    from dataclasses import replace
+
+    from iterc.api import check_file
+    from iterc.ir import Block, lower_module, optimize
+    from iterc.ir.verify import IRVerifyError, verify_method
+
+    (tmp_path / "m.iter").write_text(AVERAGED)
+    m = optimize(lower_module(check_file(tmp_path / "m.iter").module).methods[0], verify=verify_method)
+    assert m.eval is not None and m.eval.stmts
+    verify_method(m)
+    oracle = m.oracles[0].var
+    with pytest.raises(IRVerifyError, match="eval"):
+        verify_method(replace(m, eval=Block((), (oracle,))))
+    with pytest.raises(IRVerifyError, match="eval"):
+        verify_method(replace(m, eval=Block((), (m.counter,))))

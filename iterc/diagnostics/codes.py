@@ -46,9 +46,11 @@ CODES: dict[str, str] = {
     "E0215": "unknown attribute",
     "E0216": "bad oracle argument",
     "E0217": "oracle read on steps where it is not supplied",
-    "E0218": "shared state written per leaf",
-    "E0219": "model-wide value under per-leaf control",
-    "E0220": "model-wide value outside an optimizer's step",
+    "E0218": "argument does not match the function oracle",
+    "E0219": "random draw without a generator",
+    "E0220": "shared state written per leaf",
+    "E0221": "model-wide value under per-leaf control",
+    "E0222": "model-wide value outside an optimizer's step",
     "E0230": "eval view reads a step-only value",
     "E0231": "eval view of a non-parameter",
     # ---- backends
@@ -60,4 +62,5 @@ CODES: dict[str, str] = {
     "W0004": "unverified convergence claim",
     "W0005": "nothing defined",
     "W0006": "value computed but never used",
+    "W0007": "period may be zero",
 }

@@ -213,7 +213,8 @@ def _member_lines(f: _File, method) -> list[str]:
     out = []
     for kind, what in ((ast.Param, "param"), (ast.Input, "input"), (ast.Oracle, "oracle"),
                        (ast.FnOracle, "oracle"), (ast.State, "state"), (ast.Dims, "dims"), (ast.Let, "let"),
-                       (ast.Output, "output"), (ast.Until, "until"), (ast.Assume, "assume")):
+                       (ast.Output, "output"), (ast.Until, "until"), (ast.Assume, "assume"),
+                       (ast.Eval, "eval")):
         for m in method.members:
             if isinstance(m, kind):
                 text = _one_line(_expr_text(m.span))

@@ -34,7 +34,7 @@ def test_numpy_codegen_golden(source, request):
     compile(code, str(golden), "exec")
 
 
-JAX_GOLDEN = ["adamw", "sgd", "rmsprop", "sinkhorn", "polyak_sgd", "prodigy"]  # a few, to review how JAX code reads
+JAX_GOLDEN = ["adamw", "sgd", "rmsprop", "sinkhorn", "polyak_sgd", "prodigy", "schedule_free_sgd"]  # a few, to review how JAX code reads
 
 
 @pytest.mark.parametrize("name", JAX_GOLDEN)

@@ -103,7 +103,7 @@ def mutated(draw):
             tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
         elif op == "replace":
             tokens[i] = draw(st.sampled_from(["(", ")", "[", "]", ":", ",", "<-", "=", "..", "x", "1", "1.5",
-                                              "not", "and", "max", "in", "every", "shared", "\n", "\n    ", "^", "-", "None"]))
+                                              "not", "and", "max", "in", "every", "shared", "eval", "\n", "\n    ", "^", "-", "None"]))
     joined = ""
     for tok in tokens:
         sep = "" if tok.startswith("\n") or joined.endswith("\n") or joined.endswith(" ") or not joined else " "
@@ -138,3 +138,17 @@ def test_depth_limit_is_the_same_on_both_paths():
         module, diag = fast_parse_or_error(src)
         if diag is not None:                 # the fast path decides only when it is sure
             assert too_deep and diag.code == "E0007"
+
+
+def test_eval_view_parses_the_same_on_both_paths():
+    text = ("optimizer o:\n    param y: real[...]\n    oracle g = grad(y)\n    state z: real[...] = y\n"
+            "    step:\n        z <- z - 0.1 * g\n        y <- 0.5 * (y + z)\n"
+            "    eval y = (y - 0.5 * z) / (1 - 0.5)  # the average\n    converges heuristic\n")
+    fast, slow = _both(text)
+    assert fast is not None and slow is not None
+    assert ast_diff(fast, slow) is None, ast_diff(fast, slow)
+    ev = fast.methods[0].members[-2]
+    assert type(ev).__name__ == "Eval" and ev.name.name == "y" and ev.span.text.startswith("eval y = (y")
+    # `eval` stays a contextual keyword: usable where a name is expected in an expression
+    fast, slow = _both(text.replace("0.1 * g", "0.1 * g * eval"))
+    assert ast_diff(fast, slow) is None

@@ -57,13 +57,21 @@ VARIANTS = {
     # 1/d0, drifts by ~1e-3 between float32 JAX and numpy's float64 shared states over 50 steps)
     "prodigy": [dict(use_bias_correction=True, safeguard_warmup=True, weight_decay=0.01, decouple=False,
                      growth_rate=1.02)],
+    # schedule-free: warm-up (longer and shorter than the run), L2 / decoupled decay at y or z, t^r weights
+    "schedule_free_sgd": [dict(lr=0.1, warmup_steps=20, weight_decay=0.01, r=0.5, weight_lr_power=1.0),
+                          dict(lr=0.05, warmup_steps=100, momentum=0.5)],
+    "schedule_free_adamw": [dict(lr=0.01, warmup_steps=10, weight_decay=0.1, r=1.0),
+                            dict(lr=0.01, weight_decay=0.1, decay_at_z=True, beta1=0.0)],
 }
 
 # model-wide methods in float64 (x64 on for the test only): the same update to rounding
 FLOAT64 = [("polyak_sgd", {}), ("polyak_sgd", VARIANTS["polyak_sgd"][0]), ("adamw_clipped", {}),
            ("adamw_clipped", dict(max_norm=0.5, weight_decay=0.1)), ("alr_smag", VARIANTS["alr_smag"][0]),
            ("alr_hb", VARIANTS["alr_hb"][0]), ("prodigy", {}), ("prodigy", dict(weight_decay=0.01)),
-           ("prodigy", dict(weight_decay=0.01, d_coef=2.0, beta3=0.9)), ("prodigy", VARIANTS["prodigy"][0])]
+           ("prodigy", dict(weight_decay=0.01, d_coef=2.0, beta3=0.9)), ("prodigy", VARIANTS["prodigy"][0]),
+           ("schedule_free_sgd", {}), ("schedule_free_sgd", VARIANTS["schedule_free_sgd"][0]),
+           ("schedule_free_adamw", VARIANTS["schedule_free_adamw"][0]),
+           ("schedule_free_adamw", VARIANTS["schedule_free_adamw"][1])]
 
 
 # a method whose param has a rank (`param X: real[n, p]`) takes only leaves of that rank:
@@ -215,3 +223,62 @@ def test_stdlib_optimizer_matches_numpy_bfloat16(name):
 def test_every_stdlib_optimizer_is_compared():
     assert OPTIMIZERS and set(OPTIMIZERS) == {m.name for m in list_stdlib() if m.kind == "optimizer"}
     assert set(VARIANTS) <= set(OPTIMIZERS)
+
+
+# ---------------------------------------------------------------- the eval view
+
+EVAL_CASES = [("schedule_free_sgd", {}), ("schedule_free_sgd", VARIANTS["schedule_free_sgd"][0]),
+              ("schedule_free_adamw", VARIANTS["schedule_free_adamw"][0]),
+              ("schedule_free_adamw", VARIANTS["schedule_free_adamw"][1])]
+
+
+@pytest.mark.parametrize("name,hypers", EVAL_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(EVAL_CASES)])
+def test_eval_params_match_numpy(name, hypers):
+    """`tx.eval_params(params, state)` and the module's `NAME_eval_params` (jitted) against
+    numpy's `opt.eval_params`, float64, after 50 steps; the train params differ from them."""
+    rng = np.random.default_rng(11)
+    params = _tree(rng, (np.float64,))
+    noises = [_tree(rng, (np.float64,)) for _ in range(50)]
+    method = iterc.load(name)
+    opt = method.numpy(**hypers)
+    nstate, nx = opt.init(params), params
+    for noise in noises:
+        nx, nstate = opt.step(nx, nstate, {k: noise[k] + nx[k] for k in noise})
+    want = opt.eval_params(nx, nstate)
+    module = iterc.api._compiled_module(method.path, "jax")
+    with jax.enable_x64(True):
+        tx = method.optax(**hypers)
+        x = {k: jnp.asarray(v) for k, v in params.items()}
+        state = tx.init(x)
+        for noise in noises:
+            updates, state = tx.update(jax.tree.map(jnp.add, noise, x), state, x)
+            x = optax.apply_updates(x, updates)
+        got = tx.eval_params(x, state)
+        got_fn = jax.jit(lambda p, s: getattr(module, f"{name}_eval_params")(p, s, **hypers))(x, state)
+    for k in want:
+        np.testing.assert_allclose(np.asarray(x[k]), nx[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(np.asarray(got[k]), want[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(np.asarray(got_fn[k]), want[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    assert max(float(np.max(np.abs(want[k] - nx[k]))) for k in want) > 1e-3
+
+
+def test_eval_params_keep_the_leaf_dtype_and_unwrap_inject_hyperparams():
+    rng = np.random.default_rng(2)
+    params = {k: jnp.asarray(v) for k, v in _tree(rng).items()}
+    tx = optax.inject_hyperparams(iterc.load("schedule_free_adamw").optax)(learning_rate=0.01)
+    state = tx.init(params)
+    for _ in range(3):
+        updates, state = tx.update(jax.tree.map(lambda p: p + 1.0, params), state, params)
+        params = optax.apply_updates(params, updates)
+    module = iterc.api._compiled_module(iterc.load("schedule_free_adamw").path, "jax")
+    ev = module.schedule_free_adamw_eval_params(params, state)
+    np.testing.assert_allclose(np.asarray(ev["p0"]), np.asarray(state.inner_state.x["p0"]), rtol=1e-6)
+    assert {k: v.dtype for k, v in ev.items()} == {k: v.dtype for k, v in params.items()}
+
+
+def test_a_method_without_an_eval_view_evaluates_at_its_params():
+    tx = iterc.load("adam").optax(lr=0.1)
+    params = {"a": jnp.ones(3)}
+    state = tx.init(params)
+    assert tx.eval_params(params, state) is params
+    assert isinstance(tx, optax.GradientTransformationExtraArgs)

@@ -157,3 +157,50 @@ def test_adamw_clipped_matches_optax_chain_float64(lr, max_norm, wd):
         ref = _run(optax.chain(optax.clip_by_global_norm(max_norm), optax.adamw(lr, weight_decay=wd)),
                    params, noises)
     assert_trees_close(ours, ref, rtol=1e-6, atol=1e-12)
+
+
+# ---------------------------------------------------------------- schedule-free
+
+SCHEDULE_FREE = [
+    ("schedule_free_sgd", dict(), lambda: optax.contrib.schedule_free_sgd()),
+    ("schedule_free_sgd", dict(lr=0.3, momentum=0.8, weight_decay=0.05, weight_lr_power=1.0),
+     lambda: optax.contrib.schedule_free_sgd(0.3, b1=0.8, weight_decay=0.05, weight_lr_power=1.0)),
+    ("schedule_free_adamw", dict(lr=0.01), lambda: optax.contrib.schedule_free_adamw(0.01)),
+    ("schedule_free_adamw", dict(lr=0.02, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1, weight_lr_power=3.0),
+     lambda: optax.contrib.schedule_free_adamw(0.02, b1=0.8, b2=0.99, eps=1e-6, weight_decay=0.1,
+                                               weight_lr_power=3.0)),
+]
+
+
+def _run_with_eval(tx, params, noises, eval_params):
+    x = {k: jnp.asarray(v, jnp.float64) for k, v in params.items()}
+    state = tx.init(x)
+
+    @jax.jit
+    def step(x, state, noise):
+        updates, state = tx.update(jax.tree.map(jnp.add, noise, x), state, x)
+        return optax.apply_updates(x, updates), state
+
+    for noise in noises:
+        x, state = step(x, state, noise)
+    ev = jax.jit(eval_params)(x, state)
+    return {k: np.asarray(v) for k, v in x.items()}, {k: np.asarray(v) for k, v in ev.items()}
+
+
+@pytest.mark.parametrize("name,hypers,make", SCHEDULE_FREE,
+                         ids=[f"{n}-{','.join(f'{k}={v}' for k, v in h.items()) or 'defaults'}"
+                              for n, h, _ in SCHEDULE_FREE])
+def test_schedule_free_matches_optax_contrib_float64(name, hypers, make):
+    """The train params and the eval params (ours: `tx.eval_params(params, state)`; optax's:
+    `optax.contrib.schedule_free_eval_params(state, params)`, which rebuilds x from y and z).
+    No warm-up: optax's base step warms up one step behind its averaging weight (see
+    tests/test_stdlib_schedule_free.py), and it has no `r` or `decay_at_z`."""
+    params, noises = problem(seed=len(name) + 7 * len(hypers), steps=STEPS)
+    with jax.enable_x64(True):
+        tx = iterc.load(name).optax(**hypers)
+        ours, ours_eval = _run_with_eval(tx, params, noises, lambda x, s: tx.eval_params(x, s))
+        theirs, theirs_eval = _run_with_eval(make(), params, noises,
+                                             lambda x, s: optax.contrib.schedule_free_eval_params(s, x))
+    assert_trees_close(ours, theirs, rtol=1e-6, atol=1e-10)
+    assert_trees_close(ours_eval, theirs_eval, rtol=1e-6, atol=1e-10)
+    assert max(float(np.max(np.abs(ours[k] - ours_eval[k]))) for k in ours) > 1e-3

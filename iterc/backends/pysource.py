@@ -261,6 +261,29 @@ class SourceEmitter:
         names = [s.name for s in states]
         w.line(f"return {', '.join(names)}{',' if len(names) == 1 else ''}" if names else "return ()")
 
+    def eval_leaf(self) -> None:
+        """`eval_NAME(hp, x, states...)`: the eval view of one leaf (`eval x = ...`), from its
+        param and states as the last step left them (a shared state is one scalar)."""
+        m, w = self.m, self.w
+        if m.eval is None:
+            return
+        x = m.param.name
+        w.line(f"def eval_{m.name}({', '.join(['hp', x] + [s.name for s in m.states])}):")
+        w.indent()
+        w.line(f'"""The parameter leaf at evaluation time (what `{x}` is when the model is evaluated)."""')
+        self.dims_line()
+        self.namer.plan(m.eval)
+        self.statements(m.eval)               # an expression: assignments only
+        y = m.eval.yields[0]
+        code = self.expr(y)
+        if y.type.shape == ():
+            code = f"rt.full({x}.shape, {code}, {x}.dtype)"
+        span = y.span if isinstance(y, (Var, Const)) else None
+        w.line(f"return {code}{self.where(span)}")
+        w.dedent()
+        w.line()
+        w.line()
+
     def init_shared(self, shared) -> None:
         """`init_shared_NAME(hp, live)`: the shared states, one value each for the model."""
         m, w = self.m, self.w

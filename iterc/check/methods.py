@@ -19,14 +19,15 @@ from .model import CheckedMethod, HyperInfo, Symbol, Typing
 from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
 
 _ALLOWED = {
-    "optimizer": (ast.Hyper, ast.Param, ast.Oracle, ast.State, ast.Dims, ast.Step, ast.Assume, ast.Converges),
+    "optimizer": (ast.Hyper, ast.Param, ast.Oracle, ast.State, ast.Dims, ast.Step, ast.Assume, ast.Converges,
+                  ast.Eval),
     "solver": (ast.Hyper, ast.Input, ast.FnOracle, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
                ast.Assume, ast.Converges),
 }
 _MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.FnOracle: "oracle",
                  ast.State: "state",
                  ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
-                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges"}
+                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges", ast.Eval: "eval"}
 _WHY_NOT = {
     ("optimizer", ast.Input): "an optimizer's data is its `param` and `oracle`s; `input` belongs to a solver",
     ("optimizer", ast.Until): "an optimizer runs one step per call; `until` belongs to a solver",
@@ -37,6 +38,8 @@ _WHY_NOT = {
                             "e.g. `oracle grad_f: real[n] -> real[n]`, and call it: `grad_f(x)`",
     ("optimizer", ast.FnOracle): "an optimizer's oracles are taken at its param, e.g. `oracle g = grad(x)`; "
                                  "function oracles belong to solvers",
+    ("solver", ast.Eval): "a solver's results are its `output`s; `eval` says what an optimizer's parameters are "
+                          "at evaluation time",
 }
 DRAWS = ("randn_like", "rand_like")
 
@@ -123,7 +126,7 @@ class MethodChecker:
             what = f"`oracle {member.name.name} = {member.kind.name}(...)`"
         self.report(error("E0110", f"{what} is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
                                    f"{self.m.kind}", member.span, hint=_WHY_NOT.get((self.m.kind, type(member)))))
-        if isinstance(getattr(member, "name", None), ast.Ident):
+        if isinstance(getattr(member, "name", None), ast.Ident) and not isinstance(member, ast.Eval):
             self.declare(member.name, {"let": "local"}.get(word, word), None, member)   # no cascade on its uses
         return False
 
@@ -252,6 +255,8 @@ class MethodChecker:
             "cannot assign to": f"cannot assign a {value_t} value to `{target.name}`, which is {want}",
             "cannot initialise the state": f"cannot initialise `{target.name}`, which is {want}, with a {value_t} value",
             "cannot give the hyper": f"the default of `{target.name}` must be {want}, but `{_snippet(expr)}` is {value_t}",
+            "cannot give the eval view of": f"the eval view of `{target.name}` must be {want}, like the parameter, "
+                                            f"but `{_snippet(expr)}` is {value_t}",
         }.get(verb, f"{verb} `{target.name}` ({want}) a value of type {value_t}")
         if not elem_ok:
             hint = {"bool": f"compare it to make a bool, e.g. `{_snippet(expr)} > 0`",
@@ -277,7 +282,7 @@ class MethodChecker:
         # every named member, so that a name used before its member is checked gets a precise error
         self.decls: dict[str, tuple[str, ast.Ident]] = {}
         for mb in members:
-            if isinstance(getattr(mb, "name", None), ast.Ident):
+            if isinstance(getattr(mb, "name", None), ast.Ident) and not isinstance(mb, ast.Eval):
                 self.decls.setdefault(mb.name.name, (_MEMBER_WORDS[type(mb)], mb.name))
         by_type = lambda T: [mb for mb in members if isinstance(mb, T)]
 
@@ -389,6 +394,13 @@ class MethodChecker:
                         self.x.mark_read(sym)
                         self.outputs.append(sym)
 
+        evals = by_type(ast.Eval)
+        for extra in evals[1:]:
+            self.report(error("E0102", "a method has one `eval` view", extra.span,
+                              notes=[Note("the first `eval` is here", evals[0].span)]))
+        self.steps_body = steps[0].body if steps else ()
+        eval_view = self.check_eval(evals[0], counter) if evals else None
+
         for a in by_type(ast.Assume):
             self.check_assume(a)
         convs = by_type(ast.Converges)
@@ -402,7 +414,7 @@ class MethodChecker:
             inputs=self.inputs, oracles=self.oracles, states=self.states, dims=self.dims, lets=self.lets,
             outputs=self.outputs, step=steps[0], counter=counter, until=until, max_iter=max_iter,
             converges=convs[0] if convs else None, assumes=by_type(ast.Assume), prev_used=self.x.prev_used,
-            typing=self.typing, symbols=dict(self.base), draws=self.draws)
+            typing=self.typing, symbols=dict(self.base), draws=self.draws, eval=eval_view)
 
     def fresh_counter(self, step: Optional[ast.Step]) -> str:
         if step is not None and step.counter is not None:
@@ -645,6 +657,64 @@ class MethodChecker:
                                       hint="a shared state is one value for the whole model; initialise it from "
                                            "hypers and literals"))
         self.states.append(self.declare(s.name, "state", t, s, storage=s.type.elem.name))
+
+    def check_eval(self, ev: ast.Eval, counter: str) -> Optional[ast.Eval]:
+        """`eval x = expr`: the param at evaluation time, from the param, states (shared ones
+        too), hypers and dims as the last step left them. Oracles and the step counter belong
+        to a step (E0230); the name must be the param (E0231)."""
+        param = self.params[0] if self.params else None
+        ok = True
+        if param is not None and ev.name.name != param.name:
+            sym = self.base.get(ev.name.name)
+            what = f"the {_KIND_WORDS.get(sym.kind, sym.kind)} `{ev.name.name}`" if sym is not None \
+                else f"`{ev.name.name}`, which is not declared"
+            self.report(error("E0231", f"`eval` gives the parameter's value at evaluation time, but it names "
+                                       f"{what}", ev.name.span,
+                              notes=[Note(f"the parameter is `{param.name}`", _name_span(param))],
+                              hint=f"write `eval {param.name} = ...`"))
+            ok = False
+
+        def no_step_values(sym: Symbol, node: ast.Name):
+            if sym.kind == "oracle":
+                self.x.mark_read(sym)
+                self.report(error("E0230", f"the eval view cannot read the oracle `{node.id}`: oracles are "
+                                           "supplied to a step, and evaluation takes no step", node.span,
+                                  notes=[Note(f"`{node.id}` is declared here", _name_span(sym))],
+                                  hint="keep what evaluation needs in a `state` that the step updates, and read "
+                                       "that state here"))
+                return "bad"
+            return None
+
+        step_locals = _step_locals(self.steps_body)
+
+        def step_only(node: ast.Name) -> bool:
+            if node.id in step_locals:
+                self.report(error("E0230", f"the eval view cannot read `{node.id}`, {step_locals[node.id]} of the "
+                                           "step: it lives only while a step runs", node.span,
+                                  hint="keep what evaluation needs in a `state` that the step updates, and read "
+                                       "that state here"))
+                return True
+            if node.id != counter:
+                return False
+            self.report(error("E0230", f"the eval view cannot read the step counter `{node.id}`: it numbers the "
+                                       "steps, and evaluation takes no step", node.span,
+                              hint="keep what evaluation needs in a `state` (or a `shared state`) that the step "
+                                   "updates, and read that here"))
+            return True
+
+        self.x.read_hook = no_step_values
+        self.x.undefined_hook = step_only
+        self.x.model_denied = "the eval view"
+        try:
+            t = self.x.check(ev.value)
+        finally:
+            self.x.read_hook = None
+            self.x.undefined_hook = None
+            self.x.model_denied = "a member outside the step"
+        if t is None or param is None or param.type is None:
+            return None
+        self.fits(param, t, ev.value, "cannot give the eval view of")
+        return ev if ok else None
 
     # ------------------------------------------------------------ step
 
@@ -991,6 +1061,22 @@ class _Frame:
         self.shared_write = None     # (span, name) of the first shared-state update inside
         self.leaf_work = None        # (span, words) of the first per-leaf work inside
         self.vars: list = []         # the `var` symbols updated inside
+
+
+def _step_locals(stmts) -> dict[str, str]:
+    """The lets, vars and loop variables of a step body: name -> what it is, in words."""
+    out: dict[str, str] = {}
+    for s in stmts:
+        if isinstance(s, ast.Let):
+            out.setdefault(s.name.name, "a `let`")
+        elif isinstance(s, ast.VarDecl):
+            out.setdefault(s.name.name, "a `var`")
+        elif isinstance(s, ast.For):
+            out.setdefault(s.var.name, "a loop variable")
+        for attr in ("body", "orelse"):
+            for k, v in _step_locals(getattr(s, attr, ()) or ()).items():
+                out.setdefault(k, v)
+    return out
 
 
 def _leaf_root(name: str, kind: str, decl) -> Optional[tuple[str, str]]:

@@ -128,9 +128,11 @@ class CheckedMethod(Record):
     typing: Typing
     symbols: dict[str, Symbol]
     draws: bool = False                # it draws random numbers (`randn_like`): lowering threads a key
+    eval: Optional[ast.Eval] = None    # `eval x = ...`: the param at evaluation time (optimizers)
 
     def __init__(self, kind, name, doc, decl, hypers, params, inputs, oracles, states, dims, lets, outputs,
-                 step, counter, until, max_iter, converges, assumes, prev_used, typing, symbols, draws=False):
+                 step, counter, until, max_iter, converges, assumes, prev_used, typing, symbols, draws=False,
+                 eval=None):
         self.kind, self.name, self.doc, self.decl = kind, name, doc, decl
         self.hypers, self.params, self.inputs, self.oracles = hypers, params, inputs, oracles
         self.states, self.dims, self.lets, self.outputs = states, dims, lets, outputs
@@ -138,6 +140,7 @@ class CheckedMethod(Record):
         self.converges, self.assumes, self.prev_used = converges, assumes, prev_used
         self.typing, self.symbols = typing, symbols
         self.draws = draws
+        self.eval = eval
 
     @property
     def summary(self) -> str:

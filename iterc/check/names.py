@@ -8,7 +8,7 @@ from ..diagnostics import Suggestion
 
 # words of the language itself; contextual in the grammar, but never usable as names
 LANGUAGE_WORDS = frozenset("""
-use as def return optimizer solver hyper param oracle state shared input dims let output step until
+use as def return optimizer solver hyper param oracle state shared eval input dims let output step until
 max every if elif else for in repeat assume converges by cite where true false inf None
 and or not
 """.split()) - {"max"}              # `max` is also a builtin function

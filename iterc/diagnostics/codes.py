@@ -51,6 +51,8 @@ CODES: dict[str, str] = {
     "E0220": "shared state written per leaf",
     "E0221": "model-wide value under per-leaf control",
     "E0222": "model-wide value outside an optimizer's step",
+    "E0230": "eval view reads a step-only value",
+    "E0231": "eval view of a non-parameter",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

@@ -154,6 +154,8 @@ def member_text(m) -> str:
     if kind is ast.Oracle:
         out = f"oracle {m.name.name} = {m.kind.name}(" + ", ".join(arg(a) for a in m.args) + ")"
         return out + (f" every {expr(m.every)}" if m.every is not None else "")
+    if kind is ast.Eval:
+        return f"eval {m.name.name} = {expr(m.value)}"
     if kind is ast.FnOracle:
         params = type_text(m.params[0]) if len(m.params) == 1 else \
             "(" + ", ".join(type_text(p) for p in m.params) + ")"

@@ -478,9 +478,13 @@ class Lowerer:
             self.stmt(s)
         yields = tuple(self.env[n] for n in [p.name] + [s.name for s in m.states] + ([RNG] if m.draws else []))
         body = Block(tuple(self.stmts), yields)
+        eval_view = None
+        if m.eval is not None:                 # reads the entry values: the param and states a step left
+            self.env = dict(self.entry)
+            eval_view = self.expression_block(m.eval.value, m.typing)
         return OptimizerIR(m.name, m.doc, m.decl.span.source.path, hypers, param, tuple(oracles), states, dims,
                            self.counter, body, periods=self.periods(m.step.body), converges=conv, cite=cite,
-                           key=key)
+                           key=key, eval=eval_view)
 
     def copy_prev(self) -> None:
         for name in sorted(self.m.prev_used):

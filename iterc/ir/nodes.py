@@ -242,6 +242,8 @@ class OptimizerIR:
     cite: Optional[str] = None
     key: Optional[Var] = None          # the random generator on entry (`hyper seed`); body yields the next last
     phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
+    eval: Optional[Block] = None       # `eval x = ...`: yields the param at evaluation time, per leaf, from
+                                       # the param, states (shared ones as scalars), hypers and dims
     kind = "optimizer"
 
 

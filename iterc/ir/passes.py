@@ -61,6 +61,8 @@ def method_blocks(m) -> list[Block]:
         out += [s.init for s in m.states if s.init is not None]
         out += [o.every for o in m.oracles if o.every is not None]
         out.append(m.body)
+        if m.eval is not None:
+            out.append(m.eval)
     else:
         out.append(m.init)
         out.append(Block((m.loop,), ()))
@@ -135,7 +137,8 @@ class Rewriter:
             oracles = tuple(replace(o, every=self.block(o.every) if o.every is not None else None)
                             for o in m.oracles)
             return replace(m, states=states, oracles=oracles, body=self.block(m.body),
-                           live=tuple((n, self.block(b)) for n, b in m.live), **common)
+                           live=tuple((n, self.block(b)) for n, b in m.live),
+                           eval=self.block(m.eval) if m.eval is not None else None, **common)
         init = self.block(m.init)
         loop = self.stmt(m.loop)[0]
         outputs = tuple((n, self.operand(v)) for n, v in m.outputs)
@@ -342,6 +345,10 @@ def state_liveness(m: OptimizerIR) -> OptimizerIR:
                 visit(s.body, path)
 
     visit(m.body, ())
+    if m.eval is not None:                 # the eval view reads its states whatever the hypers
+        always |= {v.source for s in walk(m.eval) if isinstance(s, Assign)
+                   for v in operands_read(s) if isinstance(v, Var) and v.source in guards}
+        always |= {v.source for v in m.eval.yields if isinstance(v, Var) and v.source in guards}
     live = []
     for state in m.states:
         name = state.name

@@ -101,6 +101,9 @@ def method_text(m) -> str:
             out.append(f"    yield {_list(m.body.yields)}")
         else:
             block_lines(m.body, 2, out)
+        if m.eval is not None:
+            out.append(f"  eval %{m.param.name}:")
+            block_lines(m.eval, 2, out)
     else:
         for i in m.inputs:
             domain = f" in {i.domain[0]}{'(' + ', '.join(map(repr, i.domain[1:])) + ')' if len(i.domain) > 1 else ''}" \

@@ -121,6 +121,10 @@ def verify_method(m) -> None:
         base |= {i.name for i in m.inputs} | {o.var.name for o in m.oracles}
     blocks = method_blocks(m)
     for block in blocks:
+        if isinstance(m, OptimizerIR) and block is m.eval:   # no step: no oracles, no counter
+            scope = base - {m.counter.name} - {o.var.name for o in m.oracles}
+            _Verifier(where + " (eval)", scope).block(block, scope)
+            continue
         scope = set(base)
         if not isinstance(m, OptimizerIR) and block is blocks[-1 - len(m.periods)]:
             scope |= {s.target.name for s in m.init.stmts if isinstance(s, Assign)}

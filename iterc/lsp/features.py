@@ -502,7 +502,7 @@ _T = {name: i for i, name in enumerate(TOKEN_TYPES)}
 _M = {name: 1 << i for i, name in enumerate(TOKEN_MODIFIERS)}
 LEGEND = types.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS)
 
-KEYWORDS = frozenset("""use as def return optimizer solver hyper param oracle state input dims let output step
+KEYWORDS = frozenset("""use as def return optimizer solver hyper param oracle state eval input dims let output step
 until max every if elif else for in repeat assume converges by cite where and or not true false None
 heuristic to linear sublinear rate on""".split())
 

@@ -437,8 +437,10 @@ class _Optimizer:
     are visited only while tracing. A shared state is one scalar field of the state."""
 
     def __init__(self, spec: Spec, init_leaf: Callable, step_leaf: Callable, state_cls: type,
-                 given: dict[str, Any], maximize: bool, init_shared: Optional[Callable] = None):
+                 given: dict[str, Any], maximize: bool, init_shared: Optional[Callable] = None,
+                 eval_leaf: Optional[Callable] = None):
         self.spec = spec
+        self.eval_leaf = eval_leaf
         self.init_leaf, self.step_leaf, self.state_cls = init_leaf, step_leaf, state_cls
         self.init_shared = init_shared
         self.maximize = bool(maximize)
@@ -547,6 +549,39 @@ class _Optimizer:
                  for j, s in enumerate(spec.states)}
         return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count), **trees, **keys)
 
+    def eval_params(self, params, state, **overrides):
+        """The parameters at evaluation time (`eval x = ...` on every leaf, from the param and
+        the states the last step left), as `optax.contrib.schedule_free_eval_params` gives
+        them; `params` itself for a method without an eval view. Jit-able. A state wrapped by
+        `optax.inject_hyperparams` is unwrapped, and its hyperparams are used."""
+        if hasattr(state, "inner_state") and hasattr(state, "hyperparams"):
+            overrides = {**{_ALIASES.get(k, k): v for k, v in state.hyperparams.items()
+                            if _ALIASES.get(k, k) in self.hyper_names and _ALIASES.get(k, k) not in self.hypers.static},
+                         **overrides}
+            state = state.inner_state
+        if self.eval_leaf is None:
+            return params
+        spec = self.spec
+        self.hypers.check_overrides(overrides)
+        hp = self.hypers.at(jnp.maximum(jnp.asarray(state.count) - 1, 0), overrides)   # the last step's hypers
+        leaves, treedef, _ = _flatten(params)
+        cds = [_compute(x.dtype) for x in leaves]
+        states_in = []
+        for slot in spec.states:
+            value = getattr(state, slot.name) if slot.name in self.live else None
+            if slot.shared:
+                states_in.append(self._shared_in(value, slot))
+            elif value is None:
+                states_in.append([None] * len(leaves))
+            else:
+                states_in.append([jnp.asarray(v, cd) for v, cd in
+                                  zip(_leaves_like(spec, treedef, value, f"state `{slot.name}`"), cds)])
+        out = []
+        for i, (x, cd) in enumerate(zip(leaves, cds)):
+            args = [s if slot.shared else s[i] for slot, s in zip(spec.states, states_in)]
+            out.append(jnp.asarray(self.eval_leaf(hp, x.astype(cd), *args), cd).astype(x.dtype))
+        return treedef.unflatten(out)
+
     def _update_phased(self, hp, t, count, leaves, treedef, updates, extra, state):
         """Every leaf at once: lists in (each leaf in its compute dtype), lists out; a `value`
         oracle is one scalar of the default float width."""
@@ -610,9 +645,21 @@ def _place_like(state, x, ref):
     return jax.device_put(state, _replicated((x if _committed(x) else ref).sharding))
 
 
+_ALIASES = {"learning_rate": "lr", "b1": "beta1", "b2": "beta2"}    # optax's names, as the factories take them
+
+
+class Transformation(optax.GradientTransformationExtraArgs):
+    """An optax GradientTransformationExtraArgs (a NamedTuple of init and update) that also
+    has `eval_params(params, state)`: the parameters at evaluation time (the method's
+    `eval x = ...` view; `params` itself for a method without one)."""
+
+    def eval_params(self, params, state, **overrides):
+        return self.__dict__["_eval_params"](params, state, **overrides)
+
+
 def optimizer(spec: Spec, init_leaf: Callable, step_leaf: Callable, state_cls: type, hypers: dict[str, Any],
               aliases: Optional[dict[str, Any]] = None, maximize: bool = False,
-              init_shared: Optional[Callable] = None):
+              init_shared: Optional[Callable] = None, eval_leaf: Optional[Callable] = None):
     """An optax GradientTransformationExtraArgs running `step_leaf` on every leaf (a phased
     method's step on all leaves at once; `init_shared` gives its shared states).
 
@@ -620,8 +667,23 @@ def optimizer(spec: Spec, init_leaf: Callable, step_leaf: Callable, state_cls: t
     args name further oracles (`value=`, `hess_diag=`, `hvp=`, or the oracle's own name) or
     override a real hyper for this call (`lr=`); others are ignored, as in optax.chain."""
     opt = _Optimizer(spec, init_leaf, step_leaf, state_cls, _merge_aliases(spec, hypers, aliases), maximize,
-                     init_shared)
-    return optax.GradientTransformationExtraArgs(opt.init, opt.update)
+                     init_shared, eval_leaf)
+    tx = Transformation(opt.init, opt.update)
+    tx.__dict__["_eval_params"] = opt.eval_params
+    return tx
+
+
+def eval_params(spec: Spec, eval_leaf: Callable, params, state, hypers: dict[str, Any]):
+    """`NAME_eval_params(params, state, **hypers)` of a generated module: the eval view under
+    the given hypers (ours or optax's names; the defaults where not given; those of an
+    `optax.inject_hyperparams` state where `state` is one)."""
+    given = {}
+    for name, value in hypers.items():
+        name = _ALIASES.get(name, name) if name not in {h.name for h in spec.hypers} else name
+        if value is not None:
+            given[name] = value
+    opt = _Optimizer(spec, None, None, None, given, False, None, eval_leaf)
+    return opt.eval_params(params, state)
 
 
 # ---------------------------------------------------------------- solvers

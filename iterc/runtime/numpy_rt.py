@@ -406,8 +406,9 @@ class Optimizer:
     """
 
     def __init__(self, spec: Spec, init_leaf: Callable, step: Callable, hypers: dict[str, Any],
-                 init_shared: Optional[Callable] = None):
+                 init_shared: Optional[Callable] = None, eval_params: Optional[Callable] = None):
         self.spec = spec
+        self._eval_leaf = eval_params
         self._init_leaf = init_leaf
         self._init_shared = init_shared
         self._step = step if spec.phased else _leafwise(spec, step)
@@ -525,6 +526,46 @@ class Optimizer:
             stored = [np.array(v, dtype=numpy_dtype(slot.dtype, like=x.dtype)) for v, x in zip(values, leaves)]
             new_state[slot.name] = optree.tree_unflatten(structure, stored)
         return optree.tree_unflatten(structure, new_params), new_state
+
+    @property
+    def has_eval_view(self) -> bool:
+        """Whether the method says what its parameters are at evaluation time (`eval x = ...`)."""
+        return self._eval_leaf is not None
+
+    def eval_params(self, params, state: dict, **overrides):
+        """The parameters at evaluation time: a new tree, each leaf the method's `eval x = ...`
+        of that leaf's param and states (schedule-free: the averaged iterate, where training
+        holds the interpolated point). Evaluate the model, and save checkpoints, with these;
+        keep stepping from `params`. A method without an eval view returns `params` itself.
+        Real hypers the eval view reads may be overridden for this call, as in `step`."""
+        if self._eval_leaf is None:
+            return params
+        spec = self.spec
+        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+        if static:
+            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                             f"cannot change per call; set it when creating the optimizer")
+        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        leaves, structure, _ = self._leaves(params)
+        live = {s.name for s in self.live}
+        cds = [compute_dtype(x.dtype) for x in leaves]
+        states_in = []
+        for slot in spec.states:
+            if slot.name not in live:
+                states_in.append(None if slot.shared else [None] * len(leaves))
+            elif slot.shared:
+                states_in.append(_shared_in(state[slot.name], slot))
+            else:
+                vals, sstructure, _ = _flatten(state[slot.name])
+                if sstructure != structure:
+                    raise ValueError(f"{spec.name}: state `{slot.name}` does not have the parameters' tree structure")
+                states_in.append([np.asarray(v, dtype=cd) for v, cd in zip(vals, cds)])
+        out = []
+        for i, (x, cd) in enumerate(zip(leaves, cds)):
+            args = [s if slot.shared else s[i] for slot, s in zip(spec.states, states_in)]
+            value = self._eval_leaf(hp, np.asarray(x, dtype=cd), *args)
+            out.append(np.array(value, dtype=x.dtype))
+        return optree.tree_unflatten(structure, out)
 
 
 # ---------------------------------------------------------------- solvers

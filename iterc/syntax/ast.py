@@ -431,6 +431,20 @@ class FnOracle(Node):
         self.span = span
 
 
+class Eval(Node):
+    """`eval x = expr`: what the param is at evaluation time (schedule-free's averaged
+    iterate, where training takes gradients at another point), from params, states, hypers."""
+    __slots__ = ("name", "value", "span")
+    name: Ident
+    value: Expr
+    span: Span
+
+    def __init__(self, name, value, span):
+        self.name = name
+        self.value = value
+        self.span = span
+
+
 class Dims(Node):
     __slots__ = ("names", "span")
     names: tuple[Ident, ...]
@@ -517,7 +531,7 @@ class Converges(Node):
         self.span = span
 
 
-Member = Union[Hyper, Param, Input, State, Oracle, FnOracle, Dims, Output, Step, Until, Assume, Converges, Let]
+Member = Union[Hyper, Param, Input, State, Oracle, FnOracle, Eval, Dims, Output, Step, Until, Assume, Converges, Let]
 
 
 # ------------------------------------------------------------------ files

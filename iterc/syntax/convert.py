@@ -324,6 +324,11 @@ def _oracle(c, ch, span):
     return ast.Oracle(c.ident(ch[0]), c.ident(ch[1]), tuple(ch[2] or ()), every, span)
 
 
+@rule("eval_decl")
+def _eval(c, ch, span):
+    return ast.Eval(c.ident(ch[0]), ch[1], span)
+
+
 @rule("fn_oracle_decl")
 def _fn_oracle(c, ch, span):
     return ast.FnOracle(c.ident(ch[0]), ch[1], ch[2], span)

@@ -15,11 +15,11 @@ _WORDS = {
 _EXPR_START = {"NAME", "INT", "FLOAT", "LPAR", "MINUS", "PLUS", "NOT", "TRUE", "FALSE", "INF"}
 _OPERATORS = {"ADD_OP", "MUL_OP", "COMPARE_OP", "CIRCUMFLEX", "AND", "OR", "LPAR", "LSQB", "DOT"}
 _LINE_KEYWORDS = ("use", "def", "optimizer", "solver", "hyper", "param", "oracle", "state", "shared", "input", "dims",
-                  "output", "step", "until", "assume", "converges", "let", "var", "every", "if", "elif", "else",
+                  "eval", "output", "step", "until", "assume", "converges", "let", "var", "every", "if", "elif", "else",
                   "for", "repeat", "return")
 _STMT_START = {"LET", "VAR", "IF", "FOR", "EVERY", "REPEAT"}
 _MEMBER_START = {"HYPER", "PARAM", "ORACLE", "STATE", "SHARED", "INPUT", "DIMS", "LET", "OUTPUT", "STEP", "UNTIL",
-                 "ASSUME", "CONVERGES"}
+                 "ASSUME", "CONVERGES", "EVAL"}
 
 
 def _literal(parser, name: str) -> str | None:

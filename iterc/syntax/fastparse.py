@@ -43,7 +43,7 @@ _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
 _PREC = {"or": 1, "and": 2, "<=": 4, ">=": 4, "==": 4, "!=": 4, "<": 4, ">": 4,
          "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6}
 _MEMBERS = frozenset(("hyper", "param", "oracle", "state", "shared", "input", "dims", "let", "output", "step", "until",
-                      "assume", "converges"))
+                      "assume", "converges", "eval"))
 
 
 class Bail(Exception):
@@ -647,6 +647,12 @@ class _Parser:
                 every = self.expr()[0]
             end = self.end_line()
             return ast.Oracle(name, kind, tuple(args), every, self.span(start, end))
+        if word == "eval":
+            name = self.ident()
+            self.expect("=")
+            value = self.expr()[0]
+            end = self.end_line()
+            return ast.Eval(name, value, self.span(start, end))
         if word == "dims":
             names = self.name_list()
             end = self.end_line()

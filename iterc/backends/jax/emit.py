@@ -266,6 +266,9 @@ class MethodEmitter(SourceEmitter):
         w.dedent()
         w.line()
         w.line()
+        if m.eval is not None:
+            self.scopes = [{"hp", x, *state_names} | {d.name for d in m.dims}]
+            self.eval_leaf()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
         if m.key is not None:                # this leaf's key for this step; the next one is returned last
             args.append(m.key.name)
@@ -276,6 +279,7 @@ class MethodEmitter(SourceEmitter):
                 self.init_shared(shared)
             self.phased_step()
             self.optimizer_factory()
+            self.eval_params_function()
             return
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
@@ -291,6 +295,29 @@ class MethodEmitter(SourceEmitter):
         w.line()
         w.line()
         self.optimizer_factory()
+        self.eval_params_function()
+
+    def eval_params_function(self) -> None:
+        """`NAME_eval_params(params, state, **hypers)`: the eval view of a whole tree, as
+        `optax.contrib.schedule_free_eval_params(state, params)` gives it (also reachable as
+        `tx.eval_params(params, state)` on the transformation the factory returns)."""
+        m, w = self.m, self.w
+        if m.eval is None:
+            return
+        w.line()
+        w.line()
+        w.line(f"def {m.name}_eval_params(params, state, **hypers):")
+        w.indent()
+        w.line(f'"""The parameters at evaluation time: `eval {m.param.name} = ...` on every leaf, from the state of '
+               f'`{self.factory}`.')
+        w.line()
+        for text in textwrap.wrap("Pass the hypers the transformation was made with, where the eval view reads "
+                                  "them (a state of optax.inject_hyperparams carries its own). Jit-able.",
+                                  WIDTH - 4 * w.depth):
+            w.line(text)
+        w.line('"""')
+        w.line(f"return rt.eval_params(SPEC_{m.name}, eval_{m.name}, params, state, hypers)")
+        w.dedent()
 
     # ------------------------------------------------------------ phased optimizer
 
@@ -426,11 +453,14 @@ class MethodEmitter(SourceEmitter):
             args.append("aliases")
         if maximize:
             args.append("maximize=maximize")
-        if not shared:
+        if not shared and m.eval is None:
             w.line(f"return rt.optimizer({', '.join(args)})")
             w.dedent()
             return
-        args.append(shared)
+        if shared:
+            args.append(shared)
+        if m.eval is not None:
+            args.append(f"eval_leaf=eval_{m.name}")
         for text in wrap("return rt.optimizer(", args, ")", "    "):
             w.line(text)
         w.dedent()
@@ -517,7 +547,8 @@ def _top_names(module: ModuleIR) -> dict[str, tuple[str, str]]:
     generated name) and its state class's name."""
     fixed = {"jax", "jnp", "optax", "rt", "METHODS"}
     for m in module.methods:
-        fixed |= {f"SPEC_{m.name}", f"init_{m.name}", f"step_{m.name}", f"solve_{m.name}"}
+        fixed |= {f"SPEC_{m.name}", f"init_{m.name}", f"step_{m.name}", f"solve_{m.name}", f"eval_{m.name}",
+                  f"{m.name}_eval_params", f"init_shared_{m.name}"}
     out = {}
     for m in module.methods:
         factory = m.name if m.name not in fixed else f"make_{m.name}"

@@ -77,6 +77,7 @@ class MethodEmitter(SourceEmitter):
         self.dtype_code = f"{x}.dtype"
         state_names = [s.name for s in m.states]
         self.init_leaf()
+        self.eval_leaf()
         args = ["hp", m.counter.name, x] + [o.var.name for o in m.oracles] + state_names
         yields = m.body.yields
         if m.key is not None:              # the generator: advanced in place, so not returned
@@ -95,7 +96,8 @@ class MethodEmitter(SourceEmitter):
         w.line()
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
-        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers)")
+        eval_view = f", eval_params=eval_{m.name}" if m.eval is not None else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{eval_view})")
         w.dedent()
 
     # ------------------------------------------------------------ phased optimizer
@@ -107,11 +109,13 @@ class MethodEmitter(SourceEmitter):
         shared = [s for s in m.states if s.shared]
         if shared:
             self.init_shared(shared)
+        self.eval_leaf()
         self.phased_step()
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
         init_shared = f", init_shared=init_shared_{m.name}" if shared else ""
-        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared})")
+        eval_view = f", eval_params=eval_{m.name}" if m.eval is not None else ""
+        w.line(f"return rt.Optimizer(SPEC_{m.name}, init_{m.name}, step_{m.name}, hypers{init_shared}{eval_view})")
         w.dedent()
 
     def phased_step(self) -> None:

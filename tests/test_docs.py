@@ -35,6 +35,7 @@ builtin table in place; review the diff like code.
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -302,8 +303,10 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_example_script_runs(script: Path):
+    # this checkout's iterc first on the path (the script's folder is sys.path[0], not the root)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, str(script.relative_to(ROOT))], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=env)
     assert proc.returncode == 0, f"{script.name} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 

@@ -518,3 +518,45 @@ def test_frank_wolfe_first_steps_by_hand():
     _converged(sol, 1e-4)
     np.testing.assert_allclose(sol.x, c, atol=1e-3)
     assert 0.5 * np.sum((sol.x - c) ** 2) <= sol.gap
+
+
+# ---------------------------------------------------------------- the same problems on JAX
+
+def test_convex_solvers_on_jax_match_numpy_on_real_problems(x64):
+    """FISTA and ADMM on a lasso, Frank-Wolfe on the simplex, mirror prox on a matrix game and
+    damped Newton on logistic regression, each with oracles written in jax.numpy (traced into
+    the jitted loop): the iterations and outputs of the numpy run."""
+    A, b, lam, L = lasso(4, 40, 15)
+    Aj, bj = jnp.asarray(A), jnp.asarray(b)
+    n = A.shape[1]
+    grad = lambda x: Aj.T @ (Aj @ x - bj)                                      # noqa: E731
+    soft = lambda v, e: jnp.sign(v) * jnp.maximum(jnp.abs(v) - e * lam, 0.0)  # noqa: E731
+    M = jnp.asarray(np.linalg.inv(np.eye(n) + A.T @ A / L))                   # prox_f at eta = 1 / rho = 1 / L
+    prox_f = lambda v, e: M @ (v + e * (Aj.T @ bj))                            # noqa: E731
+    G = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, size=(6, 9)))
+    X = np.random.default_rng(2).normal(size=(50, 4))
+    y = jnp.asarray(np.sign(X @ np.ones(4) + 0.3))
+    Xj = jnp.asarray(X)
+
+    def lgrad(w):
+        return -Xj.T @ (y * jax.nn.sigmoid(-y * (Xj @ w))) + 0.1 * w
+
+    def lhess(w):
+        p = jax.nn.sigmoid(y * (Xj @ w))
+        return Xj.T @ (Xj * (p * (1 - p))[:, None]) + 0.1 * jnp.eye(4)
+
+    runs = {
+        "fista": dict(x0=np.zeros(n), grad_f=grad, prox=soft, step_size=1 / L, tol=1e-10),
+        "admm": dict(x0=np.zeros(n), prox_f=prox_f, prox_g=soft, rho=L, tol=1e-10),
+        "frank_wolfe": dict(x0=np.full(n, 1 / n), grad_f=grad, lmo=lambda g: (g == jnp.min(g)) * 1.0, tol=1e-3),
+        "mirror_prox": dict(x0=np.full(6, 1 / 6), y0=np.full(9, 1 / 9), grad_x=lambda u, v: G @ v,
+                            grad_y=lambda u, v: G.T @ u, tol=1e-3),
+        "damped_newton": dict(x0=np.zeros(4), grad_f=lgrad, hess_f=lhess, tol=1e-12),
+    }
+    for name, kwargs in runs.items():
+        ref = iterc.load(name).solve(**kwargs)
+        sol = iterc.load(name).solve(backend="jax", **kwargs)
+        assert ref.info.converged and bool(sol.info.converged), name
+        assert abs(int(sol.info.iterations) - ref.info.iterations) <= 1, name
+        for key, want in ref.outputs.items():
+            np.testing.assert_allclose(np.asarray(sol[key]), want, rtol=1e-6, atol=1e-9, err_msg=f"{name}.{key}")

@@ -46,7 +46,8 @@ for batch in batches:
 ```
 
 Solvers (the `ot`, `fixed_point`, `convex` and `sampling` families) take their data as inputs
-and the functions they need (an operator `T`, a `matvec`, a gradient) as Python callables,
+and the functions they need (an operator `T`, a `matvec`, a gradient, a prox `prox(v, eta)`
+scaled by the step, a projection, a linear minimisation oracle) as Python callables,
 by name, and return their outputs with a record of the run in `sol.info` (`iterations`,
 `residual`, `converged`, `status`). Samplers draw from their own generator, seeded by the
 hyper `seed`, and run all their `steps` (their status is `"max_iter"`).
@@ -68,8 +69,11 @@ current parameter (as a real loss would give), so errors in momentum buffers, bi
 correction or running statistics compound over time.
 
 Solvers are tested on random problems of several sizes against a reference for each
-(`tests/test_solvers_fp.py`, `tests/test_solvers_ot.py`): POT for the optimal-transport
-family, a published residual bound checked at every iteration, a hand-written loop, a sequential run, SciPy, or the exact moments of the target
+(`tests/test_solvers_fp.py`, `tests/test_solvers_ot.py`, `tests/test_solvers_convex.py`):
+POT for the optimal-transport family, a published residual or
+objective bound checked at every iteration, a hand-written loop, a sequential run, SciPy,
+jaxopt iterate by iterate (`ProximalGradient`, `ProjectedGradient`, `MirrorDescent`), the
+optimum cvxpy or `scipy.optimize.linprog` finds, or the exact moments of the target
 distribution within a stated statistical tolerance.
 
 `tests/test_codegen.py` and `tests/test_ir.py` keep the generated numpy code and the IR of

@@ -57,11 +57,38 @@ def _generic_input(rng, slot, sizes):
     return x
 
 
-@pytest.mark.parametrize("path", SOLVERS, ids=lambda p: p.stem)
-def test_every_stdlib_solver_matches_numpy_on_generic_inputs(path):
-    """Each stdlib solver (and the example solvers), at its defaults, on positive inputs of
-    small sizes in their domains, with each function oracle a contraction of its last
-    argument: the same iterations, flag and outputs as numpy. A solver that draws random
+# Oracles whose result is shaped like none of their arguments: (solver, oracle) -> a function
+# that numpy and JAX both trace (static shapes only).
+ORACLES = {
+    ("damped_newton", "hess_f"): lambda x: 2.0 * np.eye(x.shape[0]),   # the Hessian of |x|^2 (grad_f is 0.5 x)
+}
+
+# Hypers that steer a solver's static branches: each entry is one more run of the test.
+SOLVER_VARIANTS = {
+    "mirror_descent": ({"entropic": False}, {"decay": True}, {"entropic": False, "decay": True}),
+}
+
+
+def _generic_oracle(method, oracle):
+    """A contraction of the last argument shaped like the result: 0.5 * that argument."""
+    if (method, oracle.name) in ORACLES:
+        return ORACLES[method, oracle.name]
+    same = [i for i, (_, dims) in enumerate(oracle.args) if dims == oracle.result[1]]
+    assert same, f"add a generic `{oracle.name}` of `{method}` to ORACLES: no argument is shaped like its result"
+    return lambda *args, i=same[-1]: 0.5 * args[i]
+
+
+CASES = [(path, {}) for path in SOLVERS] + \
+    [(path, hypers) for path in SOLVERS for hypers in SOLVER_VARIANTS.get(path.stem, ())]
+
+
+@pytest.mark.parametrize("path,hypers", CASES,
+                         ids=lambda c: c.stem if isinstance(c, Path) else "-".join(f"{k}={v}" for k, v in c.items()))
+def test_every_stdlib_solver_matches_numpy_on_generic_inputs(path, hypers):
+    """Each stdlib solver (and the example solvers), at its defaults and at the VARIANTS of
+    its static hypers, on positive inputs of small sizes in their domains, with each function
+    oracle a contraction of its last argument shaped like its result (or an entry of
+    ORACLES): the same iterations, flag and outputs as numpy. A solver that draws random
     numbers uses numpy's PCG64 on one backend and JAX's PRNG on the other, so only the
     run itself is compared there (iterations, finiteness, shapes)."""
     method = iterc.load(path)
@@ -69,9 +96,9 @@ def test_every_stdlib_solver_matches_numpy_on_generic_inputs(path):
     rng = np.random.default_rng(0)
     sizes: dict = {}
     inputs = {s.name: _generic_input(rng, s, sizes) for s in spec.inputs}
-    oracles = {o.name: (lambda *args: 0.5 * args[-1]) for o in spec.oracles}
-    ref = method.solve(**inputs, **oracles)
-    sol = method.solve(backend="jax", **inputs, **oracles)
+    oracles = {o.name: _generic_oracle(method.name, o) for o in spec.oracles}
+    ref = method.solve(**inputs, **oracles, **hypers)
+    sol = method.solve(backend="jax", **inputs, **oracles, **hypers)
     assert int(sol.info.iterations) == ref.info.iterations and bool(sol.info.converged) == ref.info.converged
     draws = "seed" in {h.name for h in spec.hypers}
     for name, want in ref.outputs.items():
@@ -186,3 +213,21 @@ def test_output_types_follow_the_declarations(tmp_path):
     assert float(sol.total) == 8.0 and int(sol.info.iterations) == 2 and sol.info.residual is None
     with pytest.raises(ValueError, match="iteration cap is 0"):
         iterc.load(path).jax()(a=np.ones(2), max_iter=0)
+
+
+def test_the_step_counter_is_the_widest_int(tmp_path):
+    """`t` is int64 with x64 on (as an optimizer's): `1 / (t + 1)` and `sqrt(t)` are float64,
+    not the float32 that int32 arithmetic gives, so an open-loop step (Frank-Wolfe's
+    2 / (t + 1)) or a running mean (`/ t`) matches numpy to rounding."""
+    path = tmp_path / "counter.iter"
+    path.write_text(
+        "solver counter:\n"
+        "    state s: real = 0\n"
+        "    step t:\n"
+        "        s <- s + 1 / (t * (t + 1)) + 1 / sqrt(t) - 2 / (t + 2)\n"
+        "    until false max 60\n"
+        "    output s\n")
+    ref = iterc.load(path).solve()
+    sol = iterc.load(path).solve(backend="jax")
+    assert np.asarray(sol["s"]).dtype == np.float64
+    np.testing.assert_allclose(float(sol["s"]), float(ref["s"]), rtol=1e-14)

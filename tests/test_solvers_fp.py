@@ -321,7 +321,7 @@ def _spd(n, cond, rng):
 def test_newton_schulz_sqrt_matches_scipy_sqrtm(n, cond, seed):
     rng = np.random.default_rng(seed)
     A = _spd(n, cond, rng)
-    sol, seen = _trace(iterc.load("newton_schulz_sqrt").numpy(tol=1e-12), A=A, I=np.eye(n))
+    sol, seen = _trace(iterc.load("newton_schulz_sqrt").numpy(tol=1e-12), A=A)
     S = np.real(scipy.linalg.sqrtm(A))
     S_inv = np.linalg.inv(S)
     assert sol.info.converged and sol.info.status == "converged" and sol.info.residual <= 1e-12
@@ -344,7 +344,7 @@ def test_newton_schulz_sqrt_default_tolerance_on_an_ill_conditioned_matrix():
     lam = np.geomspace(1e-4, 1e6, n)
     A = (Q * lam) @ Q.T
     A = (A + A.T) / 2
-    sol = iterc.load("newton_schulz_sqrt").solve(A=A, I=np.eye(n))
+    sol = iterc.load("newton_schulz_sqrt").solve(A=A)
     assert sol.info.converged and sol.info.iterations < 60
     S = (Q * np.sqrt(lam)) @ Q.T
     assert np.linalg.norm(sol.sqrt_A - S) <= 1e-9 * np.linalg.norm(S)
@@ -357,13 +357,13 @@ def test_newton_schulz_sqrt_default_tolerance_on_an_ill_conditioned_matrix():
 def test_newton_schulz_sqrt_capped_run_and_input_domain():
     rng = np.random.default_rng(9)
     A = _spd(8, 1e3, rng)
-    sol = iterc.load("newton_schulz_sqrt").solve(A=A, I=np.eye(8), max_iter=3)
+    sol = iterc.load("newton_schulz_sqrt").solve(A=A, max_iter=3)
     assert (sol.info.converged, sol.info.status, sol.info.iterations) == (False, "max_iter", 3)
     assert sol.info.residual > 1e-3
     # the reported residual is |I - Z Y|_F, with Z Y = inv_sqrt_A @ sqrt_A
     assert sol.info.residual == pytest.approx(np.linalg.norm(np.eye(8) - sol.inv_sqrt_A @ sol.sqrt_A), rel=1e-9)
     with pytest.raises(ValueError, match="psd"):
-        iterc.load("newton_schulz_sqrt").solve(A=-A, I=np.eye(8))
+        iterc.load("newton_schulz_sqrt").solve(A=-A)
 
 
 # ---------------------------------------------------------------- conjugate gradient

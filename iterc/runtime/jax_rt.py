@@ -283,12 +283,14 @@ def iterate(round_fn: Callable, reads: tuple, init: tuple, cap: int, check_every
     def pick(values):
         return tuple(values[i] for i in reads)
 
-    values, want = _loop_carry(lambda v: tuple(round_fn(jnp.int32(1), *pick(v))), tuple(init))
+    values, want = _loop_carry(lambda v: tuple(round_fn(jnp.asarray(1, jnp.int_), *pick(v))), tuple(init))
 
     def full_round(t, part):
         return _conform(tuple(round_fn(t, *part)), want)
 
-    state = (jnp.int32(0), values)
+    # the widest int (int64 with x64), as an optimizer's t: `1 / (t + 1)` is then a float of
+    # the default width, not float32
+    state = (jnp.asarray(0, jnp.int_), values)
     if k > 1 and cap >= k:
         def block_more(s):
             t, v = s

@@ -23,38 +23,37 @@ SPEC_newton_schulz_sqrt = rt.Spec(
     states=(rt.Slot("s", "real", "f64", ()), rt.Slot("Y", "real", "f64", ('n', 'n')), rt.Slot("Z", "real", "f64", ('n', 'n')), rt.Slot("P", "real", "f64", ('n', 'n'))),
     inputs=(
         rt.Slot("A", "real", "f64", ('n', 'n'), domain=("psd",)),
-        rt.Slot("I", "real", "f64", ('n', 'n')),
     ),
     outputs=(("sqrt_A", "real"), ("inv_sqrt_A", "real"), ("residual", "real")),
 )
 
 
-def solve_newton_schulz_sqrt(hp, A, I, _progress=None):
+def solve_newton_schulz_sqrt(hp, A, _progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
-    dims = rt.bind_dims(SPEC_newton_schulz_sqrt, {"A": A, "I": I})
+    dims = rt.bind_dims(SPEC_newton_schulz_sqrt, {"A": A})
     n = dims["n"]
-    s = rt.norm(A)  # newton_schulz_sqrt.iter:23
-    Y = A / s  # newton_schulz_sqrt.iter:24
-    Z = I  # newton_schulz_sqrt.iter:25
-    P = Y  # newton_schulz_sqrt.iter:26
+    s = rt.norm(A)  # newton_schulz_sqrt.iter:19
+    Y = A / s  # newton_schulz_sqrt.iter:20
+    Z = np.eye(n)  # newton_schulz_sqrt.iter:21
+    P = Y  # newton_schulz_sqrt.iter:22
     sqrt_A = np.zeros((n, n), dtype=np.float64)
     inv_sqrt_A = sqrt_A
     residual = np.zeros((), dtype=np.float64)
-    _mul = 3 * I  # newton_schulz_sqrt.iter:29
+    _mul = 3 * np.eye(n)  # newton_schulz_sqrt.iter:25
     _cap = rt.require_steps(SPEC_newton_schulz_sqrt, hp.max_iter)
     _residual = np.inf
     _converged = False
     t = 0
     while t < _cap:
         t += 1
-        T = 0.5 * (_mul - P)  # newton_schulz_sqrt.iter:29
-        Y = Y @ T  # newton_schulz_sqrt.iter:30
-        Z = T @ Z  # newton_schulz_sqrt.iter:31
-        P = Z @ Y  # newton_schulz_sqrt.iter:32
-        residual = rt.norm(I - P)  # newton_schulz_sqrt.iter:34
-        _sqrt = np.sqrt(s)  # newton_schulz_sqrt.iter:35
-        sqrt_A = _sqrt * Y  # newton_schulz_sqrt.iter:35
-        inv_sqrt_A = Z / _sqrt  # newton_schulz_sqrt.iter:36
+        T = 0.5 * (_mul - P)  # newton_schulz_sqrt.iter:25
+        Y = Y @ T  # newton_schulz_sqrt.iter:26
+        Z = T @ Z  # newton_schulz_sqrt.iter:27
+        P = Z @ Y  # newton_schulz_sqrt.iter:28
+        residual = rt.norm(np.eye(n) - P)  # newton_schulz_sqrt.iter:30
+        _sqrt = np.sqrt(s)  # newton_schulz_sqrt.iter:31
+        sqrt_A = _sqrt * Y  # newton_schulz_sqrt.iter:31
+        inv_sqrt_A = Z / _sqrt  # newton_schulz_sqrt.iter:32
         _residual = residual
         _converged = _residual <= hp.tol
         _finite = np.all(np.isfinite(Y)) and np.all(np.isfinite(Z)) and np.all(np.isfinite(P))

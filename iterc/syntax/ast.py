@@ -301,7 +301,20 @@ class Converges:
     span: Span
 
 
-Member = Union[Hyper, Param, Input, State, Oracle, Dims, Output, Step, Until, Assume, Converges, Let]
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """`rule for x: real[m, n] as matrix:` with its own states and step, or `rule otherwise =
+    adamw(lr=adam_lr)`, a delegation: the leaves whose shape fits the pattern go to another
+    optimizer, its hypers given by the keywords (expressions of this method's hypers)."""
+    var: Optional[Ident]             # the param's name in `for x: ...`; None for `otherwise`
+    type: Optional[TypeExpr]         # the pattern; None for `otherwise`
+    matrix: bool                     # `as matrix`: rank >= 2 leaves, viewed as [shape[0], rest]
+    members: tuple["Member", ...]    # states and the step (empty for a delegation)
+    delegate: Optional[Call]         # `= adamw(lr=adam_lr)`: func is a Name
+    span: Span
+
+
+Member = Union[Hyper, Param, Input, State, Oracle, Dims, Output, Step, Until, Assume, Converges, Let, Rule]
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,6 +397,39 @@ def _converges(c, ch, span):
     return ast.Converges(kind, target, rate, on, cite, span)
 
 
+@rule("rule_pattern")
+def _rule_pattern(c, ch, span):
+    return ("pattern", c.ident(ch[0]), ch[1], len(ch) > 2 and ch[2] is True)
+
+
+@rule("rule_otherwise")
+def _rule_otherwise(c, ch, span):
+    return ("pattern", None, None, False)
+
+
+@rule("matrix_view")
+def _matrix_view(c, ch, span):
+    return True
+
+
+@rule("rule_decl")
+def _rule(c, ch, span):
+    _, var, type_, matrix = ch[0]
+    return ast.Rule(var, type_, matrix, tuple(ch[1:]), None, span)
+
+
+@rule("rule_delegate")
+def _rule_delegate(c, ch, span):
+    _, var, type_, matrix = ch[0]
+    name, args = ch[1], ch[2]
+    positional, keywords = [], []
+    for a in (args or ()):
+        (keywords if isinstance(a, ast.Keyword) else positional).append(a)
+    call = ast.Call(ast.Name(str(name), c.span(name)), tuple(positional), tuple(keywords),
+                    Span(c.source, name.start_pos, span.end))
+    return ast.Rule(var, type_, matrix, (), call, span)
+
+
 @rule("method_kind")
 def _method_kind(c, ch, span):
     return str(ch[0])

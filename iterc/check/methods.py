@@ -24,7 +24,7 @@ _ALLOWED = {
 }
 _MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.State: "state",
                  ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
-                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges"}
+                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges", ast.Rule: "rule"}
 _WHY_NOT = {
     ("optimizer", ast.Input): "an optimizer's data is its `param` and `oracle`s; `input` belongs to a solver",
     ("optimizer", ast.Until): "an optimizer runs one step per call; `until` belongs to a solver",
@@ -32,6 +32,7 @@ _WHY_NOT = {
     ("optimizer", ast.Let): "inside an optimizer, put `let` lines in the step",
     ("solver", ast.Param): "a solver iterates on its `state`; declare data as `input`",
     ("solver", ast.Oracle): "a solver's data comes as `input`s; oracles belong to optimizers",
+    ("solver", ast.Rule): "rules choose an update per parameter leaf; they belong to optimizers",
 }
 
 

@@ -90,10 +90,37 @@ class CheckedMethod:
     prev_used: set[str]
     typing: Typing
     symbols: dict[str, Symbol]
+    rules: Optional[list["CheckedRule"]] = None   # a method with rules: its per-leaf-shape updates
 
     @property
     def summary(self) -> str:
         return (self.doc or "").strip().split("\n")[0]
+
+
+@dataclass(eq=False)
+class Pattern:
+    """Which leaves a rule takes: rank `rank` exactly, or rank >= 2 viewed as a matrix
+    [shape[0], prod(rest)] (`matrix`); `dims` are the pattern's dims (names or ints);
+    `rank` None is `otherwise` (every leaf no other rule takes)."""
+    rank: Optional[int]
+    dims: tuple = ()
+    matrix: bool = False
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+@dataclass(eq=False)
+class CheckedRule:
+    pattern: Pattern
+    decl: ast.Rule
+    method: CheckedMethod              # the rule's own step, or the delegate method
+    delegate: Optional[str] = None     # the delegate's name, for a delegation
+    hyper_map: list = field(default_factory=list)   # (delegate hyper, ast expr over our hypers)
+    typing: Optional[Typing] = None    # types of the hyper map's expressions
 
 
 @dataclass(eq=False)

@@ -49,6 +49,10 @@ CODES: dict[str, str] = {
     "E0218": "shared state written per leaf",
     "E0219": "model-wide value under per-leaf control",
     "E0220": "model-wide value outside an optimizer's step",
+    "E0223": "rule pattern no leaf can match",
+    "E0224": "rules overlap",
+    "E0225": "bad delegation",
+    "E0226": "malformed rule",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

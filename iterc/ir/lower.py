@@ -14,14 +14,15 @@ lets, the residual and the stopping test.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, Kind, result_type
 from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, Type
-from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, ModuleIR, OptimizerIR, Operand,
-                    OracleIR, Origin, Place, SlotIR, SolverIR, Var, While)
+from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, LeafPattern, ModuleIR, OptimizerIR,
+                    Operand, OracleIR, Origin, Place, RuleIR, SlotIR, SolverIR, Var, While)
 from .text import canonical
 
 _STORAGE = {"f64": DType.F64, "f32": DType.F32, "f16": DType.F16, "bf16": DType.BF16, "int": DType.I64,
@@ -529,7 +530,23 @@ def _all_local_names(stmts) -> list[str]:
 
 def lower_method(method: CheckedMethod):
     lowerer = Lowerer(method)
-    return lowerer.solver() if method.kind == "solver" else lowerer.optimizer()
+    if method.kind == "solver":
+        return lowerer.solver()
+    m = lowerer.optimizer()
+    if method.rules is None:
+        return m
+    rules = []
+    for r in method.rules:
+        p = r.pattern
+        pattern = LeafPattern(p.rank, tuple(p.dims), p.matrix)
+        if r.delegate is None:
+            rules.append(RuleIR(pattern, lower_method(r.method)))
+            continue
+        inner = lower_method(r.method)
+        inner = dataclasses.replace(inner, name=f"{method.name}__{inner.name}")
+        mapping = tuple((key, lowerer.expression_block(expr, r.typing)) for key, expr in r.hyper_map)
+        rules.append(RuleIR(pattern, inner, r.delegate, mapping))
+    return dataclasses.replace(m, rules=tuple(rules))
 
 
 def lower_module(module: CheckedModule) -> ModuleIR:

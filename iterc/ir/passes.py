@@ -387,6 +387,8 @@ def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = N
         m = p(m)
         if verify is not None:
             verify(m)
+    if isinstance(m, OptimizerIR) and m.rules:
+        m = replace(m, rules=tuple(replace(r, method=optimize(r.method, verify, keep)) for r in m.rules))
     return m
 
 

@@ -17,7 +17,8 @@ from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Slot, Spec, bind_dims
 
-__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
+__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule", "Pattern",
+           "choose_rule", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
            "total", "bind_dims"]
 
@@ -283,6 +284,181 @@ class Optimizer:
             stored = [np.array(v, dtype=numpy_dtype(slot.dtype, like=x.dtype)) for v, x in zip(values, leaves)]
             new_state[slot.name] = optree.tree_unflatten(structure, stored)
         return optree.tree_unflatten(structure, new_params), new_state
+
+
+# ---------------------------------------------------------------- optimizers with rules
+
+@dataclass(frozen=True)
+class Pattern:
+    """Which leaves a rule takes: rank `rank` exactly (static dims equal), or with
+    `matrix` rank >= 2, viewed as [shape[0], prod(rest)]; `rank` None: `otherwise`."""
+    rank: Optional[int]
+    dims: tuple = ()
+    matrix: bool = False
+
+    def view(self, shape: tuple) -> tuple:
+        """The shape the rule's step sees for a leaf of `shape`."""
+        if self.matrix:
+            return (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
+        return tuple(shape)
+
+    def matches(self, shape: tuple) -> bool:
+        if self.rank is None:
+            return True
+        if self.matrix and len(shape) < 2 or not self.matrix and len(shape) != self.rank:
+            return False
+        return all(not isinstance(d, int) or d == n for d, n in zip(self.dims, self.view(shape)))
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: its pattern, and the generated optimizer (spec, per-leaf init and step)
+    for its leaves; `hypers` maps the outer hypers to a delegate's (None: the same hypers)."""
+    pattern: Pattern
+    spec: Spec
+    init: Callable
+    step: Callable
+    hypers: Optional[Callable[[Hypers], dict]] = None
+
+
+def choose_rule(rules, shape: tuple) -> Optional[int]:
+    """The rule a leaf of `shape` goes to: the one whose pattern it fits (patterns are
+    disjoint), else `otherwise`, else None. A pure function of the shape."""
+    fallback = None
+    for i, r in enumerate(rules):
+        if r.pattern.rank is None:
+            fallback = i
+        elif r.pattern.matches(shape):
+            return i
+    return fallback
+
+
+class RuledOptimizer:
+    """An optimizer whose leaves go to rules by shape, each rule an Optimizer of its own.
+
+    The rule is chosen once per leaf, at `init`, and recorded: the state is `t` and
+    `leaves`, a tree with the parameters' structure whose leaves are per-leaf records
+    `{"rule": index, STATE: array, ...}` holding only that rule's (live) states, as
+    torch's `state[p]`. A rule whose pattern says `as matrix` sees rank >= 2 leaves
+    reshaped to [shape[0], prod(rest)] (its states have that shape). A delegation runs the
+    delegate's generated step with its hypers mapped from ours, every step (so a schedule
+    on `adam_lr` reaches the delegate's `lr`).
+    """
+
+    def __init__(self, spec: Spec, rules, hypers: dict[str, Any]):
+        self.spec = spec
+        self.rules = tuple(rules)
+        hypers = dict(hypers)
+        self.maximize = bool(hypers.pop("maximize", False)) if "maximize" not in {h.name for h in spec.hypers} \
+            else False
+        self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
+        self.inner = [Optimizer(r.spec, r.init, r.step, {**self._given(r, self.hypers), "maximize": self.maximize})
+                      for r in self.rules]
+
+    def __repr__(self) -> str:
+        return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
+
+    def _given(self, rule: Rule, hp: Hypers) -> dict:
+        if rule.hypers is None:
+            return hp.as_dict()
+        return dict(rule.hypers(hp))
+
+    def _leaves(self, params):
+        leaves, structure, paths = _flatten(params)
+        arrays = []
+        for path, leaf in zip(paths, leaves):
+            arr = np.asarray(leaf)
+            if not is_float(arr.dtype):
+                arr = arr.astype(np.float64)
+            _check_param_shape(self.spec, path, arr.shape)
+            arrays.append(arr)
+        return arrays, structure, paths
+
+    def rule_of(self, path: str, shape: tuple) -> int:
+        k = choose_rule(self.rules, shape)
+        if k is None:
+            patterns = ", ".join(r.pattern.text() for r in self.rules)
+            raise ValueError(f"{self.spec.name}: no rule takes {path} with shape {shape} (rules: {patterns})")
+        return k
+
+    def init(self, params) -> dict:
+        leaves, structure, paths = self._leaves(params)
+        chosen = [self.rule_of(p, x.shape) for p, x in zip(paths, leaves)]
+        records: list = [None] * len(leaves)
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, c in enumerate(chosen) if c == k]
+            if not idx:
+                continue
+            sub = inner.init([leaves[i].reshape(rule.pattern.view(leaves[i].shape)) for i in idx])
+            names = [s.name for s in inner.live]
+            for j, i in enumerate(idx):
+                records[i] = {"rule": k, **{n: sub[n][j] for n in names}}
+        return {"t": 0, "leaves": optree.tree_unflatten(structure, records)}
+
+    def step(self, params, state: dict, grads=None, **kwargs):
+        spec = self.spec
+        oracle_names = {o.name for o in spec.oracles}
+        overrides = {k: v for k, v in kwargs.items() if k not in oracle_names}
+        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+        if static:
+            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                             f"cannot change per step; set it when creating the optimizer")
+        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        leaves, structure, paths = self._leaves(params)
+        records = structure.flatten_up_to(state["leaves"])
+        oracles = {}
+        for o in spec.oracles:
+            value = grads if o.kind == "grad" and o.name not in kwargs else kwargs.get(o.name)
+            if value is None or o.kind == "value":
+                oracles[o.kind] = value
+                continue
+            vals, vstructure, _ = _flatten(value)
+            if vstructure != structure:
+                raise ValueError(f"{spec.name}: oracle `{o.name}` must have the same tree structure as the "
+                                 f"parameters: {vstructure} vs {structure}")
+            oracles[o.kind] = [np.asarray(v) for v in vals]
+        new_leaves: list = [None] * len(leaves)
+        new_records: list = [None] * len(leaves)
+        for path, x, rec in zip(paths, leaves, records):
+            k = rec["rule"]
+            if not self.rules[int(k)].pattern.matches(x.shape):
+                raise ValueError(f"{spec.name}: {path} has shape {x.shape}, which rule "
+                                 f"`{self.rules[int(k)].pattern.text()}` (chosen at init) does not take")
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, rec in enumerate(records) if int(rec["rule"]) == k]
+            if not idx:
+                continue
+            views = [rule.pattern.view(leaves[i].shape) for i in idx]
+            xs = [leaves[i].reshape(v) for i, v in zip(idx, views)]
+            names = [s.name for s in inner.live]
+            sub_state = {"t": state["t"], **{n: [records[i][n] for i in idx] for n in names}}
+            sub_oracles = {}
+            for o in inner.spec.oracles:
+                value = oracles.get(o.kind)
+                if value is None or o.kind == "value":
+                    sub_oracles[o.name] = value
+                else:
+                    for i in idx:
+                        if value[i].shape != leaves[i].shape:
+                            raise ValueError(f"{spec.name}: oracle of kind `{o.kind}` at {paths[i]} has shape "
+                                             f"{value[i].shape}, but the parameter has shape {leaves[i].shape}")
+                    sub_oracles[o.name] = [value[i].reshape(v) for i, v in zip(idx, views)]
+            given = self._given(rule, hp)
+            real = {h.name: given[h.name] for h in inner.spec.hypers if not h.static and h.name in given}
+            grad = next((o.name for o in inner.spec.oracles if o.kind == "grad"), None)
+            gs = sub_oracles.pop(grad) if grad is not None else None
+            new_xs, new_sub = inner.step(xs, sub_state, gs, **real, **sub_oracles)
+            for j, i in enumerate(idx):
+                new_leaves[i] = new_xs[j].reshape(leaves[i].shape)
+                new_records[i] = {"rule": k, **{n: new_sub[n][j] for n in names}}
+        new_state = {"t": int(state["t"]) + 1, "leaves": optree.tree_unflatten(structure, new_records)}
+        return optree.tree_unflatten(structure, new_leaves), new_state
 
 
 # ---------------------------------------------------------------- solvers

@@ -243,7 +243,7 @@ class MethodEmitter:
 
     def dims_line(self) -> None:
         p = self.m.param
-        if p.type.shape != LEAF:
+        if p.type.shape != LEAF and p.type.shape != ():
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
             self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
 
@@ -273,8 +273,35 @@ class MethodEmitter:
         w.line()
         w.line()
 
+    def ruled_optimizer(self) -> None:
+        """`make_NAME` for a method with rules: each leaf goes, by its shape, to one rule's
+        generated optimizer (printed above, as `NAME__ruleK` or `NAME__DELEGATE`)."""
+        m, w = self.m, self.w
+        w.line(f"def make_{m.name}(**hypers):")
+        w.indent()
+        w.line(f"return rt.RuledOptimizer(SPEC_{m.name}, (")
+        w.indent()
+        for r in m.rules:
+            p = r.pattern
+            dims = f", {_dims_tuple(p.dims)}" if p.dims else ""
+            matrix = ", matrix=True" if p.matrix else ""
+            pattern = f"rt.Pattern({p.rank!r}{dims}{matrix})"
+            n = r.method.name
+            given = ""
+            if r.delegate is not None:
+                items = ", ".join(f'"{k}": {self.expression(b)}' for k, b in r.hyper_map)
+                given = f", hypers=lambda hp: {{{items}}}"
+            w.line(f"rt.Rule({pattern}, SPEC_{n}, init_{n}, step_{n}{given}),  # rule {comment(p.text())}"
+                   + (f" = {comment(r.delegate)}" if r.delegate else ""))
+        w.dedent()
+        w.line("), hypers)")
+        w.dedent()
+
     def optimizer(self) -> None:
         m, w = self.m, self.w
+        if m.rules:
+            self.ruled_optimizer()
+            return
         if m.phases:
             self.phased_optimizer()
             return
@@ -592,6 +619,10 @@ def emit_module(module: ModuleIR, target: Target) -> str:
     w.line("from iterc.runtime import numpy_rt as rt")
     w.line()
     for m in module.methods:
+        for r in getattr(m, "rules", ()):
+            w.line()
+            MethodEmitter(r.method, w, target).emit()
+            w.line()
         w.line()
         MethodEmitter(m, w, target).emit()
         w.line()

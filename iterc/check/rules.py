@@ -1,0 +1,319 @@
+"""Checking an optimizer that holds rules: one update per pattern of the parameter leaf.
+
+`rule for x: real[m, n] as matrix:` (its own states and step), `rule for x: real:`,
+`rule otherwise = adamw(lr=adam_lr)` (a delegation). The method's own members (hypers,
+param, oracles) are checked once; each rule's states and step are checked as a method of
+their own whose param has the rule's pattern as its type (so the pattern's dims are the
+rule's dims); a delegation is the other method, checked in its own file, with its hypers
+given by expressions of ours. Patterns must be reachable (E0223) and disjoint (E0224).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+from ..diagnostics import Diagnostic, Note, error, warning
+from ..syntax import ast
+from ..types import LEAF
+from .methods import MethodChecker
+from .model import CheckedMethod, CheckedRule, Pattern
+from .names import did_you_mean
+
+MODEL_CALLS = ("total", "global_norm")
+
+
+class _Quiet(MethodChecker):
+    """A part of a ruled method: the unused-hyper and unused-oracle warnings are decided
+    for the whole method, after every rule is checked."""
+
+    def warn_unused(self) -> None:
+        hypers, oracles = self.hypers, self.oracles
+        self.hypers, self.oracles = [], []
+        try:
+            super().warn_unused()
+        finally:
+            self.hypers, self.oracles = hypers, oracles
+
+
+def _pattern(r: ast.Rule, report) -> Optional[Pattern]:
+    if r.var is None:
+        return Pattern(None)
+    te = r.type
+    if te.elem.name != "real":
+        report(error("E0226", f"a rule's pattern is a shape of reals, not `{te.elem.name}`", te.elem.span,
+                     hint="write e.g. `rule for x: real[m, n]:`"))
+        return None
+    if te.dims == LEAF:
+        report(error("E0226", "a rule's pattern gives the rank; `[...]` is every leaf", te.span,
+                     hint="write the leaves this rule takes, e.g. `real[m, n]`, or use `rule otherwise`"))
+        return None
+    dims = () if te.dims is None else tuple(int(d.value) if isinstance(d, ast.Num) else d.name for d in te.dims)
+    if r.matrix and len(dims) != 2:
+        report(error("E0226", f"`as matrix` views a leaf as [shape[0], rest], so the pattern must have two dims, "
+                              f"not {len(dims)}", te.span, hint="write `real[m, n] as matrix`"))
+        return None
+    return Pattern(len(dims), dims, r.matrix)
+
+
+def _reachable(p: Pattern, param_shape) -> bool:
+    """Can a leaf of the param's declared type fit the pattern?"""
+    if param_shape == LEAF or p.rank is None:
+        return True
+    if p.matrix:
+        if len(param_shape) < 2:
+            return False
+        d0, want = param_shape[0], p.dims[0]
+        return not (isinstance(d0, int) and isinstance(want, int) and d0 != want)
+    if len(param_shape) != p.rank:
+        return False
+    return all(not (isinstance(a, int) and isinstance(b, int) and a != b) for a, b in zip(param_shape, p.dims))
+
+
+def _covers(p: Pattern, param_shape) -> bool:
+    """Does the pattern take every leaf of the param's declared type (a ranked param)?"""
+    if param_shape == LEAF or p.rank is None:
+        return False
+    if p.matrix:
+        return len(param_shape) >= 2 and not isinstance(p.dims[0], int) and not isinstance(p.dims[1], int)
+    return len(param_shape) == p.rank and all(not isinstance(d, int) or d == s
+                                              for d, s in zip(p.dims, param_shape))
+
+
+def overlap(a: Pattern, b: Pattern) -> bool:
+    """Can one leaf shape fit both patterns?"""
+    if a.rank is None or b.rank is None:
+        return a.rank is None and b.rank is None
+    if a.matrix or b.matrix:
+        ranks_meet = (a.matrix and b.matrix) or (a.matrix and b.rank >= 2) or (b.matrix and a.rank >= 2)
+        if not ranks_meet:
+            return False
+        return not (isinstance(a.dims[0], int) and isinstance(b.dims[0], int) and a.dims[0] != b.dims[0])
+    if a.rank != b.rank:
+        return False
+    return all(not (isinstance(x, int) and isinstance(y, int) and x != y) for x, y in zip(a.dims, b.dims))
+
+
+def _calls_model(stmts) -> Optional[ast.Call]:
+    """The first `total`/`global_norm` call in a block of statements, if any."""
+    todo = list(stmts)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MODEL_CALLS:
+            return node
+        if dataclasses.is_dataclass(node):
+            for f in dataclasses.fields(node):
+                v = getattr(node, f.name)
+                if isinstance(v, tuple):
+                    todo.extend(x for x in v if dataclasses.is_dataclass(x))
+                elif dataclasses.is_dataclass(v) and not isinstance(v, ast.Ident):
+                    todo.append(v)
+    return None
+
+
+def _model_wide(method_members) -> Optional[tuple]:
+    """Where a method's step reads model-wide values (a shared state, a `total`)."""
+    for mb in method_members:
+        if isinstance(mb, ast.State) and mb.shared:
+            return mb.span, "a `shared state`"
+        if isinstance(mb, ast.Step):
+            call = _calls_model(mb.body)
+            if call is not None:
+                return call.span, f"`{call.func.id}`"
+    return None
+
+
+def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
+                resolve: Callable[[str], tuple[Optional[CheckedMethod], Optional[str]]]) -> Optional[CheckedMethod]:
+    report = diags.append
+    rules = [mb for mb in m.members if isinstance(mb, ast.Rule)]
+    head_members = []
+    for mb in m.members:
+        if isinstance(mb, ast.Rule):
+            continue
+        if isinstance(mb, (ast.State, ast.Step)):
+            word = "state" if isinstance(mb, ast.State) else "step"
+            report(error("E0226", f"a method with rules keeps its {word}s inside the rules", mb.span,
+                         notes=[Note("the first rule is here", rules[0].span)],
+                         hint=f"move the `{word}` into a rule, or add `rule otherwise:` around it"))
+            continue
+        head_members.append(mb)
+    step = ast.Step(None, (), m.name.span)
+    head = _Quiet(dataclasses.replace(m, members=tuple(head_members) + (step,)), diags, defs, aliases)
+    checked = head.run()
+    param_decl = next((mb for mb in head_members if isinstance(mb, ast.Param)), None)
+    if checked is None or param_decl is None:
+        return None
+    param = checked.params[0]
+    reads = set(head.x.reads)
+    out: list[CheckedRule] = []
+    seen: list[tuple[Pattern, ast.Rule]] = []
+    for i, r in enumerate(rules, 1):
+        p = _pattern(r, report)
+        if r.var is not None and r.var.name != param.name:
+            report(error("E0226", f"the rule's pattern names `{r.var.name}`, but the param is `{param.name}`",
+                         r.var.span, hint=f"write `rule for {param.name}: ...`"))
+            continue
+        if p is None:
+            continue
+        where = r.type.span if r.type is not None else r.span
+        if not _reachable(p, param.type.shape):
+            report(error("E0223", f"no leaf can match the pattern `{p.text()}`: the param is "
+                                  f"`{param.name}: {param.type}`", where,
+                         notes=[Note("the param is declared here", param_decl.span)],
+                         hint="remove the rule, or change its pattern to a shape of the param"))
+            continue
+        if p.rank is None and any(_covers(q, param.type.shape) for q, _ in seen):
+            first = next(d for q, d in seen if _covers(q, param.type.shape))
+            report(error("E0223", "no leaf is left for `otherwise`: an earlier rule takes every leaf of "
+                                  f"`{param.name}: {param.type}`", r.span,
+                         notes=[Note("this rule takes them all", first.span)], hint="remove `rule otherwise`"))
+            continue
+        clash = next(((q, d) for q, d in seen if overlap(p, q)), None)
+        if clash is not None:
+            q, d = clash
+            report(error("E0224", f"rules `{q.text()}` and `{p.text()}` both match some leaves", where,
+                         notes=[Note("the other rule is here", d.type.span if d.type is not None else d.span)],
+                         hint="make the patterns disjoint: different ranks, different static sizes, or "
+                              "`as matrix` for rank >= 2 and plain patterns for ranks 0 and 1"))
+            continue
+        seen.append((p, r))
+        if r.delegate is not None:
+            rule = _delegation(m, r, p, head, checked, resolve, report)
+            if rule is not None:
+                reads |= {n for n in _names(e for _, e in rule.hyper_map)}
+                out.append(rule)
+            continue
+        steps = [mb for mb in r.members if isinstance(mb, ast.Step)]
+        if not steps:
+            report(error("E0226", "the rule has no `step`", r.span, hint="add `step:` with the rule's update"))
+            continue
+        model = _model_wide(r.members)
+        if model is not None:
+            span, what = model
+            report(error("E0226", f"{what} inside a rule is not supported yet", span,
+                         hint="model-wide values across rules are not built yet; compute them in a method "
+                              "without rules"))
+            continue
+        ptype = r.type
+        sub_param = dataclasses.replace(param_decl, type=ptype)
+        members = [sub_param if mb is param_decl else mb for mb in head_members
+                   if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))] + list(r.members)
+        sub_ast = dataclasses.replace(m, name=ast.Ident(f"{m.name.name}__rule{i}", m.name.span),
+                                      members=tuple(members))
+        sub = _Quiet(sub_ast, diags, defs, aliases)
+        sub_checked = sub.run()
+        reads |= sub.x.reads | sub.x.prev_used
+        if sub_checked is not None:
+            out.append(CheckedRule(p, r, sub_checked))
+    if not rules:
+        return None
+    if any(d.is_error for d in diags):
+        return None
+    for h in checked.hypers:
+        if h.symbol.name not in reads:
+            diags.append(warning("W0002", f"hyper `{h.symbol.name}` is never used", h.decl.name.span,
+                                 hint="remove it, or use it in a rule"))
+    for o in checked.oracles:
+        if o.name not in reads:
+            diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span,
+                                 hint="remove it if no rule needs it"))
+    checked.rules = out
+    checked.states = []
+    return checked
+
+
+def _names(exprs):
+    todo = list(exprs)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif dataclasses.is_dataclass(node) and not isinstance(node, ast.Ident):
+            for f in dataclasses.fields(node):
+                v = getattr(node, f.name)
+                if isinstance(v, tuple):
+                    todo.extend(x for x in v if dataclasses.is_dataclass(x))
+                elif dataclasses.is_dataclass(v):
+                    todo.append(v)
+
+
+def _delegation(m: ast.Method, r: ast.Rule, p: Pattern, head: MethodChecker, checked: CheckedMethod,
+                resolve, report) -> Optional[CheckedRule]:
+    call = r.delegate
+    name = call.func.id
+    if name == m.name.name:
+        report(error("E0225", f"`{name}` cannot hand leaves to itself", call.func.span))
+        return None
+    target, why = resolve(name)
+    if target is None:
+        report(error("E0225", f"unknown method `{name}`", call.func.span,
+                     hint=why or "a rule hands its leaves to a stdlib optimizer or one in this file"))
+        return None
+    if target.kind != "optimizer":
+        report(error("E0225", f"`{name}` is a {target.kind}; a rule hands leaves to an optimizer", call.func.span))
+        return None
+    if target.rules is not None:
+        report(error("E0225", f"`{name}` has rules of its own; a rule cannot hand leaves to it yet",
+                     call.func.span, hint="hand them to a method without rules"))
+        return None
+    model = _model_wide(target.decl.members)
+    if model is not None:
+        report(error("E0225", f"`{name}` reads model-wide values ({model[1]}), which rules do not support yet",
+                     call.func.span))
+        return None
+    for a in call.args:
+        report(error("E0225", "a delegation maps hypers by name", a.span,
+                     hint=f"write `{name}(lr=...)`, naming the hyper of `{name}` each value is for"))
+        return None
+    theirs = {h.symbol.name: h for h in target.hypers}
+    ours = {h.symbol.name for h in checked.hypers}
+    mapping = []
+    ok = True
+    for kw in call.kwargs:
+        key = kw.name.name
+        if key not in theirs:
+            report(error("E0225", f"`{name}` has no hyper `{key}`", kw.name.span,
+                         hint=did_you_mean(key, theirs) or f"its hypers: {', '.join(theirs)}"))
+            ok = False
+            continue
+        t = head.x.check(kw.value)
+        if t is None:
+            ok = False
+            continue
+        bad = next((n for n in _names([kw.value]) if n not in ours), None)
+        if bad is not None:
+            report(error("E0225", f"a delegated hyper is computed from this method's hypers; `{bad}` is not one",
+                         kw.value.span, hint="map hypers to hypers, e.g. `lr=adam_lr`"))
+            ok = False
+            continue
+        want = theirs[key].symbol.type
+        if not t.is_scalar or not (t.elem == want.elem or (want.elem == "real" and t.elem == "int")):
+            report(error("E0225", f"`{key}` of `{name}` is {want}, but `{kw.value.span.text}` is {t}",
+                         kw.value.span))
+            ok = False
+            continue
+        mapping.append((key, kw.value))
+    given = {k for k, _ in mapping}
+    for h in target.hypers:
+        if h.decl.default is None and h.symbol.name not in given:
+            report(error("E0225", f"hyper `{h.symbol.name}` of `{name}` has no default, so the rule must give it",
+                         call.span, hint=f"add `{h.symbol.name}=...` to `{name}(...)`"))
+            ok = False
+    kinds = {o.decl.kind.name for o in checked.oracles}
+    for o in target.oracles:
+        if o.decl.kind.name not in kinds:
+            report(error("E0225", f"`{name}` needs a `{o.decl.kind.name}` oracle, which this method does not have",
+                         call.func.span, hint=f"declare `oracle {o.name} = {o.decl.kind.name}(...)`"))
+            ok = False
+    dshape = target.params[0].type.shape
+    if dshape != LEAF and p.rank is not None and (len(dshape) != p.rank or any(isinstance(d, int) for d in dshape)):
+        report(error("E0225", f"`{name}` updates `{target.params[0].type}` leaves, which the pattern "
+                              f"`{p.text()}` does not promise", call.func.span))
+        ok = False
+    if dshape != LEAF and p.rank is None:
+        report(error("E0225", f"`{name}` updates `{target.params[0].type}` leaves only, but `otherwise` can hand "
+                              "it any leaf", call.func.span))
+        ok = False
+    if not ok:
+        return None
+    return CheckedRule(p, r, target, name, mapping, head.typing)

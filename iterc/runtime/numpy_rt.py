@@ -426,10 +426,11 @@ class RuledOptimizer:
         new_leaves: list = [None] * len(leaves)
         new_records: list = [None] * len(leaves)
         for path, x, rec in zip(paths, leaves, records):
-            k = rec["rule"]
-            if not self.rules[int(k)].pattern.matches(x.shape):
-                raise ValueError(f"{spec.name}: {path} has shape {x.shape}, which rule "
-                                 f"`{self.rules[int(k)].pattern.text()}` (chosen at init) does not take")
+            k, now = int(rec["rule"]), choose_rule(self.rules, x.shape)
+            if now != k:
+                goes = f"rule `{self.rules[now].pattern.text()}`" if now is not None else "no rule"
+                raise ValueError(f"{spec.name}: {path} has shape {x.shape}, which goes to {goes}, but its state "
+                                 f"was made for rule `{self.rules[k].pattern.text()}` at init")
         for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
             idx = [i for i, rec in enumerate(records) if int(rec["rule"]) == k]
             if not idx:

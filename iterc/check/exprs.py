@@ -13,7 +13,7 @@ from ..diagnostics import Diagnostic, Note, error
 from ..syntax import ast
 from ..types import BOOL, INT, LEAF, REAL, Type, shape_str
 from .model import CallInfo, DefExpansion, Symbol, Typing
-from .names import ORACLE_KINDS, did_you_mean, suggest
+from .names import ORACLE_KINDS, did_you_mean, suggest, unknown_function_hint
 
 _KIND_WORDS = {"hyper": "hyper", "param": "parameter", "oracle": "oracle", "state": "state",
                "input": "input", "dim": "dimension", "let": "let binding", "local": "let binding", "var": "loop variable",
@@ -322,7 +322,7 @@ class ExprChecker:
                 return None
             candidates = [n for n, e in REGISTRY.items() if e.callable] + list(self.defs)
             self.report(error("E0116", f"unknown function `{name}`", func.span,
-                              hint=did_you_mean(name, candidates)))
+                              hint=unknown_function_hint(name, candidates)))
             self.visit_args(node)
             return None
         if len(node.args) != len(entry.params):

@@ -48,3 +48,38 @@ def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
 def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
     s = suggest(name, candidates)
     return f"did you mean `{s}`?" if s else None
+
+
+# Names of numpy/torch functions that users reach for, with the iterc way to write them:
+# an unknown function by one of these names gets this hint instead of a guess.
+LOOKALIKES = {
+    "matmul": "write the matrix product as `a @ b`",
+    "mm": "write the matrix product as `a @ b`",
+    "transpose": "write the transpose as `x.T`",
+    "pow": "write powers as `x ^ p`",
+    "power": "write powers as `x ^ p`",
+    "square": "write `x * x` (or `x ^ 2`)",
+    "maximum": "`max(a, b)` is the elementwise maximum",
+    "minimum": "`min(a, b)` is the elementwise minimum",
+    "fabs": "`abs(x)` is the absolute value",
+    "relu": "write `max(x, 0)`",
+    "lerp": "write `a + w * (b - a)`",
+    "rsqrt": "write `1 / sqrt(x)`",
+    "frobenius_norm": "`norm(X)` of a matrix is its Frobenius norm",
+    "l2_norm": "`norm(x)` is the Euclidean norm of a leaf (and `global_norm(x)` over all leaves)",
+    "reshape": "a rule viewed `as matrix` sees rank >= 2 leaves as [shape[0], rest]; "
+               "there is no general reshape",
+    "eigh": "the eigendecomposition is not a builtin in this version",
+    "svd": "the singular value decomposition is not a builtin in this version",
+    "qr": "the QR decomposition is not a builtin in this version",
+    "inv": "matrix inverses are not builtins in this version",
+}
+
+
+def unknown_function_hint(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """A hint for a call of an unknown function: the iterc way for a well-known name, a
+    close builtin or def, else the list of builtins."""
+    close = did_you_mean(name, candidates)
+    if name in ("eigh", "svd", "qr", "inv"):       # a builtin of a near name says more, where there is one
+        return close or LOOKALIKES[name]
+    return LOOKALIKES.get(name) or close

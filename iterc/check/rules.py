@@ -194,7 +194,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
                          hint="model-wide values across rules are not built yet; compute them in a method "
                               "without rules"))
             continue
-        ptype = r.type
+        ptype = r.type if r.type is not None else param_decl.type       # `otherwise`: the param's own type
         sub_param = dataclasses.replace(param_decl, type=ptype)
         members = [sub_param if mb is param_decl else mb for mb in head_members
                    if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))] + list(r.members)
@@ -205,6 +205,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
         reads |= sub.x.reads | sub.x.prev_used
         if sub_checked is not None:
             out.append(CheckedRule(p, r, sub_checked))
+    _explain_other_rules_states(rules, diags)
     if not rules:
         return None
     if any(d.is_error for d in diags):
@@ -220,6 +221,27 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
     checked.rules = out
     checked.states = []
     return checked
+
+
+def _explain_other_rules_states(rules, diags: list[Diagnostic]) -> None:
+    """An undefined name that is a state of a rule: each rule has its own states."""
+    owner: dict[str, ast.Rule] = {}
+    for r in rules:
+        for mb in r.members:
+            if isinstance(mb, ast.State):
+                owner.setdefault(mb.name.name, r)
+    for i, d in enumerate(diags):
+        if d.code != "E0101" or d.span is None or d.hint:
+            continue
+        name = d.span.text
+        r = owner.get(name)
+        if r is None or d.message != f"undefined name `{name}`" or r.span.start <= d.span.start < r.span.end:
+            continue
+        what = "otherwise" if r.var is None else f"for {r.var.name}: ..."
+        state = next(mb for mb in r.members if isinstance(mb, ast.State) and mb.name.name == name)
+        diags[i] = dataclasses.replace(d, notes=d.notes + (Note(f"`{name}` is a state of `rule {what}`", state.span),),
+                                       hint="each rule has its own states, for the leaves it takes; declare one "
+                                            "in this rule if it needs one")
 
 
 def _names(exprs):

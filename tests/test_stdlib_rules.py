@@ -202,3 +202,111 @@ def test_no_rule_for_a_leaf_is_an_error_naming_it(tmp_path):
     opt = iterc.load(path).numpy()
     with pytest.raises(ValueError, match=r"no rule takes params\['s'\] with shape \(\)"):
         opt.init({"w": np.ones((2, 2)), "s": np.float64(1.0)})
+
+
+# ---------------------------------------------------------------- adafactor
+
+AF_SHAPES = [(), (5,), (4, 6), (7, 3), (2, 3, 4), (1,)]
+
+
+@pytest.fixture
+def torch_float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _run(name, hypers, params, noises):
+    opt = iterc.load(name).numpy(**hypers)
+    state = opt.init(params)
+    x = params
+    for noise in noises:
+        x, state = opt.step(x, state, gradient(x, noise))
+    return x, state
+
+
+AF_TORCH = [
+    (dict(), dict()),
+    (dict(lr=0.05, beta2_decay=-0.5, d=2.0, weight_decay=0.1, eps1=1e-10, eps2=1e-2),
+     dict(lr=0.05, beta2_decay=-0.5, d=2.0, weight_decay=0.1, eps=(1e-10, 1e-2))),
+    (dict(lr=0.3), dict(lr=0.3)),          # the relative step 1/sqrt(t) caps lr from step 12 on
+]
+
+
+@pytest.mark.parametrize("ours,theirs", AF_TORCH, ids=["defaults", "hypers", "relative_cap"])
+def test_adafactor_matches_torch(ours, theirs, torch_float64):
+    """Factored moments for the 2-d leaves (tall and wide) and the 3-d leaf (batched over its
+    first axis, as torch does), full moments for the 0-d and 1-d ones; 100 steps, rtol 1e-5."""
+    from reference import run_torch
+    params, noises = problem(21, 100, AF_SHAPES)
+    x, state = _run("adafactor", ours, params, noises)
+    ref = run_torch(lambda ps: torch.optim.Adafactor(ps, **theirs), params, noises)
+    for k in params:
+        np.testing.assert_allclose(x[k], ref[k], rtol=1e-5, atol=1e-12, err_msg=k)
+    kept = {k: sorted(n for n in rec if n != "rule") for k, rec in state["leaves"].items()}
+    assert kept == {"p0": ["v"], "p1": ["v"], "p2": ["col", "row"], "p3": ["col", "row"], "p4": ["col", "row"],
+                    "p5": ["v"]}
+    assert state["leaves"]["p2"]["row"].shape == (4,) and state["leaves"]["p4"]["col"].shape == (2, 4)
+
+
+def test_adafactor_defaults_are_torchs():
+    sig = inspect.signature(torch.optim.Adafactor).parameters
+    hp = iterc.load("adafactor").numpy().hypers
+    assert hp.lr == sig["lr"].default and hp.beta2_decay == sig["beta2_decay"].default
+    assert hp.d == sig["d"].default and hp.weight_decay == sig["weight_decay"].default
+    eps1, eps2 = sig["eps"].default
+    assert eps1 is None and hp.eps1 == np.finfo(np.float64).eps and hp.eps2 == eps2
+    assert hp.relative_step and hp.scale_parameter and hp.eps_sq == 0
+
+
+def _optax_adafactor(lr, relative_step=True, **kw):
+    import jax.numpy as jnp
+    import optax
+    rate = (lambda count: jnp.minimum(lr, 1 / jnp.sqrt(count + 1.0))) if relative_step else lr
+    return optax.adafactor(learning_rate=rate, min_dim_size_to_factor=1, decay_rate=0.8, **kw)
+
+
+AF_OPTAX = [
+    (dict(eps1=0.0, eps_sq=1e-30), dict(lr=1e-2)),
+    (dict(lr=0.05, eps1=0.0, eps_sq=1e-30, relative_step=False, weight_decay=0.2, d=2.0),
+     dict(lr=0.05, relative_step=False, weight_decay_rate=0.05 * 0.2, clipping_threshold=2.0)),
+    (dict(lr=0.02, eps1=0.0, eps_sq=1e-20, scale_parameter=False),
+     dict(lr=0.02, multiply_by_parameter_scale=False, eps=1e-20)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", AF_OPTAX, ids=["relative", "constant_lr_decay", "no_param_scale"])
+def test_adafactor_matches_optax(ours, theirs):
+    """optax.adafactor with torch's choices made explicit: factor every matrix
+    (min_dim_size_to_factor=1), the relative step min(lr, 1/sqrt(t)) as its learning-rate
+    schedule, and our `eps_sq` for its epsilon (with eps1 = 0, since optax has no floor).
+    optax computes the decay 1 - t^-0.8 in float32 (`_decay_rate_pow`), so the weight of the
+    new g^2, t^-0.8 = 1 - decay, carries an error of about 6e-8 / t^-0.8 (2e-6 relative at
+    t = 100): entries of the iterates drift by up to 1e-5 of the leaf's scale, which is the
+    tolerance here (rtol 1e-5 and atol 1e-5 times the leaf's largest entry)."""
+    pytest.importorskip("optax")
+    from reference import run_optax
+    params, noises = problem(22, 100, AF_SHAPES)
+    x, _ = _run("adafactor", ours, params, noises)
+    ref = run_optax(_optax_adafactor(**theirs), params, noises)
+    for k in params:
+        np.testing.assert_allclose(x[k], ref[k], rtol=1e-5, atol=1e-5 * np.abs(ref[k]).max(), err_msg=k)
+
+
+def test_adafactor_rank_four_is_unfactored():
+    """Leaves of rank 4 keep the full second moment (torch factors their last two axes):
+    the documented difference, checked against Adafactor's unfactored update by hand."""
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(2, 2, 3, 2))
+    noises = [{"w": rng.normal(size=w.shape)} for _ in range(5)]
+    x, state = _run("adafactor", dict(lr=0.05), {"w": w}, noises)
+    assert set(state["leaves"]["w"]) == {"rule", "v"} and state["leaves"]["w"]["v"].shape == w.shape
+    p, v = w.copy(), np.zeros_like(w)
+    for t, noise in enumerate(noises, start=1):
+        g = noise["w"] + p
+        alpha = min(0.05, 1 / np.sqrt(t)) * max(1e-3, np.sqrt(np.mean(p * p)))
+        v = v + t ** -0.8 * (g * g - v)
+        u = g / np.sqrt(np.maximum(v, np.finfo(float).eps ** 2))
+        p = p - alpha * u / max(1.0, np.sqrt(np.mean(u * u)))
+    np.testing.assert_allclose(x["w"], p, rtol=1e-12)

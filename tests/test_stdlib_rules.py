@@ -310,3 +310,62 @@ def test_adafactor_rank_four_is_unfactored():
         u = g / np.sqrt(np.maximum(v, np.finfo(float).eps ** 2))
         p = p - alpha * u / max(1.0, np.sqrt(np.mean(u * u)))
     np.testing.assert_allclose(x["w"], p, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- model-wide values across rules
+
+CLIPPED = """
+optimizer clipped:
+    hyper lr: real = 0.1 where lr > 0
+    hyper max_norm: real = 1 where max_norm > 0
+    param x: real[...]
+    oracle g = grad(x)
+
+    step:
+        let gn = global_norm(g)
+        let scale = min(1, max_norm / (gn + 1e-12))
+
+    rule for x: real[m, n] as matrix:
+        state B: real[m, n] = 0
+        step:
+            B <- 0.9 * B + scale * g
+            x <- x - lr * B / sqrt(n)
+
+    rule otherwise:
+        step:
+            x <- x - lr * scale * g
+"""
+
+
+def test_a_global_norm_before_the_rules_adds_up_the_leaves_of_every_rule(tmp_path):
+    """The step before the rules runs on every leaf (its `global_norm` is over the matrix
+    leaves and the others together) and each rule reads its model-wide lets; checked by
+    hand against the clipped-gradient updates, over steps where clipping is and is not
+    active (max_norm between the norms seen), and with a per-step override of max_norm."""
+    path = tmp_path / "clipped.iter"
+    path.write_text(CLIPPED)
+    opt = iterc.load(path).numpy(lr=0.05, max_norm=12.0)
+    params, noises = problem(31, 30, SHAPES)
+    state = opt.init(params)
+    assert set(state["leaves"]["p2"]) == {"rule", "B"} and set(state["leaves"]["p0"]) == {"rule"}
+    x = params
+    ref = {k: np.array(v, dtype=float) for k, v in params.items()}
+    B = {k: np.zeros((np.shape(v)[0], int(np.prod(np.shape(v)[1:])))) for k, v in params.items() if k in MATRIX}
+    scales = []
+    for t, noise in enumerate(noises, start=1):
+        max_norm = 12.0 if t % 3 else 6.0
+        x, state = opt.step(x, state, gradient(x, noise), **({} if t % 3 else {"max_norm": 6.0}))
+        g = gradient(ref, noise)
+        gn = np.sqrt(sum(np.sum(v * v) for v in g.values()))
+        scale = min(1.0, max_norm / (gn + 1e-12))
+        scales.append(scale)
+        for k in ref:
+            if k in MATRIX:
+                shape = ref[k].shape
+                B[k] = 0.9 * B[k] + scale * g[k].reshape(B[k].shape)
+                ref[k] = (ref[k].reshape(B[k].shape) - 0.05 * B[k] / np.sqrt(B[k].shape[1])).reshape(shape)
+            else:
+                ref[k] = ref[k] - 0.05 * scale * g[k]
+    assert min(scales) < 1 and max(scales) == 1                 # clipping both active and not
+    for k in params:
+        np.testing.assert_allclose(x[k], ref[k], rtol=1e-12, atol=1e-14, err_msg=k)

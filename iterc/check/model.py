@@ -91,6 +91,8 @@ class CheckedMethod:
     typing: Typing
     symbols: dict[str, Symbol]
     rules: Optional[list["CheckedRule"]] = None   # a method with rules: its per-leaf-shape updates
+    before: Optional["CheckedMethod"] = None      # ... and its step before the rules: model-wide lets,
+                                                  # written as shared states, read by the rules as hypers
 
     @property
     def summary(self) -> str:

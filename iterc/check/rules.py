@@ -127,22 +127,46 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
     report = diags.append
     rules = [mb for mb in m.members if isinstance(mb, ast.Rule)]
     head_members = []
+    before: Optional[ast.Step] = None
     for mb in m.members:
         if isinstance(mb, ast.Rule):
             continue
-        if isinstance(mb, (ast.State, ast.Step)):
-            word = "state" if isinstance(mb, ast.State) else "step"
-            report(error("E0226", f"a method with rules keeps its {word}s inside the rules", mb.span,
+        if isinstance(mb, ast.State):
+            report(error("E0226", "a method with rules keeps its states inside the rules", mb.span,
                          notes=[Note("the first rule is here", rules[0].span)],
-                         hint=f"move the `{word}` into a rule, or add `rule otherwise:` around it"))
+                         hint="move the `state` into the rule that uses it: each rule has its own states"))
+            continue
+        if isinstance(mb, ast.Step):
+            if before is not None:
+                report(error("E0102", "a method has one `step` block", mb.span,
+                             notes=[Note("the first step is here", before.span)]))
+                continue
+            before = mb
+            bad = next((st for st in mb.body if not isinstance(st, ast.Let)), None)
+            if bad is not None:
+                report(error("E0226", "the step of a method with rules runs before the rules, and only "
+                                      "computes `let`s for them", bad.span,
+                             notes=[Note("the first rule is here", rules[0].span)],
+                             hint="update the param and states inside the rules; here, compute model-wide "
+                                  "values such as `let gn = global_norm(g)`"))
+                before = ast.Step(mb.counter, (), mb.span)
             continue
         head_members.append(mb)
-    step = ast.Step(None, (), m.name.span)
+    step = before if before is not None else ast.Step(None, (), m.name.span)
     head = _Quiet(dataclasses.replace(m, members=tuple(head_members) + (step,)), diags, defs, aliases)
     checked = head.run()
     param_decl = next((mb for mb in head_members if isinstance(mb, ast.Param)), None)
     if checked is None or param_decl is None:
         return None
+    # the values the rules see: the real scalars of the step before them that are one value for
+    # the model (a `total`, a `global_norm`, hypers and `t`), passed to each rule as a hyper
+    exports = [sym for sym in head.bound_lets if sym.leaf is None and sym.type is not None
+               and sym.type.shape == () and sym.type.elem == "real"]
+    exported = {sym.name: sym for sym in exports}
+    spans = {(sym.decl.name.span.start, sym.decl.name.span.end) for sym in exports}
+    diags[:] = [d for d in diags if not (d.code == "W0006" and d.span is not None
+                                         and (d.span.start, d.span.end) in spans)]   # the rules decide
+    per_leaf = {sym.name: sym for sym in head.bound_lets if sym.name not in exported}
     param = checked.params[0]
     reads = set(head.x.reads)
     out: list[CheckedRule] = []
@@ -191,13 +215,16 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
         if model is not None:
             span, what = model
             report(error("E0226", f"{what} inside a rule is not supported yet", span,
-                         hint="model-wide values across rules are not built yet; compute them in a method "
-                              "without rules"))
+                         hint="compute model-wide values in the method's `step:` before the rules (e.g. "
+                              "`let gn = global_norm(g)`, over the leaves of every rule); each rule reads "
+                              "its real scalar lets"))
             continue
         ptype = r.type if r.type is not None else param_decl.type       # `otherwise`: the param's own type
         sub_param = dataclasses.replace(param_decl, type=ptype)
         members = [sub_param if mb is param_decl else mb for mb in head_members
-                   if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))] + list(r.members)
+                   if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))]
+        members[:0] = [_export_hyper(sym) for sym in exports]
+        members += list(r.members)
         sub_ast = dataclasses.replace(m, name=ast.Ident(f"{m.name.name}__rule{i}", m.name.span),
                                       members=tuple(members))
         sub = _Quiet(sub_ast, diags, defs, aliases)
@@ -206,6 +233,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
         if sub_checked is not None:
             out.append(CheckedRule(p, r, sub_checked))
     _explain_other_rules_states(rules, diags)
+    _explain_per_leaf_lets(per_leaf, diags, before)
     if not rules:
         return None
     if any(d.is_error for d in diags):
@@ -218,9 +246,58 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
         if o.name not in reads:
             diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span,
                                  hint="remove it if no rule needs it"))
+    for sym in exports:
+        if sym.name not in reads:
+            diags.append(warning("W0006", f"`{sym.name}` is computed but never used", sym.decl.name.span,
+                                 hint="remove the `let`, or use it in a rule"))
     checked.rules = out
     checked.states = []
+    if exports:
+        checked.before = _before_method(m, head_members, before, exported, defs, aliases)
     return checked
+
+
+def _export_hyper(sym) -> ast.Hyper:
+    """A model-wide `let` of the step before the rules, as a rule sees it: a real hyper
+    that the runtime sets on every step."""
+    name = sym.decl.name
+    real = ast.TypeExpr(ast.Ident("real", name.span), None, name.span)
+    return ast.Hyper(name, real, None, ast.Num(0.0, False, name.span), (), sym.decl.span)
+
+
+def _before_method(m: ast.Method, head_members, before: ast.Step, exported, defs, aliases) -> Optional[CheckedMethod]:
+    """The step before the rules as a method of its own, whose model-wide lets are shared
+    states (one value for the model, which its phased step returns)."""
+    states, body = [], []
+    for st in before.body:
+        if st.name.name in exported:
+            real = ast.TypeExpr(ast.Ident("real", st.name.span), None, st.name.span)
+            states.append(ast.State(st.name, real, None, ast.Num(0.0, False, st.name.span), st.span, shared=True))
+            body.append(ast.Assign(st.name, st.value, st.span))
+        else:
+            body.append(st)
+    members = [mb for mb in head_members if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))] + states + \
+        [ast.Step(before.counter, tuple(body), before.span)]
+    sub = dataclasses.replace(m, name=ast.Ident(f"{m.name.name}__before", m.name.span), members=tuple(members))
+    scratch: list[Diagnostic] = []
+    return _Quiet(sub, scratch, defs, aliases).run()
+
+
+def _explain_per_leaf_lets(per_leaf, diags: list[Diagnostic], before) -> None:
+    """An undefined name in a rule that is a per-leaf `let` of the step before the rules."""
+    if before is None:
+        return
+    for i, d in enumerate(diags):
+        if d.code != "E0101" or d.span is None or d.hint or before.span.start <= d.span.start < before.span.end:
+            continue
+        sym = per_leaf.get(d.span.text)
+        if sym is None or d.message != f"undefined name `{sym.name}`":
+            continue
+        why = "a scalar real" if sym.leaf is None else "one value for the model"
+        diags[i] = dataclasses.replace(
+            d, notes=d.notes + (Note(f"`{sym.name}` is computed before the rules here", sym.decl.span),),
+            hint=f"rules see the step's lets that are {why} (such as a `global_norm`); per-leaf values "
+                 "are computed inside each rule")
 
 
 def _explain_other_rules_states(rules, diags: list[Diagnostic]) -> None:

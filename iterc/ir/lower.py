@@ -546,7 +546,8 @@ def lower_method(method: CheckedMethod):
         inner = dataclasses.replace(inner, name=f"{method.name}__{inner.name}")
         mapping = tuple((key, lowerer.expression_block(expr, r.typing)) for key, expr in r.hyper_map)
         rules.append(RuleIR(pattern, inner, r.delegate, mapping))
-    return dataclasses.replace(m, rules=tuple(rules))
+    before = lower_method(method.before) if method.before is not None else None
+    return dataclasses.replace(m, rules=tuple(rules), before=before)
 
 
 def lower_module(module: CheckedModule) -> ModuleIR:

@@ -291,6 +291,8 @@ class OptimizerIR:
     cite: Optional[str] = None
     phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
     rules: tuple[RuleIR, ...] = ()     # a method with rules: each leaf goes to one (body: the param unchanged)
+    before: Optional["OptimizerIR"] = None   # its step before the rules: a phased method whose shared
+                                             # states are the model-wide values the rules read as hypers
     kind = "optimizer"
 
 

@@ -83,6 +83,9 @@ def method_text(m, hypers: bool = True) -> str:
         for name, block in m.live:
             out.append(f"  live %{name} when {{{_expr_block(block)}}}")
         if m.rules:
+            if m.before is not None:
+                out.append(f"  before the rules:")
+                out.extend("    " + line for line in method_text(m.before, False).split("\n"))
             for r in m.rules:
                 if r.delegate is not None:
                     given = ", ".join(f"{k} = {{{_expr_block(b)}}}" for k, b in r.hyper_map)

@@ -351,7 +351,7 @@ class RuledOptimizer:
     on `adam_lr` reaches the delegate's `lr`).
     """
 
-    def __init__(self, spec: Spec, rules, hypers: dict[str, Any]):
+    def __init__(self, spec: Spec, rules, hypers: dict[str, Any], before=None):
         self.spec = spec
         self.rules = tuple(rules)
         hypers = dict(hypers)
@@ -360,6 +360,23 @@ class RuledOptimizer:
         self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
         self.inner = [Optimizer(r.spec, r.init, r.step, {**self._given(r, self.hypers), "maximize": self.maximize})
                       for r in self.rules]
+        self.before = None
+        if before is not None:                      # the step before the rules: model-wide values for them
+            bspec, binit, bstep, bshared = before
+            self.before = Optimizer(bspec, binit, bstep, {**self.hypers.as_dict(), "maximize": self.maximize},
+                                    init_shared=bshared)
+
+    def _exports(self, params, grads, hp: Hypers, t: int, oracles: dict) -> dict:
+        """Run the step before the rules on every leaf: its shared states are the model-wide
+        values (a `global_norm` over the leaves of all rules) that the rules read as hypers."""
+        if self.before is None:
+            return {}
+        spec = self.before.spec
+        state = {"t": t, **{s.name: 0.0 for s in spec.states}}
+        real = {h.name: getattr(hp, h.name) for h in spec.hypers if not h.static}
+        extra = {o.name: oracles[o.name] for o in spec.oracles if o.name in oracles}
+        _, out = self.before.step(params, state, grads, **real, **extra)
+        return {s.name: out[s.name] for s in spec.states}
 
     def __repr__(self) -> str:
         return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
@@ -412,6 +429,7 @@ class RuledOptimizer:
         hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
         leaves, structure, paths = self._leaves(params)
         records = structure.flatten_up_to(state["leaves"])
+        exports = self._exports(params, grads, hp, int(state["t"]), kwargs)
         oracles = {}
         for o in spec.oracles:
             value = grads if o.kind == "grad" and o.name not in kwargs else kwargs.get(o.name)
@@ -450,7 +468,7 @@ class RuledOptimizer:
                             raise ValueError(f"{spec.name}: oracle of kind `{o.kind}` at {paths[i]} has shape "
                                              f"{value[i].shape}, but the parameter has shape {leaves[i].shape}")
                     sub_oracles[o.name] = [value[i].reshape(v) for i, v in zip(idx, views)]
-            given = self._given(rule, hp)
+            given = {**self._given(rule, hp), **(exports if rule.hypers is None else {})}
             real = {h.name: given[h.name] for h in inner.spec.hypers if not h.static and h.name in given}
             grad = next((o.name for o in inner.spec.oracles if o.kind == "grad"), None)
             gs = sub_oracles.pop(grad) if grad is not None else None

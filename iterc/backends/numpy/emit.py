@@ -294,7 +294,11 @@ class MethodEmitter:
             w.line(f"rt.Rule({pattern}, SPEC_{n}, init_{n}, step_{n}{given}),  # rule {comment(p.text())}"
                    + (f" = {comment(r.delegate)}" if r.delegate else ""))
         w.dedent()
-        w.line("), hypers)")
+        if m.before is not None:
+            b = m.before.name
+            w.line(f"), hypers, before=(SPEC_{b}, init_{b}, step_{b}, init_shared_{b}))")
+        else:
+            w.line("), hypers)")
         w.dedent()
 
     def optimizer(self) -> None:
@@ -619,6 +623,10 @@ def emit_module(module: ModuleIR, target: Target) -> str:
     w.line("from iterc.runtime import numpy_rt as rt")
     w.line()
     for m in module.methods:
+        if getattr(m, "before", None) is not None:
+            w.line()
+            MethodEmitter(m.before, w, target).emit()
+            w.line()
         for r in getattr(m, "rules", ()):
             w.line()
             MethodEmitter(r.method, w, target).emit()

@@ -15,7 +15,7 @@ import optree
 
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Slot, Spec, bind_dims
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, choose_rule
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule", "Pattern",
            "choose_rule", "Solver", "Solution", "SolveInfo",
@@ -289,34 +289,6 @@ class Optimizer:
 # ---------------------------------------------------------------- optimizers with rules
 
 @dataclass(frozen=True)
-class Pattern:
-    """Which leaves a rule takes: rank `rank` exactly (static dims equal), or with
-    `matrix` rank >= 2, viewed as [shape[0], prod(rest)]; `rank` None: `otherwise`."""
-    rank: Optional[int]
-    dims: tuple = ()
-    matrix: bool = False
-
-    def view(self, shape: tuple) -> tuple:
-        """The shape the rule's step sees for a leaf of `shape`."""
-        if self.matrix:
-            return (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
-        return tuple(shape)
-
-    def matches(self, shape: tuple) -> bool:
-        if self.rank is None:
-            return True
-        if self.matrix and len(shape) < 2 or not self.matrix and len(shape) != self.rank:
-            return False
-        return all(not isinstance(d, int) or d == n for d, n in zip(self.dims, self.view(shape)))
-
-    def text(self) -> str:
-        if self.rank is None:
-            return "otherwise"
-        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
-        return shape + (" as matrix" if self.matrix else "")
-
-
-@dataclass(frozen=True)
 class Rule:
     """One rule: its pattern, and the generated optimizer (spec, per-leaf init and step)
     for its leaves; `hypers` maps the outer hypers to a delegate's (None: the same hypers)."""
@@ -325,18 +297,6 @@ class Rule:
     init: Callable
     step: Callable
     hypers: Optional[Callable[[Hypers], dict]] = None
-
-
-def choose_rule(rules, shape: tuple) -> Optional[int]:
-    """The rule a leaf of `shape` goes to: the one whose pattern it fits (patterns are
-    disjoint), else `otherwise`, else None. A pure function of the shape."""
-    fallback = None
-    for i, r in enumerate(rules):
-        if r.pattern.rank is None:
-            fallback = i
-        elif r.pattern.matches(shape):
-            return i
-    return fallback
 
 
 class RuledOptimizer:

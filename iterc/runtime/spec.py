@@ -10,6 +10,7 @@ solver's outputs, the `every k` periods to validate, and whether an optimizer's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any, Callable, Optional
 
 from .hypers import Condition, Hyper, Hypers
@@ -88,3 +89,43 @@ def bind_dims(spec: Spec, values: dict[str, Any], what: str = "input") -> dict[s
                 dims.setdefault(d, n)
                 source.setdefault(d, name)
     return dims
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Which leaves a rule takes: rank `rank` exactly (static dims equal), or with
+    `matrix` rank >= 2, viewed as [shape[0], prod(rest)]; `rank` None: `otherwise`."""
+    rank: Optional[int]
+    dims: tuple = ()
+    matrix: bool = False
+
+    def view(self, shape: tuple) -> tuple:
+        """The shape the rule's step sees for a leaf of `shape`."""
+        if self.matrix:
+            return (shape[0], math.prod(shape[1:]))
+        return tuple(shape)
+
+    def matches(self, shape: tuple) -> bool:
+        if self.rank is None:
+            return True
+        if self.matrix and len(shape) < 2 or not self.matrix and len(shape) != self.rank:
+            return False
+        return all(not isinstance(d, int) or d == n for d, n in zip(self.dims, self.view(shape)))
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+def choose_rule(rules, shape: tuple) -> Optional[int]:
+    """The rule a leaf of `shape` goes to: the one whose pattern it fits (patterns are
+    disjoint), else `otherwise`, else None. A pure function of the shape."""
+    fallback = None
+    for i, r in enumerate(rules):
+        if r.pattern.rank is None:
+            fallback = i
+        elif r.pattern.matches(shape):
+            return i
+    return fallback

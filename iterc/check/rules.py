@@ -9,7 +9,6 @@ given by expressions of ours. Patterns must be reachable (E0223) and disjoint (E
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, Optional
 
 from ..diagnostics import Diagnostic, Note, error, warning
@@ -93,21 +92,37 @@ def overlap(a: Pattern, b: Pattern) -> bool:
     return all(not (isinstance(x, int) and isinstance(y, int) and x != y) for x, y in zip(a.dims, b.dims))
 
 
-def _calls_model(stmts) -> Optional[ast.Call]:
-    """The first `total`/`global_norm` call in a block of statements, if any."""
-    todo = list(stmts)
+def _children(node):
+    """The AST nodes directly inside `node` (its fields that are nodes, or tuples of them)."""
+    for name in getattr(type(node), "__slots__", ()):
+        v = getattr(node, name, None)
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if hasattr(type(x), "__slots__") and hasattr(x, "span") and not isinstance(x, ast.Ident):
+                yield x
+
+
+def _walk(nodes):
+    todo = list(nodes)
     while todo:
         node = todo.pop()
+        yield node
+        todo.extend(_children(node))
+
+
+def _calls_model(stmts) -> Optional[ast.Call]:
+    """The first `total`/`global_norm` call in a block of statements, if any."""
+    for node in _walk(stmts):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MODEL_CALLS:
             return node
-        if dataclasses.is_dataclass(node):
-            for f in dataclasses.fields(node):
-                v = getattr(node, f.name)
-                if isinstance(v, tuple):
-                    todo.extend(x for x in v if dataclasses.is_dataclass(x))
-                elif dataclasses.is_dataclass(v) and not isinstance(v, ast.Ident):
-                    todo.append(v)
     return None
+
+
+def _method(m: ast.Method, name: str, members) -> ast.Method:
+    return ast.Method(m.kind, ast.Ident(name, m.name.span), m.doc, tuple(members), m.span)
+
+
+def _with(d: Diagnostic, note: Note, hint: str) -> Diagnostic:
+    return Diagnostic(d.code, d.severity, d.message, d.span, hint, tuple(d.notes) + (note,), d.label)
 
 
 def _model_wide(method_members) -> Optional[tuple]:
@@ -153,7 +168,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
             continue
         head_members.append(mb)
     step = before if before is not None else ast.Step(None, (), m.name.span)
-    head = _Quiet(dataclasses.replace(m, members=tuple(head_members) + (step,)), diags, defs, aliases)
+    head = _Quiet(_method(m, m.name.name, tuple(head_members) + (step,)), diags, defs, aliases)
     checked = head.run()
     param_decl = next((mb for mb in head_members if isinstance(mb, ast.Param)), None)
     if checked is None or param_decl is None:
@@ -220,13 +235,12 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
                               "its real scalar lets"))
             continue
         ptype = r.type if r.type is not None else param_decl.type       # `otherwise`: the param's own type
-        sub_param = dataclasses.replace(param_decl, type=ptype)
+        sub_param = ast.Param(param_decl.name, ptype, param_decl.domain, param_decl.span)
         members = [sub_param if mb is param_decl else mb for mb in head_members
                    if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))]
         members[:0] = [_export_hyper(sym) for sym in exports]
         members += list(r.members)
-        sub_ast = dataclasses.replace(m, name=ast.Ident(f"{m.name.name}__rule{i}", m.name.span),
-                                      members=tuple(members))
+        sub_ast = _method(m, f"{m.name.name}__rule{i}", members)
         sub = _Quiet(sub_ast, diags, defs, aliases)
         sub_checked = sub.run()
         reads |= sub.x.reads | sub.x.prev_used
@@ -278,7 +292,7 @@ def _before_method(m: ast.Method, head_members, before: ast.Step, exported, defs
             body.append(st)
     members = [mb for mb in head_members if isinstance(mb, (ast.Hyper, ast.Param, ast.Oracle))] + states + \
         [ast.Step(before.counter, tuple(body), before.span)]
-    sub = dataclasses.replace(m, name=ast.Ident(f"{m.name.name}__before", m.name.span), members=tuple(members))
+    sub = _method(m, f"{m.name.name}__before", members)
     scratch: list[Diagnostic] = []
     return _Quiet(sub, scratch, defs, aliases).run()
 
@@ -294,10 +308,9 @@ def _explain_per_leaf_lets(per_leaf, diags: list[Diagnostic], before) -> None:
         if sym is None or d.message != f"undefined name `{sym.name}`":
             continue
         why = "a scalar real" if sym.leaf is None else "one value for the model"
-        diags[i] = dataclasses.replace(
-            d, notes=d.notes + (Note(f"`{sym.name}` is computed before the rules here", sym.decl.span),),
-            hint=f"rules see the step's lets that are {why} (such as a `global_norm`); per-leaf values "
-                 "are computed inside each rule")
+        diags[i] = _with(d, Note(f"`{sym.name}` is computed before the rules here", sym.decl.span),
+                         f"rules see the step's lets that are {why} (such as a `global_norm`); per-leaf values "
+                         "are computed inside each rule")
 
 
 def _explain_other_rules_states(rules, diags: list[Diagnostic]) -> None:
@@ -316,24 +329,15 @@ def _explain_other_rules_states(rules, diags: list[Diagnostic]) -> None:
             continue
         what = "otherwise" if r.var is None else f"for {r.var.name}: ..."
         state = next(mb for mb in r.members if isinstance(mb, ast.State) and mb.name.name == name)
-        diags[i] = dataclasses.replace(d, notes=d.notes + (Note(f"`{name}` is a state of `rule {what}`", state.span),),
-                                       hint="each rule has its own states, for the leaves it takes; declare one "
-                                            "in this rule if it needs one")
+        diags[i] = _with(d, Note(f"`{name}` is a state of `rule {what}`", state.span),
+                         "each rule has its own states, for the leaves it takes; declare one in this rule if it "
+                         "needs one")
 
 
 def _names(exprs):
-    todo = list(exprs)
-    while todo:
-        node = todo.pop()
+    for node in _walk(exprs):
         if isinstance(node, ast.Name):
             yield node.id
-        elif dataclasses.is_dataclass(node) and not isinstance(node, ast.Ident):
-            for f in dataclasses.fields(node):
-                v = getattr(node, f.name)
-                if isinstance(v, tuple):
-                    todo.extend(x for x in v if dataclasses.is_dataclass(x))
-                elif dataclasses.is_dataclass(v):
-                    todo.append(v)
 
 
 def _delegation(m: ast.Method, r: ast.Rule, p: Pattern, head: MethodChecker, checked: CheckedMethod,

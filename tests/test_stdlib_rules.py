@@ -369,3 +369,45 @@ def test_a_global_norm_before_the_rules_adds_up_the_leaves_of_every_rule(tmp_pat
     assert min(scales) < 1 and max(scales) == 1                 # clipping both active and not
     for k in params:
         np.testing.assert_allclose(x[k], ref[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+# ---------------------------------------------------------------- patterns
+
+def test_overlap_agrees_with_matching_on_every_small_shape():
+    """The checker's E0224 test (`overlap`) says two patterns overlap exactly when some leaf
+    shape fits both by the runtime's matching (and the IR's), over every shape of rank <= 4
+    with sizes 1, 2, 3, 6: plain patterns of rank 0..3 with static sizes 1..3 and names that may
+    repeat (`real[n, n]`), and `as matrix` patterns whose width may be a product (6).
+    Against a plain pattern that repeats a name, `as matrix` is allowed to be conservative."""
+    import itertools
+
+    from iterc.check.model import Pattern as CheckPattern
+    from iterc.check.rules import overlap
+    from iterc.ir.nodes import LeafPattern
+    from iterc.runtime.spec import Pattern as RtPattern
+
+    patterns = [(None, (), False)]
+    for rank in range(4):
+        for dims in itertools.product(["a", "b", 1, 3], repeat=rank):
+            patterns.append((rank, dims, False))
+    for dims in itertools.product(["a", 2, 3, 6], ["b", 2, 3, 6]):
+        patterns.append((2, dims, True))
+    shapes = [s for r in range(5) for s in itertools.product([1, 2, 3, 6], repeat=r)]
+    fits = {}
+    for p in patterns:
+        rt, ir = RtPattern(*p), LeafPattern(*p)
+        fits[p] = {s for s in shapes if rt.matches(s)}
+        assert fits[p] == {s for s in shapes if ir.matches(s)}
+    assert (2, 2) in fits[(2, ("a", "a"), False)] and (2, 3) not in fits[(2, ("a", "a"), False)]
+    checked = 0
+    for p, q in itertools.combinations(patterns[1:], 2):
+        both = bool(fits[p] & fits[q])
+        says = overlap(CheckPattern(*p), CheckPattern(*q))
+        repeats = any(not m and len(set(d for d in dims if isinstance(d, str))) <
+                      len([d for d in dims if isinstance(d, str)]) for _, dims, m in (p, q))
+        if (p[2] or q[2]) and repeats:
+            assert says or not both, (p, q)           # conservative: never misses an overlap
+            continue
+        assert says == both, (p, q)
+        checked += 1
+    assert checked > 4000

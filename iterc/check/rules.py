@@ -78,18 +78,60 @@ def _covers(p: Pattern, param_shape) -> bool:
                                               for d, s in zip(p.dims, param_shape))
 
 
+def _static(d) -> bool:
+    return isinstance(d, int)
+
+
+def _unify(a: tuple, b: tuple) -> bool:
+    """Can one shape fit both dim lists (same length)? A name stands for one size wherever it
+    appears in its pattern; static sizes must agree."""
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for i, (x, y) in enumerate(zip(a, b)):
+        for d, side in ((x, "a"), (y, "b")):
+            key = d if _static(d) else (side, d)
+            parent.setdefault(key, key)
+            parent.setdefault(("axis", i), ("axis", i))
+            ra, rb = find(key), find(("axis", i))
+            if ra != rb:
+                if _static(rb):
+                    ra, rb = rb, ra
+                parent[rb] = ra
+    roots: dict = {}
+    for key in list(parent):
+        r = find(key)
+        if _static(key):
+            if roots.setdefault(r, key) != key:
+                return False
+    return True
+
+
 def overlap(a: Pattern, b: Pattern) -> bool:
-    """Can one leaf shape fit both patterns?"""
+    """Can one leaf shape fit both patterns? Exact for patterns without `as matrix`; with it,
+    a static width must divide out of the other pattern's trailing sizes."""
     if a.rank is None or b.rank is None:
         return a.rank is None and b.rank is None
-    if a.matrix or b.matrix:
-        ranks_meet = (a.matrix and b.matrix) or (a.matrix and b.rank >= 2) or (b.matrix and a.rank >= 2)
-        if not ranks_meet:
-            return False
-        return not (isinstance(a.dims[0], int) and isinstance(b.dims[0], int) and a.dims[0] != b.dims[0])
-    if a.rank != b.rank:
+    if not a.matrix and not b.matrix:
+        return a.rank == b.rank and _unify(a.dims, b.dims)
+    if a.matrix and b.matrix:
+        return all(not (_static(x) and _static(y) and x != y) for x, y in zip(a.dims, b.dims))
+    m, p = (a, b) if a.matrix else (b, a)
+    if p.rank < 2:
         return False
-    return all(not (isinstance(x, int) and isinstance(y, int) and x != y) for x, y in zip(a.dims, b.dims))
+    if _static(m.dims[0]) and _static(p.dims[0]) and m.dims[0] != p.dims[0]:
+        return False
+    if not _static(m.dims[1]):
+        return True
+    fixed = 1
+    for d in p.dims[1:]:
+        fixed *= d if _static(d) else 1
+    free = any(not _static(d) for d in p.dims[1:])          # a name may be any size (conservative
+    return m.dims[1] % fixed == 0 if free else fixed == m.dims[1]   # where it repeats a name)
 
 
 def _children(node):

@@ -232,7 +232,11 @@ class LeafPattern:
             if len(shape) != self.rank:
                 return False
             view = tuple(shape)
-        return all(not isinstance(d, int) or d == n for d, n in zip(self.dims, view))
+        sizes: dict = {}
+        for d, n in zip(self.dims, view):
+            if (d if isinstance(d, int) else sizes.setdefault(d, n)) != n:
+                return False                 # a static size, or a name that stands for one size
+        return True
 
     def text(self) -> str:
         if self.rank is None:

@@ -110,7 +110,11 @@ class Pattern:
             return True
         if self.matrix and len(shape) < 2 or not self.matrix and len(shape) != self.rank:
             return False
-        return all(not isinstance(d, int) or d == n for d, n in zip(self.dims, self.view(shape)))
+        sizes: dict = {}
+        for d, n in zip(self.dims, self.view(shape)):
+            if (d if isinstance(d, int) else sizes.setdefault(d, n)) != n:
+                return False                 # a static size, or a name that stands for one size
+        return True
 
     def text(self) -> str:
         if self.rank is None:

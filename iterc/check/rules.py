@@ -72,6 +72,9 @@ def _covers(p: Pattern, param_shape) -> bool:
     """Does the pattern take every leaf of the param's declared type (a ranked param)?"""
     if param_shape == LEAF or p.rank is None:
         return False
+    names = [d for d in p.dims if not isinstance(d, int)]
+    if len(set(names)) < len(names):
+        return False                         # `real[n, n]` takes square leaves only
     if p.matrix:
         return len(param_shape) >= 2 and not isinstance(p.dims[0], int) and not isinstance(p.dims[1], int)
     return len(param_shape) == p.rank and all(not isinstance(d, int) or d == s

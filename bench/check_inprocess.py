@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # this checkout, not an installed iterc
 
 _DEFS = '''def lerp(a, b, w) = a + w * (b - a)
 
@@ -98,11 +102,13 @@ def median_ms(src: str, runs: int = 50) -> float:
 
     result = check_text(src, "bench.iter")
     assert result.ok and not result.diagnostics, [d.message for d in result.diagnostics]
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         check_text(src, "bench.iter")
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    median_ms.cpu = statistics.median(cpu) * 1000  # CPU time: what a busy machine does not inflate
     return statistics.median(times) * 1000
 
 
@@ -113,7 +119,7 @@ def main() -> None:
     src = program()
     ms = median_ms(src, args.runs)
     print(f"{src.count(chr(10))}-line generated file: in-process check_text, median of {args.runs}: "
-          f"{ms:.2f} ms (target: well under 30 ms)")
+          f"{ms:.2f} ms wall, {median_ms.cpu:.2f} ms cpu (target: well under 30 ms)")
 
 
 if __name__ == "__main__":

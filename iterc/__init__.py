@@ -7,6 +7,9 @@ def __getattr__(name):
     if name in ("check_file", "check_text", "compile_file", "load", "stdlib_dir", "CheckResult", "list_stdlib"):
         from . import api
         return getattr(api, name)
+    if name in ("install_import_hook", "uninstall_import_hook"):
+        from . import importhook
+        return getattr(importhook, name)
     if name in ("DiagnosticError",):
         from .diagnostics import DiagnosticError
         return DiagnosticError

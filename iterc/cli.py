@@ -1,4 +1,4 @@
-"""The `iterc` command line: check, compile, fmt, list, doc.
+"""The `iterc` command line: check, compile, fmt, list, doc, lsp.
 
 Exit codes: 0 success (warnings included), 1 the input has errors (or `fmt --check` would
 reformat), 2 a usage error (click's own), 3 an internal error, i.e. a bug in iterc.
@@ -96,8 +96,16 @@ def _write_output(path: str, text: str) -> None:
         raise click.ClickException(f"cannot write `{path}`: {exc.strerror or exc}") from None
 
 
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    # click.version_option's words, without its gettext lookup (which imports `locale`)
+    if value and not ctx.resilient_parsing:
+        click.echo(f"iterc, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="iterc")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """iterc: check, compile and format `.iter` optimizers and solvers."""
 
@@ -110,14 +118,17 @@ def cli() -> None:
               show_default=True, help="text for people, json (one array) for tools.")
 @_color_option
 def check(files: tuple[str, ...], output_format: str, color: str) -> None:
-    """Check FILES: syntax, names, shapes, types and convergence claims."""
+    """Check FILES: syntax, names, shapes, types and convergence claims.
+
+    Each of FILES is a .iter file, a directory (its .iter files, recursively) or the name of
+    a standard-library method (`adamw`, `optim.adamw`)."""
     from . import api
 
     failed = False
     rows: list[dict] = []
     use_color = _use_color(color)
-    for path in files:
-        result = api.check_file(path)
+    for path, problems in api.expand_inputs(files):
+        result = api.CheckResult(problems) if problems else api.check_file(path)
         failed |= any(d.is_error for d in result.diagnostics)
         if output_format == "json":
             rows.extend(_json_rows(result.diagnostics, path))
@@ -197,7 +208,9 @@ def _ast_dump(file: str, color: str) -> str:
         use = _use_color(color, err=True)
         click.echo(_render(diags, use), err=True, color=use)
         sys.exit(EXIT_ERRORS)
-    return pprint.pformat(module, width=100) + "\n"
+    from ._records import as_dataclasses
+    from .syntax.source import Span
+    return pprint.pformat(as_dataclasses(module, keep=(Span,)), width=100) + "\n"
 
 
 # ---------------------------------------------------------------- fmt
@@ -208,14 +221,22 @@ def _ast_dump(file: str, color: str) -> str:
               help="Change nothing; list the files that would change and exit 1 if any.")
 @_color_option
 def fmt(files: tuple[str, ...], check_only: bool, color: str) -> None:
-    """Rewrite FILES in the canonical layout (`-` formats stdin to stdout)."""
+    """Rewrite FILES in the canonical layout (`-` formats stdin to stdout).
+
+    Each of FILES is a .iter file, a directory (its .iter files, recursively), the name of
+    a standard-library method (`adamw`, `optim.adamw`), or `-`."""
     from . import api
     from .fmt import format_source
 
     status = EXIT_OK
     use_color = _use_color(color, err=True)
-    for path in files:
-        if path == "-":
+    inputs: list = []
+    for f in files:
+        inputs.extend([(f, [])] if f == "-" else api.expand_inputs([f]))
+    for path, problems in inputs:
+        if problems:
+            source, diags = None, problems
+        elif path == "-":
             from .syntax.parser import decode
             source, diags = decode("<stdin>", sys.stdin.buffer.read())
         else:
@@ -303,6 +324,23 @@ def doc(out: str | None, check_only: bool) -> None:
         click.echo(text, nl=False)
     else:
         _write_output(out, text)
+
+
+# ---------------------------------------------------------------- lsp
+
+@cli.command()
+@click.option("--stdio", is_flag=True, help="Talk over stdin and stdout (the default, and the only transport).")
+def lsp(stdio: bool) -> None:
+    """Run the language server for editors, on stdin and stdout (needs `pip install "iterc[lsp]"`)."""
+    try:
+        import lsprotocol  # noqa: F401
+        import pygls  # noqa: F401
+    except ImportError as exc:
+        click.echo(f"error: `iterc lsp` needs pygls and lsprotocol ({exc}); "
+                   "install them with: pip install \"iterc[lsp]\"", err=True)
+        sys.exit(EXIT_USAGE)
+    from .lsp import main as serve
+    serve()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,17 +45,34 @@ for batch in batches:
     params, state = opt.step(params, state, grads(params, batch))
 ```
 
+Solvers (the `fixed_point`, `convex` and `sampling` families) take their data as inputs
+and the functions they need (an operator `T`, a `matvec`, a gradient) as Python callables,
+by name, and return their outputs with a record of the run in `sol.info` (`iterations`,
+`residual`, `converged`, `status`). Samplers draw from their own generator, seeded by the
+hyper `seed`, and run all their `steps` (their status is `"max_iter"`).
+
+```python
+sol = iterc.load("halpern").solve(x0=x0, T=T, tol=1e-6)
+sol.x, sol.info.iterations, sol.info.converged
+```
+
 ## How they are tested
 
-A method is tested against an established implementation where there is one
+An optimizer is tested against an established implementation where there is one
 (`torch.optim`, optax, ...): both run side by side in float64, for 100 steps on a parameter
 tree of five leaves with the shapes `(3, 4)`, `(5,)`, `()`, `(2, 3, 2)` and `(1,)` (the harness
 is `tests/reference.py`). The gradient at each step is seeded noise plus the
 current parameter (as a real loss would give), so errors in momentum buffers, bias
-correction or running statistics compound over time. `tests/test_codegen.py` and
-`tests/test_ir.py` keep the generated numpy code and the IR of every stdlib file as golden
-files (`tests/codegen/NAME.py`, `NAME.ir`), so any change in what is generated shows up in
-review.
+correction or running statistics compound over time.
+
+Solvers are tested on random problems of several sizes against a reference for each
+(`tests/test_solvers_fp.py`): a published residual bound checked at every iteration, a
+hand-written loop, a sequential run, SciPy, or the exact moments of the target
+distribution within a stated statistical tolerance.
+
+`tests/test_codegen.py` and `tests/test_ir.py` keep the generated numpy code and the IR of
+every stdlib file as golden files (`tests/codegen/NAME.py`, `NAME.ir`), so any change in
+what is generated shows up in review.
 
 Hypers have the names of the reference implementation's keyword arguments where there is
 one, except that a tuple such as Adam's `betas=(b1, b2)` is split into `beta1` and
@@ -193,8 +210,8 @@ def _member_lines(f: _File, method) -> list[str]:
 
     out = []
     for kind, what in ((ast.Param, "param"), (ast.Input, "input"), (ast.Oracle, "oracle"),
-                       (ast.State, "state"), (ast.Dims, "dims"), (ast.Let, "let"), (ast.Output, "output"),
-                       (ast.Until, "until"), (ast.Assume, "assume")):
+                       (ast.FnOracle, "oracle"), (ast.State, "state"), (ast.Dims, "dims"), (ast.Let, "let"),
+                       (ast.Output, "output"), (ast.Until, "until"), (ast.Assume, "assume")):
         for m in method.members:
             if isinstance(m, kind):
                 text = _one_line(_expr_text(m.span))

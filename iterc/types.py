@@ -6,8 +6,9 @@ or a static int. Broadcasting follows NumPy, with symbols compared by name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
+
+from ._records import ValueRecord
 
 Dim = Union[str, int]
 LEAF = "..."
@@ -19,10 +20,14 @@ STORAGE_NAMES = {"real": "real", "f64": "real", "f32": "real", "f16": "real", "b
 _RANK = {"bool": 0, "int": 1, "real": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Type:
+class Type(ValueRecord):
+    __slots__ = ("elem", "shape")
     elem: str                      # bool | int | real
-    shape: Shape = ()
+    shape: Shape
+
+    def __init__(self, elem, shape=()):
+        self.elem = elem
+        self.shape = shape
 
     @property
     def is_scalar(self) -> bool:
@@ -57,6 +62,28 @@ def shape_str(shape: Shape) -> str:
 REAL = Type("real")
 INT = Type("int")
 BOOL = Type("bool")
+# A random generator's state, threaded through a method by lowering (never written by a
+# user): a PRNG key in JAX, an np.random.Generator in numpy. Only the rng_* primitives
+# and the random draws read it.
+KEY = Type("key")
+
+
+class FnType(ValueRecord):
+    """The type of a function oracle, `real[n] -> real[n]` or `(real[n], real) -> real`:
+    a solver's caller passes a function of these argument types returning `result`. It is
+    not a value type (no shape): it is only ever called."""
+
+    __slots__ = ("params", "result")
+    params: tuple[Type, ...]
+    result: Type
+
+    def __init__(self, params, result):
+        self.params = params
+        self.result = result
+
+    def __str__(self) -> str:
+        args = str(self.params[0]) if len(self.params) == 1 else "(" + ", ".join(map(str, self.params)) + ")"
+        return f"{args} -> {self.result}"
 
 
 def join_elem(a: str, b: str) -> str:

@@ -363,3 +363,77 @@ def test_checking_a_300_line_file_in_process():
         times.append(time.perf_counter() - start)
     print(f"\n300-line file: in-process check_text median {statistics.median(times) * 1000:.2f} ms "
           f"(min {min(times) * 1000:.2f} ms); see bench/check_inprocess.py")
+
+
+# ---------------------------------------------------------------- hints that work when followed
+
+RANKED_STATE_UNDER_LEAF = '''\
+optimizer o:
+    param x: real[...]
+    oracle g = grad(x)
+    state v: real[n] = 0
+    step:
+        v <- 0.9 * v + g
+        x <- x - v
+'''
+
+
+@pytest.mark.parametrize("fix", [("param x: real[...]", "param x: real[n]"),
+                                 ("state v: real[n]", "state v: real[...]")])
+def test_ranked_state_hint_when_followed_checks_clean(fix):
+    result = api.check_text(RANKED_STATE_UNDER_LEAF)
+    assert [d.code for d in result.diagnostics] == ["E0112"]
+    hint = result.diagnostics[0].hint
+    assert "`dims" not in hint and fix[1].split(": ")[1] + "`" in hint
+    fixed = api.check_text(RANKED_STATE_UNDER_LEAF.replace(*fix))
+    assert fixed.ok and not fixed.diagnostics, render_all(fixed.diagnostics)
+
+
+def test_step_let_hint_when_followed_checks_clean():
+    src = ("solver halve:\n    hyper tol: real = 1e-6\n    state x: real = 1\n    step:\n"
+           "        let d = x / 2\n        x <- x - d\n    until d <= tol max 100\n    output x\n")
+    result = api.check_text(src)
+    assert [d.code for d in result.diagnostics] == ["E0101"]
+    assert "solver-level `let`" in result.diagnostics[0].hint
+    fixed = api.check_text(src.replace("    until", "    let d = x - prev(x)\n    until").replace(
+        "d <= tol", "abs(d) <= tol"))
+    assert fixed.ok, render_all(fixed.diagnostics)
+
+
+def test_def_reading_a_hyper_is_one_error_and_no_warning():
+    src = ("def scaled(v) = lr * v\n\noptimizer o:\n    hyper lr: real = 0.1\n    param x: real[...]\n"
+           "    oracle g = grad(x)\n    step:\n        x <- x - scaled(g)\n")
+    result = api.check_text(src)
+    assert [d.code for d in result.diagnostics] == ["E0101"]
+    fixed = api.check_text(src.replace("scaled(v) = lr * v", "scaled(v, lr) = lr * v").replace(
+        "scaled(g)", "scaled(g, lr)"))
+    assert fixed.ok and not fixed.diagnostics, render_all(fixed.diagnostics)
+    # a hyper that no def reads and nothing else reads is still reported
+    unused = api.check_text(src.replace("    param", "    hyper beta: real = 0.9\n    param"))
+    assert [d.code for d in unused.diagnostics] == ["E0101", "W0002"]
+    assert "`beta`" in unused.diagnostics[1].message
+
+
+def test_checking_restores_the_garbage_collector_setting(monkeypatch):
+    """check_source pauses the cyclic GC while it builds the tree (a speed-up), and only then."""
+    import gc
+
+    import iterc.syntax.parser as parser
+
+    assert gc.isenabled()
+    api.check_text(RANKED_STATE_UNDER_LEAF)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        api.check_text(RANKED_STATE_UNDER_LEAF)
+        assert not gc.isenabled()                    # the caller's choice is kept
+    finally:
+        gc.enable()
+
+    def boom(source):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(parser, "parse_source", boom)
+    with pytest.raises(RuntimeError):
+        api.check_text(RANKED_STATE_UNDER_LEAF)
+    assert gc.isenabled()                            # also after an exception

@@ -23,6 +23,9 @@ docs/language.md's builtin table (between the `builtins:begin`/`builtins:end` ma
 docs/stdlib.md names every method of the standard library, and is exactly what
     `iterc doc` generates from the .iter files (run `iterc doc -o docs/stdlib.md`).
 
+README.md
+    every `iterc ...` line in its code blocks exits 0 run from the repository root.
+
 examples/
     every examples/*.py runs to completion (exit 0) from the repository root, and every
     examples/*.iter checks without errors.
@@ -241,7 +244,7 @@ def builtin_table() -> str:
     for name, e in REGISTRY.items():
         if not e.callable:
             continue
-        sig = f"{name}({', '.join(e.params)}{''.join(f', {k}=' for k in e.keywords)})"
+        sig = e.signature()
         rows.append(f"| `{sig}` | {e.kind.value} | {e.summary.replace('|', '&#124;')} |")
     rows += ["", "| operator | builtin | kind | summary |", "|---|---|---|---|"]
     syntax = {"transpose": "`x.T`", "expand": "`x[:, None]`"}
@@ -308,3 +311,43 @@ def test_example_script_runs(script: Path):
 def test_example_iter_checks(path: Path):
     result = api.check_file(path)
     assert result.ok, render_all(result.diagnostics)
+
+
+# ---------------------------------------------------------------- README commands
+
+def readme_commands() -> list[str]:
+    """The `iterc ...` lines of the README's code blocks, as written there."""
+    commands, fence = [], None
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").split("\n"):
+        m = _FENCE.match(line)
+        if m and (fence is None or m.group(1) == fence):
+            fence = m.group(1) if fence is None else None
+            continue
+        if fence is not None and line.startswith("iterc "):
+            commands.append(line)
+    return commands
+
+
+def test_readme_has_commands():
+    assert len(readme_commands()) >= 4
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_readme_command_works_from_the_repo_root(command: str, tmp_path):
+    """Each command exits 0 run as written from the repository root; an `-o FILE` goes to
+    a temporary folder instead, and no file of the repository may change."""
+    import os
+    import shlex
+
+    args = shlex.split(command, comments=True)[1:]
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("-o", "--output"):
+            args[i + 1] = str(tmp_path / Path(args[i + 1]).name)
+    tracked = sorted(p for folder in ("examples", "stdlib") for p in (ROOT / folder).rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in tracked}
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "iterc", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, f"`{command}` exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert {p: p.read_bytes() for p in tracked} == before, f"`{command}` changed a file of the repository"
+    assert not (ROOT / "my_method_ref.py").exists()

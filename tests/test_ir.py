@@ -12,23 +12,26 @@ from iterc.api import check_file, check_text
 from iterc.ir import lower_module
 from iterc.ir.printer import module_text
 from iterc.ir.verify import verify_module
+from programs import golden_stem
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((ROOT / "stdlib").rglob("*.iter")) + sorted((ROOT / "examples").glob("*.iter"))
 GOLDEN = Path(__file__).resolve().parent / "codegen"
 
 
-@pytest.mark.parametrize("source", CORPUS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", CORPUS, ids=golden_stem)
 def test_corpus_ir_verifies(source):
     result = check_file(source)
     assert result.ok, result.diagnostics
     verify_module(lower_module(result.module))
 
 
-@pytest.mark.parametrize("source", sorted((ROOT / "stdlib").rglob("*.iter")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", sorted((ROOT / "stdlib").rglob("*.iter"))
+                         + [ROOT / "examples" / "halpern.iter", ROOT / "examples" / "langevin.iter"],
+                         ids=golden_stem)
 def test_stdlib_ir_golden(source, request):
     text = module_text(lower_module(check_file(source).module))
-    golden = GOLDEN / f"{source.stem}.ir"
+    golden = GOLDEN / f"{golden_stem(source)}.ir"
     try:
         update = request.config.getoption("--update-golden")
     except ValueError:
@@ -156,7 +159,7 @@ optimizer o:
 
 # ---------------------------------------------------------------- passes
 
-@pytest.mark.parametrize("source", CORPUS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", CORPUS, ids=golden_stem)
 def test_corpus_verifies_after_every_pass(source):
     """CSE, DCE, decomposition (none, numpy's, all composites) and liveness keep SSA form."""
     from iterc.backends.numpy import NUMPY

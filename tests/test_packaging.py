@@ -87,7 +87,7 @@ def test_wheel_contains_grammar_and_stdlib(wheel):
     assert not any("__pycache__" in n for n in names)
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
     requires = zipfile.ZipFile(wheel).read(metadata).decode()
-    for dep in ("lark", "click", "numpy"):
+    for dep in ("lark", "click", "numpy", "platformdirs", "filelock"):
         assert f"Requires-Dist: {dep}" in requires
     entry_points = zipfile.ZipFile(wheel).read(metadata.replace("METADATA", "entry_points.txt")).decode()
     assert "iterc = iterc.cli:main" in entry_points
@@ -118,3 +118,15 @@ def test_installed_cli_lists_and_checks(venv, tmp_path):
     out = tmp_path / "adamw_ref.py"
     _run([iterc, "compile", adamw, "--target", "numpy", "-o", out], cwd=tmp_path)
     assert "adamw" in out.read_text()
+
+
+def test_installed_package_caches_compiled_methods(venv, tmp_path):
+    python = venv / "bin" / "python"
+    script = ("import iterc; from iterc import api, cache; "
+              "opt = iterc.load('adamw').numpy(lr=1e-3); "
+              "m = api._compiled_module(api._resolve_method_file('adamw'), 'numpy'); "
+              "print(m.__iterc_cache__.how, m.__iterc_cache__.path.parent.parent == cache.cache_dir())")
+    env = {**os.environ, "ITERC_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("ITERC_NO_CACHE", None)
+    runs = [_run([python, "-c", script], cwd=tmp_path, env=env).stdout.split() for _ in range(2)]
+    assert runs == [["built", "True"], ["hit", "True"]]

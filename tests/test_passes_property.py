@@ -14,6 +14,22 @@ MATRIX_UNARY = ["exp({})", "sigmoid({})", "abs({})", "sqrt(abs({}) + 1)", "log(a
                 "({} - logsumexp({}, axis=1)[:, None])", "{} / (norm({}) + 1)", "{} * mean({})", "{} + norminf({})",
                 "{} * norm1({}, axis=0)[None, :]", "where({} > 0, {}, 0.5 * {})", "max({}, 0.1)", "min({}, s)",
                 "{} - sum({}, axis=0)[None, :] / 4", "outer(v, w) * {}", "{} * dot({}, {})"]
+# selection, sorting, matrices, prox operators, projections, LMOs, mirror steps ([4, 3] in and out)
+OPERATORS = ["prox_l1({}, 0.3)", "prox_l2({}, 0.5)", "prox_l2({}, s, axis=1)", "prox_sq({}, s)",
+             "prox_elastic({}, 0.2, s)", "prox_linf({}, 0.4)", "proj_box({}, -0.5, s)", "proj_l2ball({}, 1.0)",
+             "proj_l2ball({}, 0.5, axis=0)", "proj_l1ball({}, 1.0)", "proj_linfball({}, 0.3)", "proj_simplex({})",
+             "proj_simplex({}, 2.0, axis=1)", "proj_nonneg({})", "proj_hyperplane({}, B, 0.5)",
+             "proj_sphere({}, 2.0)", "proj_stiefel({})", "lmo_simplex({}, axis=0)", "lmo_l1ball({}, 2.0)",
+             "lmo_box({}, -1.0, s)", "lmo_nuclear({}, 1.5)", "mirror_entropic(abs({}) + 0.1, B, 0.3, axis=1)",
+             "mirror_euclid({}, B, s)", "mirror_logbarrier(abs({}) + 0.1, {}, 0.5)", "sort({}, axis=1)", "sort({})",
+             "cumsum({}, axis=0)", "cumsum({})", "topk_mask({}, 5)", "onehot(argmax({}, axis=1), {}, axis=1)",
+             "onehot(argmin({}), {})", "{} * amax({})", "{} + amin({}, axis=0)[None, :]", "{} / numel({})",
+             "{} @ inv_root({}.T @ {}, 2, 0.1)", "{} @ matrix_sqrt({}.T @ {})", "{} @ proj_psd(outer(w, w) - {}.T @ {})",
+             "{} @ inv({}.T @ {} + eye(m))", "solve({}.T @ {} + eye(m), {}.T).T", "{} @ diag(w)",
+             "{} * trace({}.T @ {})", "{} * diagonal({}.T @ {})[None, :]", "{} @ cholesky({}.T @ {} + eye(m))",
+             "eye(n) @ {}"]
+OPERATORS = [t.replace("{}", "({})") if "@" in t or ".T" in t else t for t in OPERATORS]     # `s * A`.T
+MATRIX_UNARY += OPERATORS
 BINARY = ["{} + {}", "{} - {}", "{} * {}", "{} / (abs({}) + 1)"]
 
 
@@ -57,6 +73,12 @@ def _run(module, inputs):
     exec(compile(code, "<prop>", "exec"), ns)
     sol = ns["make_prop"]().solve(**inputs)
     return sol["z"], sol["again"]
+
+
+@pytest.mark.parametrize("template", OPERATORS)
+def test_each_new_builtin_keeps_its_meaning(template):
+    """Every form above at least once (the random test below may not draw them all)."""
+    test_passes_keep_the_meaning.hypothesis.inner_test(template.replace("{}", "(A - 0.3 * B)"), 7)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

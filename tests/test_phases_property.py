@@ -89,7 +89,7 @@ def model_expr(draw, p: Program):
 
 
 def statement(draw, p: Program, indent: str, per_leaf_only: bool):
-    """One line. Under a per-leaf condition only per-leaf work is allowed (E0219/E0218)."""
+    """One line. Under a per-leaf condition only per-leaf work is allowed (E0221/E0220)."""
     kinds = [0, 1, 3, 4, 6] if per_leaf_only else [0, 1, 2, 3, 4, 5, 6, 7]
     kind = draw(st.sampled_from(kinds))
     if kind == 0:
@@ -173,7 +173,7 @@ def block(draw, p: Program, indent: str, per_leaf_only: bool, depth: int):
                 for n in PER_LEAF:
                     env[n] = {k: (local[n][k] if taken[k] else env[n][k]) for k in env["x"]}
             p.evals.append(run)
-        elif form == 2:                                   # a loop (the checker may reject it: E0218/E0219)
+        elif form == 2:                                   # a loop (the checker may reject it: E0220/E0221)
             p.lines.append(f"{indent}for i{depth} in 1..2:")
             inner = block(draw, p, indent + "    ", per_leaf_only, depth + 1)
             p.restore(saved)
@@ -227,7 +227,7 @@ def test_phased_steps_mean_their_lines_in_order(tmp_path_factory, program, seed)
     path = tmp_path_factory.mktemp("phases") / "random_step.iter"
     path.write_text(source(program))
     errors = {d.code for d in iterc.check_file(path).errors}
-    assume(not errors)                 # a loop mixing model-wide and per-leaf work (reported, E0218/E0219)
+    assume(not errors)                 # a loop mixing model-wide and per-leaf work (reported, E0220/E0221)
     os.environ["ITERC_VERIFY"] = "1"
     try:
         opt = iterc.load(path).numpy()

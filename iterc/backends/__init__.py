@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 TARGETS = ("numpy", "jax", "torch", "triton")
-AVAILABLE = ("numpy",)                  # targets whose backend has landed
+AVAILABLE = ("numpy", "jax")                  # targets whose backend has landed
 
 
 class TargetUnavailable(Exception):
@@ -23,6 +23,9 @@ def target_of(name: str):
     if name == "numpy":
         from .numpy import NUMPY
         return NUMPY
+    if name == "jax":
+        from .jax import JAX
+        return JAX
     if name in TARGETS:
         raise TargetUnavailable(f"target `{name}` is not available yet; available: {', '.join(AVAILABLE)}")
     raise TargetUnavailable(f"unknown target `{name}`; targets: {', '.join(TARGETS)}")
@@ -46,5 +49,8 @@ def emit(module, target: str) -> str:
     module = prepare(module, t)
     if target == "numpy":
         from .numpy import emit_module
+        return emit_module(module, t)
+    if target == "jax":
+        from .jax import emit_module
         return emit_module(module, t)
     raise TargetUnavailable(f"target `{target}` is not available yet")

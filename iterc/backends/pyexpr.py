@@ -173,6 +173,7 @@ class ExprPrinter:
     def __init__(self, target: Target, namer: Namer):
         self.target = target
         self.namer = namer
+        self.host_limit: Optional[Place] = None     # overrides every ByPlace limit while set
 
     def __call__(self, v) -> str:
         return self.print(v)[0]
@@ -190,16 +191,14 @@ class ExprPrinter:
 
     def _place(self, v) -> Place:
         if isinstance(v, Var):
-            if v.name in self.namer.inline:
-                op = self.namer.inline[v.name]
-                return max((self._place(a) for a in op.args), default=Place.STATIC)
-            return v.place
+            return v.place         # inlined or not: a reduction of a tensor is a scalar (LEAF)
         return Place.STATIC
 
     def apply(self, v: Apply) -> tuple[str, int]:
         low = self.target.table[v.fn]
         if isinstance(low, ByPlace):
-            host = all(a.type.is_scalar and self._place(a) <= low.limit for a in v.args)
+            limit = low.limit if self.host_limit is None else self.host_limit
+            host = all(a.type.is_scalar and self._place(a) <= limit for a in v.args)
             low = low.host if host else low.array
         kw = dict(v.kw)
         if isinstance(low, Infix):

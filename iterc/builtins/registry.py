@@ -10,9 +10,9 @@ written in each target lives in that backend's folder, never here.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .._records import Record
 from ..types import Type
 
 
@@ -35,12 +35,26 @@ class BuiltinError(Exception):
         self.code, self.message, self.arg, self.hint, self.keyword = code, message, arg, hint, keyword
 
 
-@dataclass
-class Sig:
-    """What a shape rule sees: argument types, and static keyword values (e.g. axis)."""
+class Sig(Record):
+    """What a shape rule sees: argument types, and static keyword values (e.g. axis).
+
+    `values` holds, per argument, what the checker knows of its value before the run: a
+    dimension's name (`n`) or a literal integer, else None. It is empty when lowering
+    builds an op itself; only rules that make a shape from a value (`eye(n)`) read it."""
+    __slots__ = ("name", "args", "kw", "values")
     name: str
     args: list[Type]
     kw: dict[str, Any]
+    values: tuple
+
+    def __init__(self, name, args, kw, values=()):
+        self.name = name
+        self.args = args
+        self.kw = kw
+        self.values = values
+
+    def value(self, i: int):
+        return self.values[i] if i < len(self.values) else None
 
 
 # decompose(emit, args, kw, result_type) -> operand, where emit(fn, args, **kw) appends one
@@ -48,22 +62,48 @@ class Sig:
 Decompose = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class Builtin:
+class Builtin(Record):
+    """One builtin (compared by identity: there is one entry per name)."""
+    __slots__ = ("name", "params", "rule", "kind", "summary", "keywords", "operator", "callable", "decompose",
+                 "facts", "defaults")
     name: str
     params: tuple[str, ...]                    # positional parameter names, for messages and docs
     rule: Callable[[Sig], Type]                # shape and element-type rule
     kind: Kind
     summary: str
-    keywords: tuple[str, ...] = ()             # static keyword arguments (e.g. "axis")
-    operator: Optional[str] = None             # the .iter operator this entry implements, if any
-    callable: bool = True                      # False: reachable only through syntax or lowering
-    decompose: Optional[Decompose] = None      # composites: how to write it in primitives
-    facts: frozenset = frozenset()             # properties for later passes (e.g. "firmly_nonexpansive")
+    keywords: tuple[str, ...]                  # static keyword arguments (e.g. "axis")
+    operator: Optional[str]                    # the .iter operator this entry implements, if any
+    callable: bool                             # False: reachable only through syntax or lowering
+    decompose: Optional[Decompose]             # composites: how to write it in primitives
+    facts: frozenset                           # properties for later passes (e.g. "firmly_nonexpansive")
+    defaults: tuple                            # default values of the last len(defaults) params, which
+                                               # a call may omit (the rule and decompose see fewer args)
+
+    def __init__(self, name, params, rule, kind, summary, keywords=(), operator=None, callable=True,
+                 decompose=None, facts=frozenset(), defaults=()):
+        self.name, self.params, self.rule, self.kind, self.summary = name, params, rule, kind, summary
+        self.keywords, self.operator, self.callable = keywords, operator, callable
+        self.decompose, self.facts, self.defaults = decompose, facts, defaults
 
     @property
     def primitive(self) -> bool:
         return self.decompose is None
+
+    @property
+    def min_args(self) -> int:
+        return len(self.params) - len(self.defaults)
+
+    def shown_params(self) -> list[str]:
+        """The positional parameters as docs show them, defaults included: `["x", "s=1"]`."""
+        shown = list(self.params)
+        for k, d in enumerate(self.defaults):
+            i = len(shown) - len(self.defaults) + k
+            shown[i] = f"{shown[i]}={d:g}" if isinstance(d, float) else f"{shown[i]}={d}"
+        return shown
+
+    def signature(self, keywords: bool = True) -> str:
+        """`proj_simplex(x, s=1, axis=)`: how docs and hints show a call."""
+        return f"{self.name}({', '.join(self.shown_params() + ([f'{k}=' for k in self.keywords] if keywords else []))})"
 
 
 REGISTRY: dict[str, Builtin] = {}
@@ -84,6 +124,6 @@ def lookup(name: str) -> Optional[Builtin]:
     return entry if entry is not None and entry.callable else None
 
 
-def result_type(name: str, args: list[Type], kw: dict[str, Any]) -> Type:
+def result_type(name: str, args: list[Type], kw: dict[str, Any], values: tuple = ()) -> Type:
     """The type of `name` applied to `args` (used when lowering builds ops the checker never saw)."""
-    return REGISTRY[name].rule(Sig(name, list(args), dict(kw)))
+    return REGISTRY[name].rule(Sig(name, list(args), dict(kw), tuple(values)))

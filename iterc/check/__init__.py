@@ -12,10 +12,10 @@ from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
 from .defs import check_def_names
 from .methods import MethodChecker
-from .model import CheckedMethod, CheckedModule
+from .model import CheckedMethod, CheckedModule, CheckTrace, MethodTrace
 from .names import did_you_mean, reserved_reason
 
-__all__ = ["check_module", "CheckedModule", "CheckedMethod"]
+__all__ = ["check_module", "CheckedModule", "CheckedMethod", "CheckTrace"]
 
 
 def _stdlib_modules(root: Path) -> dict[str, Path]:
@@ -35,6 +35,7 @@ class _Loader:
     def __init__(self):
         self.cache: dict[Path, Optional[ast.Module]] = {}
         self.stack: list[Path] = []
+        self.absent: set[Path] = set()        # local candidates looked for, not found
         self._stdlib: Optional[dict[str, Path]] = None
 
     @property
@@ -59,6 +60,7 @@ class _Loader:
             local = here.parent.joinpath(*[i.name for i in use.path]).with_suffix(".iter")
             if local.is_file():
                 return local
+            self.absent.add(local.resolve())
         return self.stdlib.get(dotted)
 
     def defs_of(self, module: ast.Module, here: Optional[Path], diags: list[Diagnostic]):
@@ -129,7 +131,9 @@ class _Loader:
         return module
 
 
-def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diagnostic]]:
+def check_module(module: ast.Module, trace: Optional[CheckTrace] = None
+                 ) -> tuple[Optional[CheckedModule], list[Diagnostic]]:
+    """`trace`, when given, receives the typing of every method, errors or not."""
     diags: list[Diagnostic] = []
     path = module.span.source.path
     here = Path(path) if Path(path).is_file() else None
@@ -137,6 +141,8 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
     if here is not None:
         loader.stack.append(here.resolve())
     defs, aliases = loader.defs_of(module, here, diags)
+    if trace is not None:
+        trace.syntax, trace.defs, trace.aliases = module, defs, aliases
 
     for d in module.defs:
         why = reserved_reason(d.name.name)
@@ -163,10 +169,19 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
         method_diags: list[Diagnostic] = []
         if m.kind == "optimizer" and any(isinstance(mb, ast.Rule) for mb in m.members):
             from .rules import check_ruled
+
+            def traced(checker, method):
+                if trace is not None:
+                    trace.methods.append(MethodTrace(method, checker.typing, dict(checker.base),
+                                                     list(checker.bound_lets), list(checker.hypers)))
             checked = check_ruled(m, method_diags, defs, aliases,
-                                  lambda name, m=m: _delegate(name, module, m, defs, aliases, loader))
+                                  lambda name, m=m: _delegate(name, module, m, defs, aliases, loader), traced)
         else:
-            checked = MethodChecker(m, method_diags, defs, aliases).run()
+            checker = MethodChecker(m, method_diags, defs, aliases)
+            checked = checker.run()
+            if trace is not None:
+                trace.methods.append(MethodTrace(m, checker.typing, dict(checker.base), list(checker.bound_lets),
+                                                 list(checker.hypers)))
         diags.extend(method_diags)
         if checked is not None:
             methods.append(checked)
@@ -176,7 +191,8 @@ def check_module(module: ast.Module) -> tuple[Optional[CheckedModule], list[Diag
     diags = _dedupe(diags)
     if any(d.is_error for d in diags):
         return None, diags
-    return CheckedModule(path, methods, module), diags
+    return CheckedModule(path, methods, module, uses=tuple(sorted(str(p) for p in loader.cache)),
+                         absent=tuple(sorted(str(p) for p in loader.absent))), diags
 
 
 _DELEGATES: dict[tuple, tuple] = {}

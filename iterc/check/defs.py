@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..builtins import lookup
 from ..diagnostics import Diagnostic, error
 from ..syntax import ast
-from .names import did_you_mean, reserved_reason
+from .names import did_you_mean, reserved_reason, unknown_function_hint
 
 
 def _children(node):
@@ -54,7 +54,7 @@ def _check_expr(node, visible: list[str], defs, aliases, diags) -> None:
             if name not in defs and lookup(name) is None and name not in visible:
                 candidates = list(defs) + [name for name in _callable_names()]
                 diags.append(error("E0116", f"unknown function `{name}`", n.func.span,
-                                   hint=did_you_mean(name, candidates)))
+                                   hint=unknown_function_hint(name, candidates)))
         stack.extend(_children(n))
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..builtins import OPERATORS, REGISTRY, UNARY_OPERATORS, BuiltinError, Kind, Sig, lookup
-from ..diagnostics import Diagnostic, Note, error
+from ..diagnostics import Diagnostic, Note, Suggestion, error
 from ..syntax import ast
-from ..types import BOOL, INT, LEAF, REAL, Type, shape_str
+from ..types import BOOL, INT, LEAF, REAL, FnType, Type, shape_str
+from .fixes import axis_fix
 from .model import CallInfo, DefExpansion, Symbol, Typing
 from .names import ORACLE_KINDS, did_you_mean, suggest, unknown_function_hint
 
@@ -65,9 +66,13 @@ class ExprChecker:
         # called with a Name not in scope; True when it has reported the problem itself
         self.undefined_hook: Optional[Callable[[ast.Name], bool]] = None
         self.expanding: list[str] = []
+        self._method_scopes: Optional[Scopes] = None     # while expanding defs: the calling method's names
         self.expansion_notes: list[Note] = []
         self.prev_allowed = False
         self.prev_used: set[str] = set()
+        # where random draws may appear (a step, a solver's lets and `until`): called with the
+        # draw, True when it reported a problem (no `seed` hyper). None: no draws here.
+        self.draw_hook: Optional[Callable[[ast.Call], bool]] = None
         # Leaf dependence: per checked node, why its value differs from leaf to leaf of the
         # parameter tree ((name read, root cause)), or None for one value per step.
         self.leaf: dict[int, Optional[tuple[str, str]]] = {}
@@ -87,7 +92,7 @@ class ExprChecker:
     def report(self, d: Diagnostic) -> None:
         if self.expansion_notes:
             d = Diagnostic(d.code, d.severity, d.message, d.span, d.hint,
-                           d.notes + tuple(reversed(self.expansion_notes)), d.label)
+                           d.notes + tuple(reversed(self.expansion_notes)), d.label, d.fix)
         self.diags.append(d)
 
     def mark_read(self, sym: Symbol) -> None:
@@ -104,14 +109,14 @@ class ExprChecker:
     def is_static(self, node) -> bool:
         return id(node) in self.typing.static
 
-    def did_you_mean_read(self, name: str) -> Optional[str]:
+    def did_you_mean_read(self, name: str) -> Optional[Suggestion]:
         """A "did you mean" hint over the visible names. The suggested name counts as read:
         "`lr` is never used" next to "undefined `lrr`; did you mean `lr`?" is noise."""
         guess = suggest(name, self.scopes.visible())
         if guess is None:
             return None
         self.reads.add(guess)
-        return f"did you mean `{guess}`?"
+        return Suggestion(f"did you mean `{guess}`?", name, guess)
 
     def mark_names_read(self, node) -> None:
         """Count the names in an expression that is already reported as wrong as read, without
@@ -183,7 +188,10 @@ class ExprChecker:
     # ------------------------------------------------------------ leaves
 
     def _num(self, node: ast.Num):
-        return self._record(node, INT if node.is_int else REAL, static=True)
+        t = INT if node.is_int else REAL
+        self.typing.types[id(node)] = t
+        self.typing.static.add(id(node))
+        return t
 
     def _bool(self, node: ast.Bool):
         return self._record(node, BOOL, static=True)
@@ -212,21 +220,33 @@ class ExprChecker:
         if sym.type is None:                 # its declaration has an error, reported already
             self.mark_read(sym)
             return None
+        if isinstance(sym.type, FnType):
+            self.mark_read(sym)
+            self.report(error("E0115", f"`{node.id}` is a function oracle; call it with arguments", node.span,
+                              hint=f"write `{node.id}(...)`: it takes {_count(len(sym.type.params), 'argument')} "
+                                   f"({sym.type})"))
+            return None
         if self.read_hook is not None:
             problem = self.read_hook(sym, node)
             if problem:
                 return None
-        self.mark_read(sym)
-        self.typing.symbols[id(node)] = sym
-        return self._record(node, sym.type, static=sym.static)
+        self.reads.add(sym.name)                  # mark_read, inlined
+        self.read_symbols.add(id(sym))
+        typing = self.typing
+        typing.symbols[id(node)] = sym
+        typing.types[id(node)] = sym.type         # _record, inlined (sym.type is not None here)
+        if sym.static:
+            typing.static.add(id(node))
+        return sym.type
 
     # ------------------------------------------------------------ operators
 
     def _apply(self, entry, node, operands: list, kw: Optional[dict] = None, what: Optional[str] = None) -> Optional[Type]:
-        types = [self.check(o) for o in operands]
-        if any(t is None for t in types):
-            return None
-        sig = Sig(what or entry.name, list(types), kw or {})
+        types = list(map(self.check, operands))     # every operand, so that each reports its errors
+        for t in types:
+            if t is None:
+                return None
+        sig = Sig(what or entry.name, list(types), kw or {}, tuple(self._known_value(o) for o in operands))
         try:
             result = entry.rule(sig)
         except BuiltinError as exc:
@@ -239,21 +259,37 @@ class ExprChecker:
                 span = next((k.span for k in node.kwargs if k.name.name == exc.keyword), node.span)
             elif exc.arg is not None and exc.code not in ("E0201", "E0210") and exc.arg < len(operands):
                 span = operands[exc.arg].span
+            fix = axis_fix(operands, types) if exc.code == "E0201" else None
             hint = exc.hint
             if hint is not None and operands:                # a rule's hint may quote the argument's text
                 hint = hint.replace("{arg0}", _snippet(operands[0]))
-            self.report(error(exc.code, exc.message, span, hint=hint, notes=notes))
+            self.report(error(exc.code, exc.message, span, hint=hint, notes=notes, fix=fix))
             return None
-        static = all(self.is_static(o) for o in operands)
-        self.typing.calls[id(node)] = CallInfo(entry, dict(kw or {}))
-        return self._record(node, result, static=static)
+        typing = self.typing
+        typing.calls[id(node)] = CallInfo(entry, dict(kw) if kw else {})
+        if result is not None:                    # _record, inlined
+            typing.types[id(node)] = result
+            static = typing.static
+            for o in operands:
+                if id(o) not in static:
+                    break
+            else:
+                static.add(id(node))
+        return result
+
+    def _known_value(self, node):
+        """What a rule may know of an argument before the run: a dimension's name, or a
+        literal integer (for `eye(n)`); None otherwise."""
+        if isinstance(node, ast.Name):
+            sym = self.scopes.lookup(node.id)
+            return sym.name if sym is not None and sym.kind == "dim" else None
+        return _static_int(node)
 
     def _unary(self, node: ast.Unary):
-        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=f"{node.op}")
+        return self._apply(UNARY_OPERATORS[node.op], node, [node.operand], what=node.op)
 
     def _binary(self, node: ast.Binary):
-        entry = OPERATORS[node.op]
-        return self._apply(entry, node, [node.left, node.right], what=f"{node.op}")
+        return self._apply(OPERATORS[node.op], node, [node.left, node.right], what=node.op)
 
     def _compare(self, node: ast.Compare):
         types = [self.check(o) for o in node.operands]
@@ -297,6 +333,8 @@ class ExprChecker:
         name = func.id
         if self.scopes.lookup(name) is not None:
             sym = self.scopes.lookup(name)
+            if sym.kind == "oracle" and isinstance(sym.decl, ast.FnOracle):
+                return self._call_oracle(node, sym)
             self.mark_read(sym)
             self.report(error("E0115", f"`{name}` is {_a_kind(sym.kind)}, not a function",
                               func.span))
@@ -314,6 +352,9 @@ class ExprChecker:
                 return None
             if self.model_hook is not None:
                 self.model_hook(name, node)
+        if entry is None and self.undefined_hook is not None and self.undefined_hook(func):
+            self.visit_args(node)                   # a member declared further down, reported by the hook
+            return None
         if entry is None:
             if name in ORACLE_KINDS:
                 self.report(error("E0116", f"`{name}` is an oracle: the caller supplies it", func.span,
@@ -325,16 +366,16 @@ class ExprChecker:
                               hint=unknown_function_hint(name, candidates)))
             self.visit_args(node)
             return None
-        if len(node.args) != len(entry.params):
-            self.report(error("E0206", _arity_message(name, entry.params, len(node.args)), node.span,
-                              hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+        if not entry.min_args <= len(node.args) <= len(entry.params):
+            self.report(error("E0206", _arity_message(name, entry.shown_params(), len(node.args), entry.min_args),
+                              node.span, hint=f"{entry.signature(keywords=False)}: {entry.summary}"))
             self.visit_args(node)
             return None
         kw = {}
         for k in node.kwargs:
             if not entry.keywords:
                 self.report(error("E0207", f"`{name}` takes no keyword arguments", k.span,
-                                  hint=f"{name}({', '.join(entry.params)}): {entry.summary}"))
+                                  hint=f"{entry.signature(keywords=False)}: {entry.summary}"))
                 self.visit_args(node)
                 return None
             if k.name.name not in entry.keywords:
@@ -350,7 +391,71 @@ class ExprChecker:
                 self.visit_args(node)
                 return None
             kw[k.name.name] = value
+        if name in ("randn_like", "rand_like"):
+            if self.draw_hook is None:
+                self.reads.add("seed")              # it is meant for this draw: no "never used" on top
+                self.report(error("E0219", f"`{name}` draws random numbers, which only happens in a step",
+                                  node.span, hint="draw in the step (or in a solver's lets and `until`), and keep "
+                                                  "the value in a state if later steps need it"))
+                self.visit_args(node)
+                return None
+            if self.draw_hook(node):
+                self.visit_args(node)
+                return None
+            t = self._apply(entry, node, list(node.args), kw, what=name)
+            if t is not None:
+                self.typing.static.discard(id(node))       # a draw is never known before the run
+            return t
         return self._apply(entry, node, list(node.args), kw, what=name)
+
+    def _call_oracle(self, node: ast.Call, sym: Symbol):
+        """A call of a solver's function oracle: positional arguments of the declared types."""
+        name = sym.name
+        if sym.type is None:                   # its declaration has an error, reported already
+            self.mark_read(sym)
+            self.visit_args(node)
+            return None
+        if self.read_hook is not None and self.read_hook(sym, node.func):
+            self.visit_args(node)
+            return None
+        self.mark_read(sym)
+        self.typing.symbols[id(node.func)] = sym
+        fn: FnType = sym.type
+        declared = [Note(f"`{name}` is declared `{fn}` here", sym.decl.span)]
+        if node.kwargs:
+            self.report(error("E0207", f"`{name}` takes positional arguments only", node.kwargs[0].span,
+                              notes=declared))
+            self.visit_args(node)
+            return None
+        types = [self.check(a) for a in node.args]
+        if len(node.args) != len(fn.params):
+            given = ""
+            if node.args and all(t is not None for t in types):
+                given = f": {', '.join(str(t) for t in types)}"
+            wanted = f" ({', '.join(str(p) for p in fn.params)})" if fn.params else ""
+            self.report(error("E0206", f"`{name}` takes {_count(len(fn.params), 'argument')}{wanted}, but "
+                                       f"{len(node.args)} {'was' if len(node.args) == 1 else 'were'} given{given}",
+                              node.span, notes=declared))
+            return None
+        if any(t is None for t in types):
+            return None
+        for i, (a, want, got) in enumerate(zip(node.args, fn.params, types)):
+            elem_ok = got.elem == want.elem or (want.elem == "real" and got.elem == "int")
+            if elem_ok and got.shape == want.shape:
+                continue
+            if not elem_ok:
+                hint = "convert a bool with `where(cond, 1.0, 0.0)`" if got.elem == "bool" else \
+                    f"the function takes {want.elem} values"
+            elif want.shape == ():
+                hint = "reduce the value to a scalar, e.g. with `sum` or `norm`"
+            else:
+                hint = (f"pass a value of shape {shape_str(want.shape)}: arguments of a function oracle are "
+                        "not broadcast")
+            self.report(error("E0218", f"argument {i + 1} of `{name}` must be {want}, but `{_snippet(a)}` is {got}",
+                              a.span, notes=declared, hint=hint))
+            return None
+        self.typing.calls[id(node)] = CallInfo(REGISTRY["call"], {})
+        return self._record(node, fn.result)
 
     def _prev(self, node: ast.Call):
         if len(node.args) != 1 or node.kwargs:
@@ -402,6 +507,20 @@ class ExprChecker:
         inner = Typing()
         expansion = DefExpansion(defn, node, tuple(p.name for p in defn.params), inner)
         outer_typing, outer_scopes = self.typing, self.scopes
+        method_scopes = self._method_scopes if self.expanding else outer_scopes
+
+        def method_member(n: ast.Name) -> bool:
+            """A def reading a name of the method it is called from: E0101, with the reason,
+            and the member counts as read (no "never used" warning on top of the error)."""
+            sym = method_scopes.lookup(n.id)
+            if sym is None:
+                return False
+            self.mark_read(sym)
+            self.report(error("E0101", f"undefined name `{n.id}`", n.span,
+                              hint=f"`{n.id}` is {_a_kind(sym.kind)} of the method, and a def sees only its "
+                                   f"parameters and its own `let`s: pass `{n.id}` to `{name}` as an argument"))
+            return True
+
         scope: dict[str, Symbol] = {}
         for p, a, t in zip(defn.params, node.args, arg_types):
             why = self.leaf.get(id(a))
@@ -411,7 +530,8 @@ class ExprChecker:
         self.expanding.append(name)
         self.expansion_notes.append(Note(f"in `{name}`, called here", node.span))
         hook, self.read_hook = self.read_hook, None
-        undefined_hook, self.undefined_hook = self.undefined_hook, None     # a def sees only its arguments
+        undefined_hook, self.undefined_hook = self.undefined_hook, method_member   # a def sees only its arguments
+        saved_method_scopes, self._method_scopes = self._method_scopes, method_scopes
         try:
             ok = True
             for let in defn.lets:
@@ -431,6 +551,7 @@ class ExprChecker:
         finally:
             self.read_hook = hook
             self.undefined_hook = undefined_hook
+            self._method_scopes = saved_method_scopes
             self.expansion_notes.pop()
             self.expanding.pop()
             self.typing, self.scopes = outer_typing, outer_scopes
@@ -485,18 +606,21 @@ _MODEL_INSTEAD = {"total": "`sum(...)`", "global_norm": "`norm(...)`"}
 
 
 def _model_denied(name: str, where: str, node) -> Diagnostic:
-    """E0220: a model-wide builtin where there is no parameter tree to range over."""
+    """E0222: a model-wide builtin where there is no parameter tree to range over."""
     if where == "solver":
-        return error("E0220", f"`{name}` combines the leaves of an optimizer's parameter tree, and a solver has "
+        return error("E0222", f"`{name}` combines the leaves of an optimizer's parameter tree, and a solver has "
                               "one problem and no leaves", node.func.span,
                      hint=f"use {_MODEL_INSTEAD.get(name, '`sum(...)`')} for the whole of a tensor")
-    return error("E0220", f"`{name}` is computed once per step over all leaves, so it can only be used in an "
+    return error("E0222", f"`{name}` is computed once per step over all leaves, so it can only be used in an "
                           f"optimizer's `step`, not in {where}", node.func.span,
                  hint="compute it in the step; a `shared state` keeps a model-wide value from step to step")
 
 
-def _arity_message(name: str, params, given: int) -> str:
-    return (f"`{name}` takes {_count(len(params), 'argument')} ({', '.join(params)}), "
+def _arity_message(name: str, params, given: int, least: Optional[int] = None) -> str:
+    least = len(params) if least is None else least
+    count = _count(len(params), 'argument') if least == len(params) else \
+        f"{least} to {len(params)} arguments" if len(params) - least > 1 else f"{least} or {len(params)} arguments"
+    return (f"`{name}` takes {count} ({', '.join(params)}), "
             f"but {given} {'was' if given == 1 else 'were'} given")
 
 

@@ -11,18 +11,20 @@ from typing import Optional
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..syntax import ast
 from ..syntax.source import Span
-from ..types import INT, LEAF, STORAGE_NAMES, Type, ShapeError, broadcast, shape_str
+from ..types import INT, LEAF, STORAGE_NAMES, FnType, Type, ShapeError, broadcast, shape_str
 from .consteval import const_eval
+from .fixes import unguarded_period
 from .exprs import ExprChecker, Scopes, _KIND_WORDS, _a_kind, _count, _snippet
 from .model import CheckedMethod, HyperInfo, Symbol, Typing
 from .names import DOMAINS, FACTS, ORACLE_KINDS, did_you_mean, reserved_reason
 
 _ALLOWED = {
     "optimizer": (ast.Hyper, ast.Param, ast.Oracle, ast.State, ast.Dims, ast.Step, ast.Assume, ast.Converges),
-    "solver": (ast.Hyper, ast.Input, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
+    "solver": (ast.Hyper, ast.Input, ast.FnOracle, ast.State, ast.Dims, ast.Step, ast.Until, ast.Let, ast.Output,
                ast.Assume, ast.Converges),
 }
-_MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.State: "state",
+_MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.FnOracle: "oracle",
+                 ast.State: "state",
                  ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
                  ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges", ast.Rule: "rule"}
 _WHY_NOT = {
@@ -31,9 +33,13 @@ _WHY_NOT = {
     ("optimizer", ast.Output): "an optimizer's result is its updated parameter; `output` belongs to a solver",
     ("optimizer", ast.Let): "inside an optimizer, put `let` lines in the step",
     ("solver", ast.Param): "a solver iterates on its `state`; declare data as `input`",
-    ("solver", ast.Oracle): "a solver's data comes as `input`s; oracles belong to optimizers",
+    ("solver", ast.Oracle): "a solver has no param to take oracles at; declare a function the caller passes, "
+                            "e.g. `oracle grad_f: real[n] -> real[n]`, and call it: `grad_f(x)`",
+    ("optimizer", ast.FnOracle): "an optimizer's oracles are taken at its param, e.g. `oracle g = grad(x)`; "
+                                 "function oracles belong to solvers",
     ("solver", ast.Rule): "rules choose an update per parameter leaf; they belong to optimizers",
 }
+DRAWS = ("randn_like", "rand_like")
 
 
 def _name_span(sym: Symbol):
@@ -71,6 +77,8 @@ class MethodChecker:
         self.duplicates: set[str] = set()           # states/params whose name an earlier member took
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
+        self.draws = False                          # a random draw was checked: lowering threads a key
+        self.periods_warned: set[str] = set()       # hypers already warned about (W0007)
 
     # ------------------------------------------------------------ helpers
 
@@ -109,7 +117,12 @@ class MethodChecker:
         if isinstance(member, allowed):
             return True
         word = _MEMBER_WORDS.get(type(member), "this")
-        self.report(error("E0110", f"`{word}` is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
+        what = f"`{word}`"
+        if isinstance(member, ast.FnOracle):
+            what = "a function `oracle`"
+        elif isinstance(member, ast.Oracle):
+            what = f"`oracle {member.name.name} = {member.kind.name}(...)`"
+        self.report(error("E0110", f"{what} is not allowed in {'an' if self.m.kind == 'optimizer' else 'a'} "
                                    f"{self.m.kind}", member.span, hint=_WHY_NOT.get((self.m.kind, type(member)))))
         if isinstance(getattr(member, "name", None), ast.Ident):
             self.declare(member.name, {"let": "local"}.get(word, word), None, member)   # no cascade on its uses
@@ -141,12 +154,40 @@ class MethodChecker:
                     self.dims.append(self.declare(d, "dim", INT, d, static=True))
                 else:
                     self.report(error("E0112", f"dimension `{d.name}` is not declared", d.span,
-                                      hint=f"add `dims {d.name}`, or use a dimension of a {where}"))
+                                      hint=self.undeclared_dim_hint(d.name, where)))
                     return None
             if binds_dims:
                 self.dims_bound.add(d.name)
             dims.append(d.name)
         return Type(elem, tuple(dims))
+
+    def step_let_error(self, name: str, span, let: ast.Let, where: str = "") -> Diagnostic:
+        """A solver's `until`, `let` or `output` naming a `let` of the step."""
+        return error("E0101", f"undefined name `{name}`" + (f" in `{where}`" if where else ""), span,
+                     notes=[Note(f"`{name}` is a `let` of the step, and a step's `let`s are local to it",
+                                 let.name.span)],
+                     hint=f"a solver-level `let` (after the step, indented like `until`) is visible to "
+                          f"`until` and `output`: bind `{name}` there; it sees the states after the step "
+                          f"(`prev(x)` is a state's value before it)")
+
+    def undeclared_dim_hint(self, dim: str, where: str) -> str:
+        """How to bind `dim`, used in a state's or hyper's type. A `dims` line alone never
+        does: a dimension is known only as a size of the param (optimizer) or of an input."""
+        if where == "hyper":
+            return "a hyper is a scalar; tensors that change belong in `state`, data in `input`"
+        bound = [d.name for d in self.dims if d.name in self.dims_bound]
+        known = f"use a dimension it has ({', '.join(f'`{b}`' for b in bound)}), or " if bound else ""
+        if self.m.kind == "optimizer":
+            param = self.params[0] if self.params else None
+            if param is not None and param.type is not None and param.type.shape == LEAF:
+                return (f"declare the param with a rank so that `{dim}` is its size, e.g. "
+                        f"`param {param.name}: real[{dim}]`, or give the {where} the param's shape, `real[...]`")
+            pname = param.name if param is not None else "x"
+            dims = ", ".join(bound + [dim])
+            return f"a dimension must be a size of the param: {known}add it to the param's type, " \
+                   f"e.g. `param {pname}: real[{dims}]`"
+        return f"a dimension must be a size of an input: {known}give an input that size, " \
+               f"e.g. `input v: real[{dim}]`"
 
     def check_domain(self, domain: Optional[ast.Domain]) -> None:
         if domain is None:
@@ -271,6 +312,8 @@ class MethodChecker:
             self.check_hyper(h)
         for o in by_type(ast.Oracle):
             self.check_oracle(o)
+        for o in by_type(ast.FnOracle):
+            self.check_fn_oracle(o)
         for s in by_type(ast.State):
             self.check_state(s)
 
@@ -290,6 +333,17 @@ class MethodChecker:
             # a solver's lets and `until` run after each step, where `prev(x)` is the value
             # x had when the step began (`until norm(x - prev(x)) <= tol`)
             self.x.prev_allowed = True
+            self.x.draw_hook = self.seed_ok
+            step_lets = _step_lets(steps[0].body) if steps else {}
+
+            def step_local(node: ast.Name) -> bool:
+                let = step_lets.get(node.id)
+                if let is None:
+                    return False
+                self.report(self.step_let_error(node.id, node.span, let))
+                return True
+
+            self.x.undefined_hook = step_local
             for let in by_type(ast.Let):
                 t = self.x.check(let.value)
                 self.declare(let.name, "let", t, let, static=t is not None and self.x.is_static(let.value))
@@ -312,8 +366,11 @@ class MethodChecker:
                     self.report(error("E0111", "the solver has no iteration cap", until.span,
                                       hint="write `until COND max N`, or declare `hyper max_iter: int`"))
                 else:
+                    self.x.draw_hook = None
                     self.expect_static_int(max_iter, "the iteration cap")
             self.x.prev_allowed = False
+            self.x.draw_hook = None
+            self.x.undefined_hook = None
             outs = by_type(ast.Output)
             if not outs:
                 self.report(error("E0111", f"solver `{m.name.name}` has no `output`", m.name.span,
@@ -321,7 +378,9 @@ class MethodChecker:
             for out in outs:
                 for ident in out.names:
                     sym = self.base.get(ident.name)
-                    if sym is None:
+                    if sym is None and ident.name in step_lets:
+                        self.report(self.step_let_error(ident.name, ident.span, step_lets[ident.name], "output"))
+                    elif sym is None:
                         self.report(error("E0101", f"undefined name `{ident.name}` in `output`", ident.span,
                                           hint=did_you_mean(ident.name, self.base)))
                     elif sym.kind not in ("state", "let", "input"):
@@ -344,7 +403,7 @@ class MethodChecker:
             inputs=self.inputs, oracles=self.oracles, states=self.states, dims=self.dims, lets=self.lets,
             outputs=self.outputs, step=steps[0], counter=counter, until=until, max_iter=max_iter,
             converges=convs[0] if convs else None, assumes=by_type(ast.Assume), prev_used=self.x.prev_used,
-            typing=self.typing, symbols=dict(self.base))
+            typing=self.typing, symbols=dict(self.base), draws=self.draws)
 
     def fresh_counter(self, step: Optional[ast.Step]) -> str:
         if step is not None and step.counter is not None:
@@ -499,16 +558,47 @@ class MethodChecker:
             if ut is not None and param.type is not None and ut.shape != param.type.shape:
                 self.report(error("E0201", f"`hvp` direction must have the parameter's shape {param.type}, not {ut}",
                                   o.args[1].span))
-        if o.every is not None:
-            self.expect_static_int(o.every, "the period of `every`")
+        if o.every is not None and self.expect_static_int(o.every, "the period of `every`"):
+            self.warn_period(o.every)
         t = Type("real", ()) if kind == "value" else param.type
         self.oracles.append(self.declare(o.name, "oracle", t, o))
 
+    def check_fn_oracle(self, o: ast.FnOracle) -> None:
+        """`oracle T: real[n] -> real[n]`: its dims must be known from the inputs."""
+        types = [self.resolve_type(p, "param or input", binds_dims=False) for p in o.params]
+        result = self.resolve_type(o.result, "param or input", binds_dims=False)
+        if result is None or any(t is None for t in types):
+            self.declare(o.name, "oracle", None, o)
+            return
+        self.oracles.append(self.declare(o.name, "oracle", FnType(tuple(types), result), o))
+
+    def seed_ok(self, node: ast.Call) -> bool:
+        """A draw (`randn_like`) needs the generator, seeded by `hyper seed: int`. True when
+        it reported a problem."""
+        name = node.func.id
+        sym = self.base.get("seed")
+        if sym is None or sym.kind != "hyper":
+            self.report(error("E0219", f"`{name}` draws from the method's random generator, which needs a "
+                                       "`seed` hyper", node.func.span,
+                              hint="declare `hyper seed: int = 0`: the seed makes every run reproducible"))
+            return True
+        self.x.mark_read(sym)
+        if sym.type is None:
+            return True
+        if sym.type != INT:
+            self.report(error("E0219", f"the hyper `seed` seeds the random generator, so it must be an `int`, "
+                                       f"not {sym.type}", node.func.span,
+                              notes=[Note("`seed` is declared here", _name_span(sym))],
+                              hint="declare `hyper seed: int = 0`"))
+            return True
+        self.draws = True
+        return False
+
     def check_state(self, s: ast.State) -> None:
-        t = self.resolve_type(s.type, "param or input", binds_dims=False)
+        t = self.resolve_type(s.type, "state", binds_dims=False)
         self.check_domain(s.domain)
         if s.shared and self.m.kind == "solver":
-            self.report(error("E0220", "a `shared state` is one value for all leaves of an optimizer's parameter tree, "
+            self.report(error("E0222", "a `shared state` is one value for all leaves of an optimizer's parameter tree, "
                                        "and a solver has one problem and no leaves", s.span.to(s.name.span),
                               hint=f"declare it as a plain `state {s.name.name}: ...`"))
             t = None
@@ -523,7 +613,7 @@ class MethodChecker:
             return
         if s.init is not None:
             def no_step_values(sym: Symbol, node: ast.Name):
-                if sym.kind in ("state", "oracle"):
+                if sym.kind in ("state", "oracle") and not isinstance(sym.type, FnType):
                     self.report(error("E0212", f"a state's initial value cannot use the {_KIND_WORDS[sym.kind]} "
                                                f"`{node.id}`", node.span,
                                       hint="initial values may use hypers, inputs and the parameter"))
@@ -551,7 +641,7 @@ class MethodChecker:
                 self.fits(Symbol(s.name.name, "state", t, s), it, s.init, "cannot initialise the state")
                 why = self.x.leaf_of(s.init)
                 if s.shared and why is not None:
-                    self.report(error("E0218", f"shared state `{s.name.name}` is initialised from a per-leaf value: "
+                    self.report(error("E0220", f"shared state `{s.name.name}` is initialised from a per-leaf value: "
                                                f"its initial value {_reads(why)}", s.init.span,
                                       hint="a shared state is one value for the whole model; initialise it from "
                                            "hypers and literals"))
@@ -574,6 +664,7 @@ class MethodChecker:
                                   hint="name the step counter differently, e.g. `step k:`"))
         self.x.prev_allowed = True
         self.x.read_hook = self.oracle_supplied
+        self.x.draw_hook = self.seed_ok
         if self.m.kind == "optimizer":
             self.x.model_denied = None
             self.x.model_hook = self.model_call
@@ -581,6 +672,7 @@ class MethodChecker:
             self.block(step.body)
         finally:
             self.x.read_hook = None
+            self.x.draw_hook = None
             self.x.prev_allowed = False
             self.x.model_hook = None
             self.x.model_denied = "solver" if self.m.kind == "solver" else "a member outside the step"
@@ -623,6 +715,7 @@ class MethodChecker:
             self.local_value(sym, s)
         elif isinstance(s, ast.Every):
             if self.expect_static_int(s.period, "the period of `every`"):
+                self.warn_period(s.period)
                 self.every_stack.append(s.period.span.text)
             else:
                 self.every_stack.append("?")
@@ -683,7 +776,7 @@ class MethodChecker:
                 and frame.control is None:              # (a per-leaf range is reported at each write)
             span, name = frame.shared_write
             work_span, work = frame.leaf_work
-            self.report(error("E0219", f"shared state `{name}` is updated inside a `{frame.kind}` loop that also "
+            self.report(error("E0221", f"shared state `{name}` is updated inside a `{frame.kind}` loop that also "
                                        "computes per-leaf values, so the loop can run neither once for the model "
                                        "nor once per leaf", span,
                               notes=[Note(f"per-leaf work in the same loop: {work}", work_span)],
@@ -713,7 +806,7 @@ class MethodChecker:
         control = self.leaf_control()
         if control is not None:
             cond, why, header, what = control
-            self.report(error("E0219", f"`{name}` adds up all leaves, but here it is inside `{header}`, whose "
+            self.report(error("E0221", f"`{name}` adds up all leaves, but here it is inside `{header}`, whose "
                                        f"{what} {_is(what)} different for each leaf, so it has no single meaning",
                               node.span, notes=[Note(f"the {_noun(what)} {_reads(why)}", cond.span)],
                               hint=f"compute it before the `{header.split()[0]}` (`let s = {_snippet(node)}`) and "
@@ -721,7 +814,7 @@ class MethodChecker:
             return
         loop = next((f for f in reversed(self.frames) if f.kind in ("for", "repeat")), None)
         if loop is not None:
-            self.report(error("E0219", f"`{name}` inside a `{loop.kind}` loop: a model-wide value is computed "
+            self.report(error("E0221", f"`{name}` inside a `{loop.kind}` loop: a model-wide value is computed "
                                        "between per-leaf phases of the step, and a loop cannot be cut into "
                                        "phases (not supported yet)", node.span,
                               notes=[Note("the loop starts here", Span(loop.node.span.source, loop.node.span.start,
@@ -781,7 +874,7 @@ class MethodChecker:
         control = self.leaf_control()
         if sym.shared:
             if why is not None:
-                self.report(error("E0218", f"shared state `{sym.name}` is written from a per-leaf value: its new "
+                self.report(error("E0220", f"shared state `{sym.name}` is written from a per-leaf value: its new "
                                            f"value {_reads(why)}", s.value.span,
                                   notes=[Note(f"`{sym.name}` is declared `shared` here", _name_span(sym))],
                                   hint="a shared state holds one value for the whole model: reduce over the leaves "
@@ -789,7 +882,7 @@ class MethodChecker:
                                        "and write it from that"))
             elif control is not None:
                 cond, cwhy, header, what = control
-                self.report(error("E0219", f"shared state `{sym.name}` is written inside `{header}`, whose {what} "
+                self.report(error("E0221", f"shared state `{sym.name}` is written inside `{header}`, whose {what} "
                                            f"{_is(what)} different for each leaf, so the write has no single meaning",
                                   s.span, notes=[Note(f"the {_noun(what)} {_reads(cwhy)}", cond.span)],
                                   hint="compute the condition from model-wide values (`total(...)`), or write "
@@ -812,6 +905,16 @@ class MethodChecker:
                 self.note_leaf_work(s.span, f"`{s.target.name} <- ...`")
 
     # ------------------------------------------------------------ claims and warnings
+
+    def warn_period(self, period) -> None:
+        """W0007, once per hyper: an `every` period that no condition keeps at 1 or more."""
+        sym = self.x.scopes.lookup(period.id) if isinstance(period, ast.Name) else None
+        if sym is None or sym.kind != "hyper" or sym.name in self.periods_warned:
+            return
+        d = unguarded_period(period, sym.decl)
+        if d is not None:
+            self.periods_warned.add(sym.name)
+            self.report(d)
 
     def check_assume(self, a: ast.Assume) -> None:
         for f in a.facts:
@@ -852,13 +955,29 @@ class MethodChecker:
                                           hint="remove it, or use it in the step"))
         for o in self.oracles:
             if o.name not in reads:
-                self.diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span,
-                                          hint="the caller must supply it every step; remove it if the step "
-                                               "does not need it"))
+                hint = ("the caller must pass it to `solve`; remove it if nothing calls it"
+                        if isinstance(o.type, FnType) else
+                        "the caller must supply it every step; remove it if the step does not need it")
+                self.diags.append(warning("W0003", f"oracle `{o.name}` is never used", o.decl.name.span, hint=hint))
         for s in self.states:
             if s.name in self.assigned and s.name not in reads:
                 self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,
                                           hint="remove it, or use it in the update"))
+
+
+def _step_lets(body) -> dict[str, ast.Let]:
+    """Every `let` in a step, nested blocks included (the first of a name wins)."""
+    found: dict[str, ast.Let] = {}
+    stack = list(reversed(body))
+    while stack:
+        st = stack.pop()
+        if isinstance(st, ast.Let):
+            found.setdefault(st.name.name, st)
+        elif isinstance(st, ast.If):
+            stack.extend(reversed(st.body + st.orelse))
+        elif isinstance(st, (ast.Every, ast.For, ast.Repeat)):
+            stack.extend(reversed(st.body))
+    return found
 
 
 class _Frame:

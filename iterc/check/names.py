@@ -1,9 +1,10 @@
 """Name rules: reserved words and "did you mean" suggestions."""
 from __future__ import annotations
 
-import difflib
 import keyword
 from typing import Iterable, Optional
+
+from ..diagnostics import Suggestion
 
 # words of the language itself; contextual in the grammar, but never usable as names
 LANGUAGE_WORDS = frozenset("""
@@ -36,6 +37,8 @@ def reserved_reason(name: str) -> Optional[str]:
 
 def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
     pool = sorted(set(c for c in candidates if c != name))
+    import difflib                          # only when there is something to suggest
+
     match = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not match:
         lowered = {c.lower(): c for c in pool}
@@ -45,9 +48,33 @@ def suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return match[0]
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
+def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
+    """The hint "did you mean `x`?"; it also carries both names, so the diagnostic offers the
+    replacement as a fix."""
     s = suggest(name, candidates)
-    return f"did you mean `{s}`?" if s else None
+    return Suggestion(f"did you mean `{s}`?", name, s) if s else None
+
+
+# Functions people reach for that are not builtins yet (they need several results), with
+# what to write today. Checked before "did you mean": `eigh` is not a misspelling of `eye`.
+NOT_YET = {
+    "eigh": "builtins with several results (`let w, V = eigh(A)`) are not available yet; `inv_root(A, p, eps)`, "
+            "`matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses of an eigendecomposition",
+    "eig": "eigendecompositions are not available yet (and only the symmetric one is planned, as `eigh`); "
+           "`inv_root(A, p, eps)`, `matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses",
+    "svd": "builtins with several results (`let U, s, Vt = svd(A)`) are not available yet; `proj_stiefel(A)` is "
+           "the polar factor U Vᵀ and `lmo_nuclear(G, r)` uses the top singular pair",
+    "qr": "builtins with several results (`let Q, R = qr(A)`) are not available yet; `proj_stiefel(A)` gives an "
+          "orthonormal factor (the polar one, U Vᵀ of the SVD)",
+}
+
+
+def unknown_function_hint(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """The hint for a call of an unknown function: what to write instead of a known future
+    builtin, the iterc spelling of a numpy/torch name, else a "did you mean"."""
+    if name in NOT_YET:
+        return f"`{name}` is not a builtin yet: {NOT_YET[name]}"
+    return LOOKALIKES.get(name) or did_you_mean(name, candidates)
 
 
 # Names of numpy/torch functions that users reach for, with the iterc way to write them:
@@ -67,19 +94,5 @@ LOOKALIKES = {
     "rsqrt": "write `1 / sqrt(x)`",
     "frobenius_norm": "`norm(X)` of a matrix is its Frobenius norm",
     "l2_norm": "`norm(x)` is the Euclidean norm of a leaf (and `global_norm(x)` over all leaves)",
-    "reshape": "a rule viewed `as matrix` sees rank >= 2 leaves as [shape[0], rest]; "
-               "there is no general reshape",
-    "eigh": "the eigendecomposition is not a builtin in this version",
-    "svd": "the singular value decomposition is not a builtin in this version",
-    "qr": "the QR decomposition is not a builtin in this version",
-    "inv": "matrix inverses are not builtins in this version",
+    "reshape": "a rule viewed `as matrix` sees rank >= 2 leaves as [shape[0], rest]; there is no general reshape",
 }
-
-
-def unknown_function_hint(name: str, candidates: Iterable[str]) -> Optional[str]:
-    """A hint for a call of an unknown function: the iterc way for a well-known name, a
-    close builtin or def, else the list of builtins."""
-    close = did_you_mean(name, candidates)
-    if name in ("eigh", "svd", "qr", "inv"):       # a builtin of a near name says more, where there is one
-        return close or LOOKALIKES[name]
-    return LOOKALIKES.get(name) or close

@@ -183,7 +183,11 @@ def _model_wide(method_members) -> Optional[tuple]:
 
 
 def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
-                resolve: Callable[[str], tuple[Optional[CheckedMethod], Optional[str]]]) -> Optional[CheckedMethod]:
+                resolve: Callable[[str], tuple[Optional[CheckedMethod], Optional[str]]],
+                traced: Optional[Callable] = None) -> Optional[CheckedMethod]:
+    """The method with its rules checked (None after errors). `traced(checker, method)` is
+    told of each method checked on the way (the method's own members, and each rule's)."""
+    traced = traced or (lambda checker, method: None)
     report = diags.append
     rules = [mb for mb in m.members if isinstance(mb, ast.Rule)]
     head_members = []
@@ -215,6 +219,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
     step = before if before is not None else ast.Step(None, (), m.name.span)
     head = _Quiet(_method(m, m.name.name, tuple(head_members) + (step,)), diags, defs, aliases)
     checked = head.run()
+    traced(head, m)
     param_decl = next((mb for mb in head_members if isinstance(mb, ast.Param)), None)
     if checked is None or param_decl is None:
         return None
@@ -288,6 +293,7 @@ def check_ruled(m: ast.Method, diags: list[Diagnostic], defs, aliases,
         sub_ast = _method(m, f"{m.name.name}__rule{i}", members)
         sub = _Quiet(sub_ast, diags, defs, aliases)
         sub_checked = sub.run()
+        traced(sub, sub_ast)
         reads |= sub.x.reads | sub.x.prev_used
         if sub_checked is not None:
             out.append(CheckedRule(p, r, sub_checked))

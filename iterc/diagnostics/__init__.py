@@ -4,11 +4,11 @@ Every stage reports through `Diagnostic`; only internal bugs raise. `render` pri
 like rustc: `error[E0201]: message`, `--> file:line:col`, the source line, a caret
 underline of the span, then `= hint: ...`.
 """
-from .core import Diagnostic, DiagnosticError, Note, Severity, error, warning
+from .core import Diagnostic, DiagnosticError, Edit, Fix, Note, Severity, Suggestion, error, warning
 from .render import render, render_all, to_json
 from .codes import CODES
 
 __all__ = [
-    "CODES", "Diagnostic", "DiagnosticError", "Note", "Severity", "error", "warning",
+    "CODES", "Diagnostic", "DiagnosticError", "Edit", "Fix", "Note", "Severity", "Suggestion", "error", "warning",
     "render", "render_all", "to_json",
 ]

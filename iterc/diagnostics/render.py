@@ -1,8 +1,6 @@
 """Render diagnostics as text (rustc/Elm style) or as JSON for tools."""
 from __future__ import annotations
 
-import json
-import unicodedata
 from typing import Iterable
 
 from .core import Diagnostic, Severity
@@ -17,9 +15,14 @@ def _printable(ch: str) -> str:
     """Control and other invisible characters are shown escaped so a line never breaks a terminal."""
     if ch == "\t":
         return " "
-    if ch.isprintable() and unicodedata.category(ch) not in ("Cf", "Zl", "Zp"):
+    if ch.isprintable() and (ch.isascii() or _category(ch) not in ("Cf", "Zl", "Zp")):
         return ch
     return "?"
+
+
+def _category(ch: str) -> str:
+    import unicodedata                      # only for non-ASCII source lines
+    return unicodedata.category(ch)
 
 
 def _window(line: str, col0: int, width: int) -> tuple[str, int, int]:
@@ -90,6 +93,8 @@ def _place(span) -> dict:
 def to_json(diags: Iterable[Diagnostic]) -> str:
     """One object per diagnostic: code, severity, message, hint, place (file, line, column,
     end_line, end_column; 1-based, end exclusive) and notes, each with its place if it has one."""
+    import json
+
     rows = []
     for d in diags:
         notes = [{"message": n.message, **(_place(n.span) if n.span is not None else {})} for n in d.notes]

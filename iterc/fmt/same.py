@@ -6,8 +6,6 @@ change what a program means. The walk is iterative because a flat chain like
 """
 from __future__ import annotations
 
-import dataclasses
-
 from ..syntax import ast
 
 _POSITION_FIELDS = frozenset({"span", "op_span"})
@@ -17,7 +15,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
     if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in _POSITION_FIELDS)
+        names = tuple(f for f in cls._fields if f not in _POSITION_FIELDS)
         _FIELDS[cls] = names
     return names
 
@@ -40,12 +38,12 @@ def first_difference(a, b, *, comments: bool = True):
         if type(x) is not type(y):
             return f"{_path(link)}: {type(x).__name__} != {type(y).__name__}"
         if isinstance(x, ast.Module) and not comments:
-            x = dataclasses.replace(x, comments=())
-            y = dataclasses.replace(y, comments=())
+            x = ast.Module(x.uses, x.defs, x.methods, (), x.span)
+            y = ast.Module(y.uses, y.defs, y.methods, (), y.span)
         if isinstance(x, ast.Comment):
             if x.text.rstrip() != y.text.rstrip():
                 return f"{_path(link)}: comment {x.text!r} != {y.text!r}"
-        elif dataclasses.is_dataclass(x):
+        elif isinstance(x, ast.Node):
             for name in _fields(type(x)):
                 stack.append((getattr(x, name), getattr(y, name), (link, "." + name)))
         elif isinstance(x, (tuple, list)):

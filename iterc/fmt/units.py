@@ -100,7 +100,7 @@ class _Locator:
 
 
 def docstring_text(doc: str, level: int) -> str:
-    """A docstring whose cleaned value (see syntax/convert.py `_clean_doc`) is `doc`."""
+    """A docstring whose cleaned value (see syntax/common.py `clean_doc`) is `doc`."""
     lines = doc.split("\n")
     indent = INDENT * level
     first = lines[0]
@@ -154,6 +154,10 @@ def member_text(m) -> str:
     if kind is ast.Oracle:
         out = f"oracle {m.name.name} = {m.kind.name}(" + ", ".join(arg(a) for a in m.args) + ")"
         return out + (f" every {expr(m.every)}" if m.every is not None else "")
+    if kind is ast.FnOracle:
+        params = type_text(m.params[0]) if len(m.params) == 1 else \
+            "(" + ", ".join(type_text(p) for p in m.params) + ")"
+        return f"oracle {m.name.name}: {params} -> {type_text(m.result)}"
     if kind is ast.Dims:
         return "dims " + _names(m.names)
     if kind is ast.Output:

@@ -10,7 +10,11 @@ Desugaring: `every k:` becomes an If on (t - 1) % k == 0; a comparison chain an 
 of pairs; a call of a user `def` the def's statements with its parameters bound to the
 argument operands; `prev(x)` a copy of x taken at the start of the step. A solver
 becomes an init block and a While region whose body holds the step, the solver-level
-lets, the residual and the stopping test.
+lets, the residual, the stopping test and the finiteness check of the states.
+
+A call of a function oracle `T(x)` is `call(T, x)`. A random draw `randn_like(x)` reads
+the current generator key (the name `_rng`, like a state the user cannot see), draws with
+it, and binds the next key `rng_next(key)`; regions whose statements draw carry `_rng`.
 """
 from __future__ import annotations
 
@@ -18,13 +22,16 @@ import dataclasses
 from typing import Optional
 
 from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, Kind, result_type
+from ..check.consteval import const_eval
 from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
-from ..types import BOOL, INT, LEAF, REAL, Type
+from ..types import BOOL, INT, KEY, LEAF, REAL, FnType, Type
 from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, LeafPattern, ModuleIR, OptimizerIR,
                     Operand, OracleIR, Origin, Place, RuleIR, SlotIR, SolverIR, Var, While)
 from .text import canonical
 
+RNG = "_rng"                       # the .iter-invisible name of the generator key
+DRAWS = {"randn_like": "random_normal", "rand_like": "random_uniform"}
 _STORAGE = {"f64": DType.F64, "f32": DType.F32, "f16": DType.F16, "bf16": DType.BF16, "int": DType.I64,
             "bool": DType.BOOL}
 
@@ -65,6 +72,8 @@ def place_of(fn: str, args, t: Type) -> Place:
         return Place.STATIC
     if REGISTRY[fn].kind == Kind.MODEL:
         return Place.MODEL
+    if REGISTRY[fn].kind == Kind.LIBRARY:       # a call, a key or a draw: known only at run time
+        return max(top, Place.LEAF)
     return Place.LEAF if top == Place.ELEMENT else top
 
 
@@ -119,7 +128,10 @@ class Lowerer:
         for d in method.dims:
             self.fixed[d.name] = Var(d.name, INT, Place.STATIC, Origin.DIM, d.name)
         for o in method.oracles:
-            place = Place.STEP if o.decl.kind.name == "value" else slot_place(o.type)
+            if isinstance(o.type, FnType):       # a function, fixed for the whole solve
+                place = Place.STATIC
+            else:
+                place = Place.STEP if o.decl.kind.name == "value" else slot_place(o.type)
             self.fixed[o.name] = Var(o.name, o.type, place, Origin.ORACLE, o.name)
         for i in method.inputs:
             self.fixed[i.name] = Var(i.name, i.type, slot_place(i.type), Origin.INPUT, i.name)
@@ -132,6 +144,7 @@ class Lowerer:
         for sym in list(method.params) + list(method.states):
             self.types[sym.name] = sym.type
         self.names.claimed |= set(self.fixed) | set(self.entry)
+        self.types[RNG] = KEY
 
     # ------------------------------------------------------------ emitting
 
@@ -154,11 +167,14 @@ class Lowerer:
     def bind(self, name: str, value: Operand, span=None) -> Var:
         """Give `value` the .iter name `name`: rename the temporary just emitted, or copy."""
         t = self.types.get(name, value.type)
-        last = self.stmts[-1] if self.stmts else None
+        at = -1
+        if len(self.stmts) >= 2 and _is_rng_next(self.stmts[-1]):
+            at = -2                                 # a draw, then the next key: name the draw
+        last = self.stmts[at] if self.stmts else None
         if (isinstance(value, Var) and value.source is None and isinstance(last, Assign)
                 and last.target is value and value.type == t):
             target = Var(self.names.claim(name), t, value.place, Origin.VALUE, name, span)
-            self.stmts[-1] = Assign(target, last.op, span)
+            self.stmts[at] = Assign(target, last.op, span)
         else:
             place = value.place if isinstance(value, Var) else Place.STATIC
             if t.shape != ():
@@ -226,6 +242,10 @@ class Lowerer:
                 return self.expand(info, typing, env)
             if info.builtin.name == "prev":
                 return self.env[f"prev {node.args[0].id}"]
+            if info.builtin.name == "call":
+                return self.call(node, typing, env, t)
+            if info.builtin.name in DRAWS:
+                return self.draw(DRAWS[info.builtin.name], self.value(node.args[0], typing, env), t, node.span)
             args = tuple(self.value(a, typing, env) for a in node.args)
             return self.emit(info.builtin.name, args, t, tuple(sorted(info.kw.items())), node.span)
         if isinstance(node, ast.Index):
@@ -251,6 +271,36 @@ class Lowerer:
                 value = self.rename(value, f"{fn}_{let.name.name}", let.span)
             inner[let.name.name] = value
         return self.value(info.defn.result, info.typing, inner)
+
+    def call(self, node: ast.Call, typing: Typing, env, t: Type) -> Var:
+        """`T(x)`: `call(T, x)`, an int argument cast to a declared real."""
+        fn = self.fixed[node.func.id]
+        args = []
+        for a, want in zip(node.args, fn.type.params):
+            v = self.value(a, typing, env)
+            if v.type.elem != want.elem:
+                v = self.emit("cast", (v,), v.type.with_elem(want.elem), (("elem", want.elem),), a.span)
+            args.append(v)
+        return self.emit("call", (fn, *args), t, span=node.span)
+
+    def draw(self, fn: str, like: Operand, t: Type, span) -> Var:
+        """A draw with the current key, then the next key: `random_normal(k, x)`, `rng_next(k)`.
+        The draw comes first, so the key it reads is never read after the next one is bound."""
+        key = self.env[RNG]
+        target = Var(self.names.fresh("_randn" if fn == "random_normal" else "_rand"), t,
+                     place_of(fn, (key, like), t), Origin.VALUE, None, span)
+        self.stmts.append(Assign(target, Apply(fn, (key, like), t), span))
+        nxt = Var(self.names.claim(RNG), KEY, Place.LEAF, Origin.VALUE, RNG, span)
+        self.stmts.append(Assign(nxt, Apply("rng_next", (key,), KEY), span))
+        self.env[RNG] = nxt
+        return target
+
+    def carried(self, stmts) -> list[str]:
+        """The names a region carries: what it assigns, and the key when it draws."""
+        out = assigned_names(stmts)
+        if self.m.draws and _draws_in(stmts, self.m.typing):
+            out.append(RNG)
+        return out
 
     def rename(self, value: Var, base: str, span) -> Var:
         last = self.stmts[-1] if self.stmts else None
@@ -301,7 +351,7 @@ class Lowerer:
         return tuple(out)
 
     def region_if(self, cond: Operand, then_stmts, else_stmts, origin: str, span) -> None:
-        carried = assigned_names(tuple(then_stmts) + tuple(else_stmts))
+        carried = self.carried(tuple(then_stmts) + tuple(else_stmts))
         then = self.sub_block(then_stmts, carried)
         if len(else_stmts) == 1 and isinstance(else_stmts[0], ast.If):
             inner = else_stmts[0]
@@ -331,7 +381,7 @@ class Lowerer:
     def region_for(self, s: ast.For) -> None:
         typing = self.m.typing
         lo, hi = self.value(s.lo, typing), self.value(s.hi, typing)
-        carried = assigned_names(s.body)
+        carried = self.carried(s.body)
         var = Var(self.names.claim(s.var.name), INT, Place.STEP, Origin.LOOPVAR, s.var.name, s.var.span)
         params = self.loop_params(carried, s.span)
         inits = tuple(self.env[c] for c in carried)
@@ -344,7 +394,7 @@ class Lowerer:
     def region_repeat(self, s: ast.Repeat) -> None:
         typing = self.m.typing
         cap = self.value(s.max_iter, typing)
-        carried = assigned_names(s.body)
+        carried = self.carried(tuple(s.body) + (s.until,))
         params = self.loop_params(carried, s.span)
         inits = tuple(self.env[c] for c in carried) + (Const(False, BOOL),)
         stop_param = Var(self.names.fresh("_stop"), BOOL, Place.LEAF, Origin.LOOPVAR, None, s.span)
@@ -420,13 +470,18 @@ class Lowerer:
         self.env = {p.name: self.entry[p.name]}
         states = tuple(self.state_slot(s, DType.LIKE_PARAM) for s in m.states)
         self.env = dict(self.entry)
+        key = None
+        if m.draws:
+            key = Var(self.names.claim(RNG), KEY, Place.LEAF, Origin.KEY, RNG)
+            self.env[RNG] = key
         self.copy_prev()
         for s in m.step.body:
             self.stmt(s)
-        yields = tuple(self.env[n] for n in [p.name] + [s.name for s in m.states])
+        yields = tuple(self.env[n] for n in [p.name] + [s.name for s in m.states] + ([RNG] if m.draws else []))
         body = Block(tuple(self.stmts), yields)
         return OptimizerIR(m.name, m.doc, m.decl.span.source.path, hypers, param, tuple(oracles), states, dims,
-                           self.counter, body, periods=self.periods(m.step.body), converges=conv, cite=cite)
+                           self.counter, body, periods=self.periods(m.step.body), converges=conv, cite=cite,
+                           key=key)
 
     def copy_prev(self) -> None:
         for name in sorted(self.m.prev_used):
@@ -439,19 +494,28 @@ class Lowerer:
         m = self.m
         typing = m.typing
         hypers, dims, conv, cite = self.common()
-        inputs = tuple(SlotIR(self.fixed[i.name], dtype_of(i.storage, i.type, DType.F64)) for i in m.inputs)
+        inputs = tuple(SlotIR(self.fixed[i.name], dtype_of(i.storage, i.type, DType.F64),
+                              domain=_input_domain(i.decl.domain)) for i in m.inputs)
+        oracles = tuple(OracleIR(self.fixed[o.name], "function") for o in m.oracles)
         let_names = [let.name.name for let in m.lets]
         state_names = [s.name for s in m.states]
         out_lets = [o.name for o in m.outputs if o.name in let_names]
-        # init: the states in order (an initial value may read an earlier state), then the
-        # carried lets (zeros of their type: the loop runs at least once), the residual, stop
+        rng = [RNG] if m.draws else []
+        # init: the generator, the states in order (an initial value may read an earlier
+        # state), the carried lets (zeros of their type: the loop runs at least once), then
+        # the residual, the `until` test and the stop flag
         self.env = {}
+        if m.draws:
+            self.bind(RNG, self.emit("rng_key", (self.fixed["seed"],), KEY))
         slots = []
         for sym in m.states:
             slot = self.state_slot(sym, DType.F64)
             slots.append(slot)
             self.stmts.extend(slot.init.stmts)
-            self.bind(sym.name, slot.init.yields[0], sym.decl.span)
+            first = slot.init.yields[0]
+            if sym.type == REAL and isinstance(first, Const) and first.type == INT:
+                first = Const(float(first.value), REAL, first.span)      # a real scalar starts as a float
+            self.bind(sym.name, first, sym.decl.span)
         states = tuple(slots)
         let_types = {let.name.name: typing.types[id(let.value)] for let in m.lets}
         for name in out_lets:
@@ -459,14 +523,14 @@ class Lowerer:
             t = let_types[name]
             self.bind(name, self.emit("zeros", (), t, (("elem", t.elem), ("shape", t.shape))))
         residual_form = self.residual_form()
-        inits = [self.env[n] for n in state_names + out_lets]
+        inits = [self.env[n] for n in state_names + out_lets + rng]
         if residual_form:
             inits.append(Const(float("inf"), REAL))
-        inits.append(Const(False, BOOL))
+        inits += [Const(False, BOOL), Const(False, BOOL)]
         init = Block(tuple(self.stmts), tuple(inits))
         self.stmts = []
-        carried = state_names + out_lets + (["_residual"] if residual_form else []) + ["_converged"]
-        self.types.update({"_residual": REAL, "_converged": BOOL})
+        carried = state_names + out_lets + rng + (["_residual"] if residual_form else []) + ["_converged", "_stop"]
+        self.types.update({"_residual": REAL, "_converged": BOOL, "_stop": BOOL})
         params = []
         for name, v in zip(carried, inits):
             t = self.types.get(name, v.type)
@@ -479,33 +543,89 @@ class Lowerer:
         for let in m.lets:
             v = self.value(let.value, typing)
             self.bind(let.name.name, v, let.span)
-        yields = [self.env[n] for n in state_names + out_lets]
         cond = m.until.cond if m.until is not None else None
         if residual_form:
             residual = self.bind("_residual", self.value(cond.operands[0], typing))
             bound = self.value(cond.operands[1], typing)
-            stop = self.emit("le" if cond.ops[0] == "<=" else "lt", (residual, bound), BOOL, span=cond.span)
-            yields.append(residual)
+            test = self.emit("le" if cond.ops[0] == "<=" else "lt", (residual, bound), BOOL, span=cond.span)
         else:
-            stop = self.value(cond, typing) if cond is not None else Const(False, BOOL)
-        yields.append(self.bind("_converged", stop))
+            residual = None
+            test = self.value(cond, typing) if cond is not None else Const(False, BOOL)
+        converged = self.bind("_converged", test)
+        # stop on the `until` test, or as soon as a real state is not finite (nan or inf)
+        assigned = set(assigned_names(m.step.body))      # a state the step never assigns never changes
+        checked = [sym.name for sym in m.states if sym.type.elem == "real" and sym.name in assigned]
+        stop: Operand = converged
+        if checked:
+            finite = None
+            for name in checked:
+                value = self.env[name]
+                ok = self.emit("isfinite", (value,), value.type.with_elem("bool"))
+                if value.type.shape != ():
+                    ok = self.emit("reduce_all", (ok,), BOOL)
+                finite = ok if finite is None else self.emit("and", (finite, ok), BOOL)
+            finite = self.bind("_finite", finite)
+            stop = self.emit("or", (converged, self.emit("not", (finite,), BOOL)), BOOL)
+        yields = [self.env[n] for n in state_names + out_lets + rng]
+        yields += ([residual] if residual_form else []) + [converged, stop]
         if m.max_iter is None:
             raise AssertionError("a checked solver always has a cap")
         cap = self.expression_block(m.max_iter, typing)
         body = Block(tuple(self.stmts), tuple(yields))
         results = tuple(Var(self.names.claim(p.source), p.type, p.place, Origin.VALUE, p.source) for p in params)
         cap_value = cap.yields[0]
-        loop = While(tuple(inits), tuple(params), body, cap_value, results, counter)
+        observe = (counter,) + ((residual,) if residual is not None else ())
+        loop = While(tuple(inits), tuple(params), body, cap_value, results, counter, observe=observe)
         by_name = dict(zip(carried, results))
         outputs = tuple((o.name, by_name[o.name] if o.name in by_name else self.fixed[o.name]) for o in m.outputs)
         init = Block(tuple(cap.stmts) + init.stmts, init.yields)
         return SolverIR(m.name, m.doc, m.decl.span.source.path, hypers, inputs, states, dims, counter, init, loop,
                         tuple(carried), outputs, by_name.get("_residual"), periods=self.periods(m.step.body),
-                        converges=conv, cite=cite)
+                        converges=conv, cite=cite, oracles=oracles, converged=by_name["_converged"],
+                        checked=tuple(checked))
 
     def residual_form(self) -> bool:
         cond = self.m.until.cond if self.m.until is not None else None
         return isinstance(cond, ast.Compare) and len(cond.ops) == 1 and cond.ops[0] in ("<", "<=")
+
+
+_CHILD = ("value", "cond", "operand", "left", "right", "lo", "hi", "period", "until", "max_iter")
+_CHILDREN = ("args", "kwargs", "operands", "items", "body", "orelse")
+
+
+def _draws_in(nodes, typing: Typing) -> bool:
+    """Whether statements or expressions (and the defs they call) draw random numbers."""
+    stack = [(n, typing) for n in nodes]
+    while stack:
+        node, ty = stack.pop()
+        if isinstance(node, ast.Call):
+            info = ty.calls.get(id(node))
+            if isinstance(info, DefExpansion):
+                stack += [(let.value, info.typing) for let in info.defn.lets] + [(info.defn.result, info.typing)]
+            elif info is not None and info.builtin.name in DRAWS:
+                return True
+        for name in _CHILD:
+            child = getattr(node, name, None)
+            if child is not None and not isinstance(child, (str, int, float, ast.Ident)):
+                stack.append((child, ty))
+        for name in _CHILDREN:
+            stack += [(c, ty) for c in (getattr(node, name, None) or ())]
+    return False
+
+
+def _is_rng_next(s) -> bool:
+    return isinstance(s, Assign) and isinstance(s.op, Apply) and s.op.fn == "rng_next"
+
+
+def _input_domain(domain: Optional[ast.Domain]) -> Optional[tuple]:
+    """An input's domain as (name, *numbers), checked when a solve starts; None when it has
+    none, or a bound that is not a number (those are not checked yet)."""
+    if domain is None:
+        return None
+    args = tuple(const_eval(a, {}) for a in domain.args)
+    if not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
+        return None
+    return (domain.name.name,) + args
 
 
 def _const(v) -> Const:

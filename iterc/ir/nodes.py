@@ -11,6 +11,12 @@ Vocabulary:
   `While`. A region's blocks end in `yields`; the region binds `results`, one fresh Var
   per carried value. Loop regions take their carried values as block parameters
   (`params`), initialised from `inits`, as lax.fori_loop / while_loop do.
+- A solver's function oracle is a Var of type `FnType` with origin ORACLE, and a call
+  of it the primitive `call` with that Var as first operand (assumed pure: CSE shares
+  identical calls and DCE drops unused ones). The random generator is a Var of type `KEY`
+  threaded like a state: `random_normal(k, x)` / `random_uniform(k, x)` draw with it and
+  `rng_next(k)` gives the key for the next draw; regions carry it (a loop as a block
+  parameter), an optimizer's step takes it (origin KEY) and yields the next one last.
 - Every Var has a *placement* (`Place`), the level at which it is known: STATIC (at
   compile or instantiation time), STEP (one value per step, for all leaves), MODEL (one
   value per step computed from all leaves: `total`, a shared state), LEAF (one value
@@ -51,6 +57,7 @@ class Origin(enum.Enum):
     DIM = "dim"
     COUNTER = "counter"
     LOOPVAR = "loopvar"            # a `for` index, or a loop region's block parameter
+    KEY = "key"                    # an optimizer step's random generator key on entry
     VALUE = "value"                # the result of an Assign or a region
 
 
@@ -139,7 +146,9 @@ class For:
 class While:
     """Run body at least once and at most `max_iter` times. The last block parameter and
     the last yield are the stop flag: the loop ends after a round that yields True.
-    body(params) yields the next params; `counter`, if any, is the 1-based round number."""
+    body(params) yields the next params; `counter`, if any, is the 1-based round number.
+    `observe` (operands of the body's scope: a solver's counter and residual) are what a
+    backend hands to a progress hook after each round, when the caller asks for one."""
     inits: tuple[Operand, ...]
     params: tuple[Var, ...]
     body: Block
@@ -147,6 +156,7 @@ class While:
     results: tuple[Var, ...]
     counter: Optional[Var] = None
     span: Optional[Span] = field(default=None, compare=False)
+    observe: tuple[Operand, ...] = ()
 
 
 Stmt = Union[Assign, If, For, While]
@@ -177,6 +187,7 @@ class SlotIR:
     var: Var
     dtype: DType
     init: Optional[Block] = None       # states: yields the initial value
+    domain: Optional[tuple] = None     # inputs: (name, *numeric args), checked when a solve starts
     shared: bool = False               # a `shared state`: one scalar for the whole parameter tree
 
     @property
@@ -191,7 +202,7 @@ class SlotIR:
 @dataclass(frozen=True)
 class OracleIR:
     var: Var
-    kind: str                          # grad | value | hvp | hess_diag | rand_normal
+    kind: str                          # grad | value | hvp | hess_diag | rand_normal | function
     every: Optional[Block] = None      # supplied every k steps (a static block yielding k)
     args: tuple[str, ...] = ()
 
@@ -293,6 +304,7 @@ class OptimizerIR:
     periods: tuple[tuple[str, Block], ...] = ()  # `every k` periods (static), checked >= 1
     converges: Optional[str] = None
     cite: Optional[str] = None
+    key: Optional[Var] = None          # the random generator on entry (`hyper seed`); body yields the next last
     phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
     rules: tuple[RuleIR, ...] = ()     # a method with rules: each leaf goes to one (body: the param unchanged)
     before: Optional["OptimizerIR"] = None   # its step before the rules: a phased method whose shared
@@ -304,9 +316,12 @@ class OptimizerIR:
 class SolverIR:
     """A whole solve: init -> a While region over the states (and carried outputs) -> outputs.
 
-    `init` yields the initial carried values (states, then carried lets), `loop` is the
-    While region whose body also computes the stopping test, the residual and the
-    next carried values; `outputs` name the While results (or inputs) returned."""
+    `init` yields the initial carried values (states, carried lets, the generator key when
+    the solver draws, then `_residual`, `_converged` and the stop flag), `loop` is the
+    While region whose body also computes the stopping test, the residual and the next
+    carried values: it stops when the `until` test holds (`converged`) or a real state is
+    not finite (`checked` names them, in order). `outputs` name the While results (or
+    inputs) returned; `oracles` are the function oracles the caller passes."""
     name: str
     doc: Optional[str]
     source_path: str
@@ -323,6 +338,9 @@ class SolverIR:
     periods: tuple[tuple[str, Block], ...] = ()
     converges: Optional[str] = None
     cite: Optional[str] = None
+    oracles: tuple[OracleIR, ...] = ()  # function oracles (kind "function", Var of FnType)
+    converged: Optional[Var] = None    # a loop result: the `until` test held (the stop flag is the last result)
+    checked: tuple[str, ...] = ()      # the real states whose finiteness stops the loop
     kind = "solver"
 
 

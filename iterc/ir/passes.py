@@ -117,6 +117,9 @@ class Rewriter:
     def region(self, s) -> list:
         if isinstance(s, If):
             return [replace(s, then=self.block(s.then), orelse=self.block(s.orelse))]
+        if isinstance(s, While):               # observed values live in the body's scope
+            body = self.block(s.body)
+            return [replace(s, body=body, observe=tuple(map(self.operand, s.observe)))]
         return [replace(s, body=self.block(s.body))]
 
     def assign(self, s: Assign) -> list:
@@ -237,7 +240,7 @@ def _dce_block(block: Block, live: set[str]) -> Block:
             continue
         if not any(r.name in live for r in s.results):
             continue
-        inner: set[str] = set()
+        inner: set[str] = _names(getattr(s, "observe", ()))
         body = _dce_block(s.body, inner)
         s = replace(s, body=body)
         live |= inner | _names(operands_read(s))
@@ -252,6 +255,11 @@ def _prune(block: Block, keep: list[int]) -> Block:
 class _DCE(Rewriter):
     def block(self, block: Block) -> Block:
         return _dce_block(block, set())
+
+    def region(self, s) -> list:
+        if isinstance(s, While) and s.observe:    # the top-level loop of a solver: keep what it reports
+            return [replace(s, body=_dce_block(s.body, _names(s.observe)))]
+        return super().region(s)
 
 
 def dce(m):

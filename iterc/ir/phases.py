@@ -30,7 +30,7 @@ level it spans, on the same condition; values that one piece makes and a later o
 reads become results of the piece (the other branch yields the name's current value, or
 a zero when it has none). The checker rejects what cannot be cut: a `total` or a
 shared-state write under a per-leaf condition (no single meaning), and a loop that
-would have to be cut (E0219). Every other region runs whole in one part.
+would have to be cut (E0221). Every other region runs whole in one part.
 
 Crossings. Each phase records the per-leaf values it reads that were made before it
 (`loads`: the method's per-leaf inputs, or values an earlier leaf phase stored) and the
@@ -254,7 +254,7 @@ class _Splitter:
             return False
         if not isinstance(s, If) or s.cond in self.leaf:
             raise AssertionError(f"{self.m.name}: a model-wide value inside a region that runs per leaf "
-                                 f"(the checker reports this as E0219)")
+                                 f"(the checker reports this as E0221)")
         return True
 
     def block(self, stmts, floor: int) -> list[tuple[int, object]]:

@@ -52,8 +52,9 @@ def block_lines(block: Block, depth: int, out: list[str]) -> None:
         elif isinstance(s, While):
             params = ", ".join(f"%{p.name} = {operand_text(i)}" for p, i in zip(s.params, s.inits))
             counter = f" counting %{s.counter.name}" if s.counter is not None else ""
+            observe = f" observing {_list(s.observe)}" if s.observe else ""
             out.append(f"{pad}{', '.join(_binding(r) for r in s.results)} = while max {operand_text(s.max_iter)}"
-                       f"{counter} ({params}):")
+                       f"{counter}{observe} ({params}):")
             block_lines(s.body, depth + 1, out)
     if block.yields:
         out.append(f"{pad}yield {_list(block.yields)}")
@@ -82,6 +83,8 @@ def method_text(m, hypers: bool = True) -> str:
             out.append(f"  state %{s.name}: {s.type} {s.dtype.value}{shared} = {{{_expr_block(s.init)}}}")
         for name, block in m.live:
             out.append(f"  live %{name} when {{{_expr_block(block)}}}")
+        if m.key is not None:
+            out.append(f"  key %{m.key.name}: {m.key.type} (from $seed, yielded last)")
         if m.rules:
             if m.before is not None:
                 out.append(f"  before the rules:")
@@ -112,7 +115,11 @@ def method_text(m, hypers: bool = True) -> str:
             block_lines(m.body, 2, out)
     else:
         for i in m.inputs:
-            out.append(f"  input %{i.name}: {i.type} {i.dtype.value}")
+            domain = f" in {i.domain[0]}{'(' + ', '.join(map(repr, i.domain[1:])) + ')' if len(i.domain) > 1 else ''}" \
+                if i.domain else ""
+            out.append(f"  input %{i.name}: {i.type} {i.dtype.value}{domain}")
+        for o in m.oracles:
+            out.append(f"  oracle %{o.var.name}: {o.var.type}")
         for s in m.states:
             out.append(f"  state %{s.name}: {s.type} {s.dtype.value}")
         out.append("  init:")
@@ -120,6 +127,8 @@ def method_text(m, hypers: bool = True) -> str:
         out.append(f"  loop carries ({', '.join(m.carried)}):")
         block_lines(Block((m.loop,)), 2, out)
         out.append(f"  output {', '.join(f'{n} = {operand_text(v)}' for n, v in m.outputs)}")
+        if m.checked:
+            out.append(f"  stops when not finite: {', '.join(m.checked)}")
     return "\n".join(out)
 
 

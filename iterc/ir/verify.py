@@ -13,6 +13,7 @@ under ITERC_VERIFY=1.
 from __future__ import annotations
 
 from ..builtins import REGISTRY
+from ..types import FnType
 from .nodes import Apply, Assign, Block, Const, For, If, OptimizerIR, Place, Var, While
 from .passes import method_blocks
 
@@ -34,6 +35,8 @@ class _Verifier:
             self.fail(f"not a Var: {v!r}")
         if v.name in self.bound:
             self.fail(f"%{v.name} is bound twice")
+        if isinstance(v.type, FnType):
+            self.fail(f"%{v.name} binds a function; only a solver's oracles are functions")
         if v.type.shape != () and v.place != Place.ELEMENT:
             self.fail(f"%{v.name} has shape {v.type} but placement {v.place.name}")
         self.bound.add(v.name)
@@ -59,6 +62,9 @@ class _Verifier:
                         self.fail(f"{op.fn} has no type")
                     for a in op.args:
                         self.use(a, scope)
+                    fns = [i for i, a in enumerate(op.args) if isinstance(a.type, FnType)]
+                    if fns != ([0] if op.fn == "call" else []):
+                        self.fail(f"{op.fn}: a function may only be the first operand of `call`")
                 else:
                     self.use(op, scope)
                 self.define(s.target, scope)
@@ -89,13 +95,16 @@ class _Verifier:
                               f"{len(s.body.yields)} yields, {len(s.results)} results")
                 for p in s.params:
                     self.define(p, inner)
-                self.block(s.body, inner)
+                body_scope = self.block(s.body, inner)
+                for v in getattr(s, "observe", ()):
+                    self.use(v, body_scope)
                 for r in s.results:
                     self.define(r, scope)
             else:
                 self.fail(f"not an IR statement: {s!r}")
         for y in block.yields:
             self.use(y, scope)
+        return scope
 
 
 def verify_method(m) -> None:
@@ -103,10 +112,13 @@ def verify_method(m) -> None:
     base = {h.name for h in m.hypers} | {d.name for d in m.dims}
     if isinstance(m, OptimizerIR):
         base |= {m.counter.name, m.param.name} | {s.name for s in m.states} | {o.var.name for o in m.oracles}
-        if len(m.body.yields) != 1 + len(m.states):
-            raise IRVerifyError(f"{where}: the step yields {len(m.body.yields)} values for 1 + {len(m.states)}")
+        keys = 1 if m.key is not None else 0
+        base |= {m.key.name} if m.key is not None else set()
+        if len(m.body.yields) != 1 + len(m.states) + keys:
+            raise IRVerifyError(f"{where}: the step yields {len(m.body.yields)} values for 1 + {len(m.states)}"
+                                f"{' + the key' if keys else ''}")
     else:
-        base |= {i.name for i in m.inputs}
+        base |= {i.name for i in m.inputs} | {o.var.name for o in m.oracles}
     blocks = method_blocks(m)
     for block in blocks:
         scope = set(base)

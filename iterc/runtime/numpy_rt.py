@@ -2,8 +2,13 @@
 
 Generated code holds the per-leaf math (`init_NAME`, `step_NAME`, `solve_NAME`); what is
 the same for every method -- hyperparameters, parameter trees (optree), the step
-counter, oracle routing, dtypes (the policy in `dtypes.py`), dimension binding -- lives
-here once.
+counter, oracle routing, dtypes (the policy in `dtypes.py`), dimension binding, input
+domains, function oracles, the random generator, progress reports -- lives here once.
+
+Randomness: the IR threads a generator key; here the key is an `np.random.Generator`
+(PCG64) that each draw advances in place. A solver makes one from `hyper seed` when a
+solve starts; an optimizer makes one when it is instantiated and keeps it, so its draws
+continue from step to step (leaves in tree order, each leaf's draws in program order).
 """
 from __future__ import annotations
 
@@ -13,14 +18,20 @@ from typing import Any, Callable, Optional
 import numpy as np
 import optree
 
+from . import domains
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Pattern, Slot, Spec, bind_dims, choose_rule
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule", "Pattern",
            "choose_rule", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "logsumexp", "softmax", "normalize",
-           "total", "bind_dims"]
+           "total", "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
+           "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
+           "proj_stiefel", "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
+           "proj_box", "proj_l2ball", "proj_l1ball", "proj_linfball", "proj_simplex", "proj_nonneg",
+           "proj_hyperplane", "proj_sphere", "lmo_simplex", "lmo_l1ball", "lmo_box", "mirror_entropic",
+           "mirror_euclid", "mirror_logbarrier"]
 
 
 # ---------------------------------------------------------------- math helpers
@@ -89,6 +100,237 @@ def total(parts) -> np.float64:
     return np.float64(np.sum(np.asarray([np.float64(p) for p in parts])))
 
 
+# ---------------------------------------------------------------- randomness
+
+def rng(seed) -> np.random.Generator:
+    """The generator a method draws from: PCG64 seeded by the hyper `seed`."""
+    return np.random.Generator(np.random.PCG64(int(seed)))
+
+
+def _draw(values, like):
+    like = np.asarray(like)
+    dtype = like.dtype if is_float(like.dtype) else np.dtype(np.float64)
+    if like.ndim == 0:
+        return dtype.type(values)
+    return np.asarray(values, dtype=dtype)
+
+
+def randn_like(key: np.random.Generator, x):
+    """Standard normal noise shaped like x (in x's float dtype); advances `key`."""
+    return _draw(key.standard_normal(np.shape(x)), x)
+
+
+def rand_like(key: np.random.Generator, x):
+    """Uniform noise in [0, 1) shaped like x (in x's float dtype); advances `key`."""
+    return _draw(key.random(np.shape(x)), x)
+# ---------------------------------------------------------------- selection and sorting
+#
+# Without `axis=`, sort and cumsum run over all elements in row-major order and the result
+# keeps x's shape; iota gives each element's flat index (or its index along `axis`).
+
+def _keep(axis):
+    return axis is not None
+
+
+def iota(x, axis=None):
+    x = np.asarray(x)
+    if axis is None:
+        return np.arange(x.size).reshape(x.shape)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    return np.broadcast_to(np.arange(x.shape[axis]).reshape(shape), x.shape)
+
+
+def sort(x, axis=None):
+    x = np.asarray(x)
+    return np.sort(x, axis=None).reshape(x.shape) if axis is None else np.sort(x, axis=axis)
+
+
+def cumsum(x, axis=None):
+    x = np.asarray(x)
+    return np.cumsum(x, axis=None).reshape(x.shape) if axis is None else np.cumsum(x, axis=axis)
+
+
+def onehot(i, like, axis=None):
+    """1.0 at flat index i of a value shaped like `like` (along `axis`: at i[...] in each slice)."""
+    like = np.asarray(like)
+    if axis is not None and np.ndim(i) > 0:
+        i = np.expand_dims(i, axis)
+    return np.where(iota(like, axis) == i, 1.0, 0.0).astype(_float(like).dtype)
+
+
+def topk_mask(x, k):
+    """1.0 at the k largest |x| (flat; ties to the lower flat index), else 0.0."""
+    x = np.asarray(x)
+    y = np.abs(x).ravel()
+    out = np.zeros(y.size, dtype=_float(x).dtype)
+    k = int(k)
+    if k > 0:
+        out[np.argsort(-y, kind="stable")[:k]] = 1.0
+    return out.reshape(x.shape)
+
+
+# ---------------------------------------------------------------- matrices
+
+def _eigh_sym(A):
+    A = _float(A)
+    return np.linalg.eigh(0.5 * (A + A.T))
+
+
+def _spectral(A, f):
+    w, V = _eigh_sym(A)
+    return (V * f(np.maximum(w, 0.0))) @ V.T
+
+
+def inv_root(A, p, eps):
+    """(S₊ + eps I)^(-1/p), S the symmetric part of A and S₊ its PSD part."""
+    return _spectral(A, lambda w: (w + eps) ** (-1.0 / p))
+
+
+def matrix_sqrt(A):
+    return _spectral(A, np.sqrt)
+
+
+def proj_psd(A):
+    return _spectral(A, lambda w: w)
+
+
+def proj_stiefel(A):
+    U, _, Vt = np.linalg.svd(_float(A), full_matrices=False)
+    return U @ Vt
+
+
+def lmo_nuclear(G, r):
+    U, _, Vt = np.linalg.svd(_float(G), full_matrices=False)
+    return -r * np.outer(U[:, 0], Vt[0])
+
+
+# ---------------------------------------------------------------- prox operators and projections
+
+def prox_l1(x, lam):
+    x = _float(x)
+    return np.sign(x) * np.maximum(np.abs(x) - lam, 0.0)
+
+
+def prox_l2(x, lam, axis=None):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x), axis=axis, keepdims=_keep(axis)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > lam, 1.0 - lam / n, 0.0) * x
+
+
+def prox_sq(x, lam):
+    return _float(x) / (1.0 + lam)
+
+
+def prox_elastic(x, l1, l2):
+    return prox_l1(x, l1) / (1.0 + l2)
+
+
+def prox_linf(x, lam):
+    return _float(x) - proj_l1ball(x, lam)
+
+
+def proj_box(x, lo, hi):
+    return np.minimum(np.maximum(_float(x), lo), hi)
+
+
+def proj_l2ball(x, r, axis=None):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x), axis=axis, keepdims=_keep(axis)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > r, r / n, 1.0) * x
+
+
+def _simplex_1d(v, s):
+    """Duchi et al. 2008: theta from the largest rho with u_rho > (sum_{i<=rho} u_i - s) / rho."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u)
+    k = np.arange(1, v.size + 1)
+    hit = np.nonzero(u - (css - s) / k > 0)[0]
+    if hit.size == 0:                     # s == 0: the simplex is the origin
+        return np.zeros_like(v)
+    rho = hit[-1] + 1
+    return np.maximum(v - (css[rho - 1] - s) / rho, 0.0)
+
+
+def proj_simplex(x, s=1.0, axis=None):
+    x = _float(x)
+    if axis is None:
+        return _simplex_1d(x.ravel(), s).reshape(x.shape)
+    return np.apply_along_axis(_simplex_1d, axis, x, s)
+
+
+def proj_l1ball(x, r):
+    x = _float(x)
+    if np.sum(np.abs(x)) <= r:
+        return x
+    return np.sign(x) * proj_simplex(np.abs(x), r)
+
+
+def proj_linfball(x, r):
+    return np.minimum(np.maximum(_float(x), -r), r)
+
+
+def proj_nonneg(x):
+    return np.maximum(_float(x), 0.0)
+
+
+def proj_hyperplane(x, a, b):
+    x = _float(x)
+    aa = np.sum(a * a)
+    return x - (np.sum(a * x) - b) / aa * a if aa > 0 else x
+
+
+def proj_sphere(x, r):
+    x = _float(x)
+    n = np.sqrt(np.sum(np.square(x)))
+    if n > 0:
+        return r / n * x
+    return np.where(iota(x) == 0, r, 0.0).astype(x.dtype)
+
+
+# ---------------------------------------------------------------- linear minimisation oracles
+
+def lmo_simplex(g, axis=None):
+    return onehot(np.argmin(g, axis=axis), g, axis)
+
+
+def lmo_l1ball(g, r):
+    g = _float(g)
+    i = np.argmax(np.abs(g))
+    out = np.zeros(g.size, dtype=g.dtype)
+    out[i] = r if g.ravel()[i] < 0 else -r
+    return out.reshape(g.shape)
+
+
+def lmo_box(g, lo, hi):
+    return _float(np.where(np.asarray(g) > 0, lo, hi))
+
+
+# ---------------------------------------------------------------- mirror steps
+
+def mirror_entropic(x, g, step, axis=None):
+    """x·exp(-step·g), normalised; shifted by the largest exponent on x's support."""
+    x = _float(x)
+    z = -step * np.asarray(g)
+    support = x > 0
+    top = np.max(np.where(support, z, -np.inf), axis=axis, keepdims=_keep(axis))
+    top = np.where(np.isfinite(top), top, 0.0)
+    w = x * np.exp(np.where(support, z - top, 0.0))
+    return w / np.sum(w, axis=axis, keepdims=_keep(axis))
+
+
+def mirror_euclid(x, g, step):
+    return _float(x) - step * g
+
+
+def mirror_logbarrier(x, g, step):
+    """1/x_new = 1/x + step·g, i.e. x / (1 + step·g·x), the factor floored at 1/2."""
+    x = _float(x)
+    return x / np.maximum(1.0 + step * g * x, 0.5)
+
+
 # ---------------------------------------------------------------- trees
 
 def _path(path: tuple) -> str:
@@ -102,32 +344,21 @@ def _flatten(tree):
 
 # ---------------------------------------------------------------- optimizers
 
-def _check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
-    """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
-    dims = spec.param.dims
-    if dims is None:
-        return
-    declared = f"`{spec.param.name}: {spec.param.elem}[{', '.join(map(str, dims))}]`"
-    if len(shape) != len(dims):
-        raise ValueError(f"{spec.name} updates rank-{len(dims)} parameters ({declared}), but {path} has shape {shape}")
-    for axis, d in enumerate(dims):
-        if isinstance(d, int) and shape[axis] != d:
-            raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
-                             f"but {path} has shape {shape}")
-
-
 def _leafwise(spec: Spec, step_leaf: Callable) -> Callable:
     """The step of a method without phases, in the form of a phased one: lists in, lists
-    out, the per-leaf step run on each leaf in turn."""
+    out, the per-leaf step run on each leaf in turn (a random method's generator, passed
+    last, goes to every leaf's step: leaves draw in tree order)."""
     scalar = [o.kind == "value" for o in spec.oracles]
     n_oracles = len(scalar)
 
     def step_all(hp, t, xs, *rest):
+        key = rest[-1:] if spec.random else ()
+        rest = rest[:-1] if spec.random else rest
         oracles, states = rest[:n_oracles], rest[n_oracles:]
         outs = []
         for i, x in enumerate(xs):
             args = [o if s else o[i] for o, s in zip(oracles, scalar)]
-            outs.append(step_leaf(hp, t, x, *args, *(s[i] for s in states)))
+            outs.append(step_leaf(hp, t, x, *args, *(s[i] for s in states), *key))
         if not outs:
             return tuple([] for _ in range(1 + len(states)))
         return tuple(list(column) for column in zip(*outs))
@@ -179,6 +410,8 @@ class Optimizer:
         self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
         spec.check_periods(self.hypers)
         self.live = spec.live_states(self.hypers)
+        # one generator per instance, advanced by every step (leaves in tree order)
+        self.rng = rng(self.hypers.seed) if spec.random else None
 
     def __repr__(self) -> str:
         return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
@@ -190,7 +423,7 @@ class Optimizer:
             arr = np.asarray(leaf)
             if not is_float(arr.dtype):
                 arr = arr.astype(np.float64)
-            _check_param_shape(self.spec, path, arr.shape)
+            check_param_shape(self.spec, path, arr.shape)
             arrays.append(arr)
         return arrays, structure, paths
 
@@ -272,7 +505,8 @@ class Optimizer:
                       [None if v is None else np.asarray(v, dtype=cd) for v, cd in zip(o, cds)] for o in oracle_leaves]
         states_in = [s if slot.shared else [None if v is None else np.asarray(v, dtype=cd) for v, cd in zip(s, cds)]
                      for slot, s in zip(spec.states, state_leaves)]
-        out = self._step(hp, t, xs, *oracles_in, *states_in)
+        key = (self.rng,) if self.rng is not None else ()
+        out = self._step(hp, t, xs, *oracles_in, *states_in, *key)
         new_params = [np.array(v, dtype=x.dtype) for v, x in zip(out[0], leaves)]      # copies, never the caller's
         new_state: dict[str, Any] = {"t": t}
         for slot, values in zip(spec.states, out[1:]):
@@ -353,7 +587,7 @@ class RuledOptimizer:
             arr = np.asarray(leaf)
             if not is_float(arr.dtype):
                 arr = arr.astype(np.float64)
-            _check_param_shape(self.spec, path, arr.shape)
+            check_param_shape(self.spec, path, arr.shape)
             arrays.append(arr)
         return arrays, structure, paths
 
@@ -444,9 +678,33 @@ class RuledOptimizer:
 
 @dataclass(frozen=True)
 class SolveInfo:
+    """How a solve ended. `status` is "converged" (the `until` test held), "max_iter" (the
+    cap was reached first) or "nonfinite" (a state became nan or inf: the run stopped at
+    once); `reason` says it in words, naming the state."""
     iterations: int
     residual: Optional[float]
     converged: bool
+    status: str = "converged"
+    reason: str = ""
+
+
+def solve_info(spec: Spec, t: int, residual, converged, states: dict) -> SolveInfo:
+    """The info of a solve that ended after `t` iterations: the loop stops on the `until`
+    test or on a state that is not finite (`states`: the ones the loop checks)."""
+    residual = None if residual is None else float(residual)
+    for name, value in states.items():
+        value = np.asarray(value)
+        bad = ~np.isfinite(value)
+        if np.any(bad):
+            i = int(np.argmax(bad.ravel()))
+            entry = name if value.ndim == 0 else \
+                f"{name}[{', '.join(str(int(k)) for k in np.unravel_index(i, value.shape))}]"
+            return SolveInfo(t, residual, False, "nonfinite",
+                             f"state `{name}` is not finite after iteration {t}: {entry} = {value.ravel()[i]}")
+    if bool(converged):
+        return SolveInfo(t, residual, True, "converged", f"the `until` test holds after iteration {t}")
+    return SolveInfo(t, residual, False, "max_iter",
+                     f"the iteration cap ({t}) was reached before the `until` test held")
 
 
 @dataclass
@@ -469,8 +727,51 @@ class Solution:
         yield self.info
 
 
+class FunctionOracle:
+    """A caller's function, as a solver calls it: what it returns is converted to the declared
+    element type and checked against the declared shape (dims bound from the inputs) on
+    every call, so a wrong shape fails at the first call, naming the oracle."""
+
+    __slots__ = ("method", "oracle", "fn", "shape", "dtype", "dims")
+
+    def __init__(self, method: str, oracle: Oracle, fn: Callable, dims: dict[str, int]):
+        self.method, self.oracle, self.fn, self.dims = method, oracle, fn, dims
+        elem, shape = oracle.result
+        self.shape = tuple(d if isinstance(d, int) else dims[d] for d in shape)
+        self.dtype = _ELEM[elem]
+
+    def __call__(self, *args):
+        out = self.fn(*args)
+        name = self.oracle.name
+        try:
+            arr = np.asarray(out, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{self.method}: oracle `{name}` ({self.oracle.signature()}) returned "
+                            f"{type(out).__name__}, which is not a {self.oracle.result[0]} array: {exc}") from None
+        if arr.shape != self.shape:
+            used = {d: self.dims[d] for d in self.oracle.result[1] if isinstance(d, str)}
+            with_dims = f" with {', '.join(f'{k} = {v}' for k, v in used.items())}" if used else ""
+            raise ValueError(f"{self.method}: oracle `{name}` returned shape {arr.shape}, but it is declared "
+                             f"`{self.oracle.signature()}`, so{with_dims} it must return shape {self.shape}")
+        return arr if arr.ndim else arr[()]
+
+
+def _progress(callback: Callable, every: int) -> Callable:
+    every = int(every)
+    if every < 1:
+        raise ValueError(f"callback_every must be at least 1, got {every}")
+
+    def report(t, residual):
+        if t % every == 0:
+            callback(t, None if residual is None else float(residual))
+    return report
+
+
 class Solver:
-    """A reference solver: `solve(**inputs_and_hypers)` -> Solution."""
+    """A reference solver: `solve(**inputs, **oracles, **hypers, callback=None, callback_every=1)`
+    -> Solution. Inputs are checked against their declared ranks, dims and domains; function
+    oracles are Python callables; `callback(t, residual)` is called every `callback_every`
+    iterations."""
 
     def __init__(self, spec: Spec, solve_fn: Callable, hypers: dict[str, Any]):
         self.spec = spec
@@ -481,16 +782,32 @@ class Solver:
     def __repr__(self) -> str:
         return f"<iterc numpy solver {self.spec.name} {self.hypers}>"
 
-    def solve(self, **kwargs) -> Solution:
+    def solve(self, callback: Optional[Callable] = None, callback_every: int = 1, **kwargs) -> Solution:
         spec = self.spec
         missing = [s.name for s in spec.inputs if s.name not in kwargs]
         if missing:
             raise ValueError(f"{spec.name}: missing input(s) {', '.join('`' + m + '`' for m in missing)}")
+        functions = [o for o in spec.oracles if o.kind == "function"]
+        for o in functions:
+            if o.name not in kwargs:
+                raise ValueError(f"{spec.name}: missing oracle `{o.name}`, a function {o.signature()}; "
+                                 f"pass {o.name}=<callable> to solve()")
+            if not callable(kwargs[o.name]):
+                raise TypeError(f"{spec.name}: oracle `{o.name}` must be a callable ({o.signature()}), "
+                                f"got {type(kwargs[o.name]).__name__}")
         inputs = {s.name: np.asarray(kwargs.pop(s.name), dtype=numpy_dtype(s.dtype)) for s in spec.inputs}
+        given = {o.name: kwargs.pop(o.name) for o in functions}
         hp = resolve(spec.name, spec.hypers, spec.conditions, kwargs, base=self.hypers) if kwargs else self.hypers
         if kwargs:
             spec.check_periods(hp)
-        outputs, info = self._solve(hp, **inputs)
+        dims = bind_dims(spec, inputs)             # ranks and shared dims first, then the values
+        for s in spec.inputs:
+            if s.domain is not None:
+                domains.check(spec.name, s.name, inputs[s.name], s.domain)
+        extra: dict[str, Any] = {o.name: FunctionOracle(spec.name, o, given[o.name], dims) for o in functions}
+        if callback is not None:
+            extra["_progress"] = _progress(callback, callback_every)
+        outputs, info = self._solve(hp, **inputs, **extra)
         storage = {s.name: numpy_dtype(s.dtype) for s in spec.states + spec.inputs if s.elem == "real"}
         return Solution({name: _as_elem(outputs[name], elem, storage.get(name)) for name, elem in spec.outputs}, info)
 

@@ -2,10 +2,12 @@
 
 A `Spec` lists the hypers (with the static flag: bool and int hypers steer control and
 sizes, so they are fixed at instantiation; real hypers may change per step), their
-conditions, the slots (param, states, inputs) with element types, storage dtypes and
-dims (a `shared` state is one scalar for the whole parameter tree), the oracles, a
-solver's outputs, the `every k` periods to validate, and whether an optimizer's step is
-`phased` (it reads model-wide values, so it takes all leaves at once).
+conditions, the slots (param, states, inputs) with element types, storage dtypes,
+dims (a `shared` state is one scalar for the whole parameter tree) and (inputs) domains,
+the oracles (a solver's are functions with a signature), a solver's outputs, the
+`every k` periods to validate, whether an optimizer draws random numbers (then its
+runtime owns a generator seeded by the hyper `seed`) and whether its step is `phased`
+(it reads model-wide values, so it takes all leaves at once).
 """
 from __future__ import annotations
 
@@ -23,14 +25,24 @@ class Slot:
     dtype: str                                     # f64 | f32 | f16 | bf16 | int | bool | like_param
     dims: Optional[tuple] = None                   # None: the parameter leaf's shape; else names or ints
     live: Optional[Callable[[Hypers], Any]] = None  # states: allocated only when this holds
+    domain: Optional[tuple] = None                 # inputs: ("simplex",), ("box", 0, 1): checked at the boundary
     shared: bool = False                           # one scalar for the whole parameter tree, not one per leaf
 
 
 @dataclass(frozen=True)
 class Oracle:
     name: str
-    kind: str                                      # grad | value | hvp | hess_diag | rand_normal
+    kind: str                                      # grad | value | hvp | hess_diag | rand_normal | function
     every: Optional[Callable[[Hypers], int]] = None
+    args: tuple[tuple[str, tuple], ...] = ()       # function: (elem, dims) per argument
+    result: Optional[tuple[str, tuple]] = None     # function: (elem, dims) of what it returns
+
+    def signature(self) -> str:
+        """`real[n] -> real[n]`, as declared."""
+        def one(t):
+            return t[0] + (f"[{', '.join(map(str, t[1]))}]" if t[1] else "")
+        args = one(self.args[0]) if len(self.args) == 1 else "(" + ", ".join(map(one, self.args)) + ")"
+        return f"{args} -> {one(self.result)}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class Spec:
     inputs: tuple[Slot, ...] = ()
     outputs: tuple[tuple[str, str], ...] = ()      # solver: (name, element type)
     periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
+    random: bool = False                           # optimizer: its step draws from a generator (`_rng`)
     phased: bool = False                           # optimizer: the step takes every leaf at once (lists)
 
     def check_periods(self, hp: Hypers) -> None:
@@ -89,6 +102,20 @@ def bind_dims(spec: Spec, values: dict[str, Any], what: str = "input") -> dict[s
                 dims.setdefault(d, n)
                 source.setdefault(d, name)
     return dims
+
+
+def check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
+    """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
+    dims = spec.param.dims
+    if dims is None:
+        return
+    declared = f"`{spec.param.name}: {spec.param.elem}[{', '.join(map(str, dims))}]`"
+    if len(shape) != len(dims):
+        raise ValueError(f"{spec.name} updates rank-{len(dims)} parameters ({declared}), but {path} has shape {shape}")
+    for axis, d in enumerate(dims):
+        if isinstance(d, int) and shape[axis] != d:
+            raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
+                             f"but {path} has shape {shape}")
 
 
 @dataclass(frozen=True)

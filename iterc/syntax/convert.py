@@ -6,15 +6,13 @@ nested deeper than later (recursive) passes can walk is a diagnostic here.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any, Callable, Optional
 
 from ..diagnostics import Diagnostic, error
 from . import ast
+from .common import MAX_EXPR_DEPTH, clean_doc as _clean_doc, unquote as _unquote  # noqa: F401
 from .source import Source, Span
-
-MAX_EXPR_DEPTH = 200
 
 _HANDLERS: dict[str, Callable[..., Any]] = {}
 
@@ -42,19 +40,6 @@ class _Ctx:
 def _is_tok(x, type_: Optional[str] = None) -> bool:
     from lark import Token
     return isinstance(x, Token) and (type_ is None or x.type == type_)
-
-
-def _unquote(raw: str) -> str:
-    if raw.startswith('"""'):
-        return raw[3:-3]
-    return raw[1:-1]
-
-
-def _clean_doc(raw: str) -> str:
-    lines = _unquote(raw).strip("\n").split("\n")
-    indents = [len(l) - len(l.lstrip(" ")) for l in lines[1:] if l.strip()]
-    cut = min(indents) if indents else 0
-    return "\n".join([lines[0].strip()] + [l[cut:].rstrip() for l in lines[1:]]).strip()
 
 
 # ---------------------------------------------------------------- expressions
@@ -329,13 +314,31 @@ def _state(c, ch, span):
 
 @rule("shared_state_decl")
 def _shared_state(c, ch, span):
-    return dataclasses.replace(_state(c, ch, span), shared=True)
+    st = _state(c, ch, span)
+    return ast.State(st.name, st.type, st.domain, st.init, st.span, True)
 
 
 @rule("oracle_decl")
 def _oracle(c, ch, span):
     every = ch[3] if len(ch) > 3 else None
     return ast.Oracle(c.ident(ch[0]), c.ident(ch[1]), tuple(ch[2] or ()), every, span)
+
+
+@rule("fn_oracle_decl")
+def _fn_oracle(c, ch, span):
+    return ast.FnOracle(c.ident(ch[0]), ch[1], ch[2], span)
+
+
+@rule("fn_args")
+def _fn_args(c, ch, span):
+    if isinstance(ch[0], ast.TypeExpr):
+        return (ch[0],)
+    return tuple(ch[0] or ())
+
+
+@rule("type_list")
+def _type_list(c, ch, span):
+    return list(ch)
 
 
 @rule("dims_decl")

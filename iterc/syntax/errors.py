@@ -79,6 +79,9 @@ def _hint(tok_type: str, tok_value: str, expected: set[str], literals: set[str],
           pos: int) -> str | None:
     line_start = source.text.rfind("\n", 0, pos) + 1
     first_word = source.text[line_start:pos].split(None, 1)[0] if source.text[line_start:pos].strip() else ""
+    if tok_value == "[" and "<-" in literals:
+        return ("`.iter` has no indexed assignment: `<-` replaces the whole value of a state or the param; "
+                "to change some elements, write the whole new value, e.g. `x <- where(mask, new, x)`")
     if tok_value == "=" and ("<-" in literals or ("=" not in literals and "COMPARE_OP" in expected)):
         return "use `<-` to update a state or the param, `let NAME = ...` for a local, and `==` to compare"
     if "COLON" in expected and tok_type == "_NEWLINE":

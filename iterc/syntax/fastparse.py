@@ -12,7 +12,7 @@ import re
 from typing import Optional
 
 from . import ast
-from .convert import MAX_EXPR_DEPTH        # the height limit the lark path enforces (E0007)
+from .common import MAX_EXPR_DEPTH, clean_doc   # MAX_EXPR_DEPTH: the height limit the lark path enforces (E0007)
 from .source import Source, Span
 
 # The depth counter below is at most twice the height of the AST it builds (a call's
@@ -23,18 +23,20 @@ MAX_DEPTH = 150
 PROVEN_TOO_DEEP = 400
 MAX_BRACKETS = 64
 
-# Leading blanks are folded into each match (one finditer step per token); the token
-# itself is the named group that matched, read with m.span(m.lastindex).
-_TOKEN = re.compile(r"""[ \t\f]*(?:
-    (?P<comment>\#[^\n]*)
-  | (?P<nl>\n[ \t\f]*)
-  | (?P<string>\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")
-  | (?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)
-  | (?P<int>\d+)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\.\.|\.\.|<-|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])
-  | (?P<other>[\s\S])
-  | (?P<end>$)
+# One findall step per token: the leading blanks, then the token in the group of its kind
+# (the other groups are empty); every group empty is the end of the text. `other` catches
+# any character nothing else does, so the matches tile the whole text and positions are
+# running sums of lengths.
+_TOKEN = re.compile(r"""([ \t\f]*)(?:
+    (\#[^\n]*)                                                              # comment
+  | (\n[ \t\f]*)                                                            # nl
+  | (\"\"\"[\s\S]*?\"\"\"|"[^"\n]*")                                        # string
+  | (\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?)      # float
+  | (\d+)                                                                   # int
+  | ([A-Za-z_][A-Za-z0-9_]*)                                                # name
+  | (\.\.\.|\.\.|<-|->|<=|>=|==|!=|[-+*/@%^<>=()\[\],:.])                   # op
+  | ([\s\S])                                                                # other
+  | $
 )""", re.VERBOSE)
 
 _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
@@ -69,22 +71,41 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
     depth = 0
     pending = -1                      # start of a held-back newline, or -1
     indent = ""
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "end":
-            break
-        start, stop = m.span(m.lastindex)
-        if kind == "comment":
-            comments.append(ast.Comment(text[start + 1:stop], Span(source, start, stop)))
-            continue
-        if kind == "nl":
+    pos = 0
+    for blanks, comment, nl, string, float_, int_, name, op, other in _TOKEN.findall(text):
+        start = pos + len(blanks)
+        if name:                      # the kinds, most frequent first
+            kind, value = "name", name
+        elif op:
+            kind, value = "op", op
+            if op == "(" or op == "[":
+                depth += 1
+                if depth > MAX_BRACKETS:
+                    raise Bail
+            elif op == ")" or op == "]":
+                depth = max(0, depth - 1)
+        elif nl:
+            pos = start + len(nl)
             if depth == 0:
                 if pending < 0:
                     pending = start
-                indent = text[start + 1:stop]
+                indent = nl[1:]
             continue
-        if kind == "other":
+        elif int_:
+            kind, value = "int", int_
+        elif float_:
+            kind, value = "float", float_
+        elif comment:
+            pos = start + len(comment)
+            comments.append(ast.Comment(comment[1:], Span(source, start, pos)))
+            continue
+        elif string:
+            kind, value = "string", string
+        elif other:
             raise Bail                # a stray character, or a line continuation: the lark path decides
+        else:
+            break                     # the end of the text
+        pos = stop = start + len(value)
         if pending >= 0:
             if toks:                  # layout tokens sit where the last line's code ends
                 pending = toks[-1].end
@@ -105,14 +126,6 @@ def _tokenize(text: str, source: Source, comments: list) -> list[_Tok]:
             pending = -1
         elif not toks and start != 0 and text[start - 1] != "\n":
             raise Bail                # the first line is indented
-        value = text[start:stop]
-        if kind == "op":
-            if value == "(" or value == "[":
-                depth += 1
-                if depth > MAX_BRACKETS:
-                    raise Bail
-            elif value == ")" or value == "]":
-                depth = max(0, depth - 1)
         append(_Tok(kind, value, start, stop))
     n = len(text)
     if toks and toks[-1].kind != "nl":
@@ -134,6 +147,7 @@ class _Parser:
         self.depth = 0
         self.deep = False                  # went past MAX_DEPTH: the lark path must decide
         self.line_start = 0                # where the current line's code starts, for E0007
+        self.item_start = 0                # where the top-level item being parsed starts
 
     def too_deep(self) -> None:
         self.deep = True
@@ -183,28 +197,20 @@ class _Parser:
     # as lark's rule positions do.
 
     def expr(self):
+        # No try/finally around the depth counters here and below: a Bail or TooDeep ends
+        # the whole parse, so the counter only has to be right on normal returns.
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.too_deep()
-        try:
-            return self.binary(1)
-        finally:
-            self.depth -= 1
+        result = self.binary(1)
+        self.depth -= 1
+        return result
 
     def _deeper(self) -> None:
         """Each operator of a left-assoc chain nests the tree one level deeper."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.too_deep()
-
-    def _binop(self):
-        """The binary operator at the cursor and its precedence, or (None, 0)."""
-        t = self.toks[self.i]
-        if t.kind == "op":
-            return t, _PREC.get(t.value, 0)
-        if t.kind == "name" and (t.value == "and" or t.value == "or"):
-            return t, _PREC[t.value]
-        return None, 0
 
     def binary(self, min_prec: int):
         """Precedence climbing over or < and < not < comparisons < + - < * / @ % (all left-assoc;
@@ -215,90 +221,142 @@ class _Parser:
             self._deeper()
             operand, _, e = self.binary(3)
             self.depth -= 1
-            left, s = ast.Unary("not", operand, self.span(t.start, e)), t.start
-        else:
-            left, s, e = self.unary()
+            return self._climb(ast.Unary("not", operand, Span(self.src, t.start, e)), t.start, e, min_prec)
+        left, s, e = self.unary()
+        return self._climb(left, s, e, min_prec)
+
+    def _climb(self, left, s: int, e: int, min_prec: int):
+        """The operators after `left` that bind at least as tightly as `min_prec`."""
+        toks = self.toks
         base = self.depth
-        try:
-            while True:
-                op, prec = self._binop()
-                if op is None or prec < min_prec:
-                    return left, s, e
-                if prec == 4:                          # a comparison chain
-                    ops, operands = [], [left]
-                    while True:
-                        op, prec = self._binop()
-                        if prec != 4:
-                            break
-                        self._deeper()
-                        self.i += 1
-                        ops.append(op.value)
-                        right, _, e = self.binary(5)
-                        operands.append(right)
-                    left = ast.Compare(tuple(ops), tuple(operands), self.span(s, e))
-                    continue
-                self._deeper()
-                self.i += 1
+        while True:
+            op = toks[self.i]                          # the binary operator here, if any
+            kind = op.kind
+            if kind == "op":
+                prec = _PREC.get(op.value, 0)
+            elif kind == "name" and (op.value == "and" or op.value == "or"):
+                prec = _PREC[op.value]
+            else:
+                prec = 0
+            if prec < min_prec:                        # also "not an operator" (prec 0)
+                self.depth = base
+                return left, s, e
+            if prec == 4:                              # a comparison chain
+                ops, operands = [], [left]
+                while True:
+                    op = toks[self.i]
+                    if op.kind != "op" or op.value not in _CMP:
+                        break
+                    self._deeper()
+                    self.i += 1
+                    ops.append(op.value)
+                    right, _, e = self.binary(5)
+                    operands.append(right)
+                left = ast.Compare(tuple(ops), tuple(operands), Span(self.src, s, e))
+                continue
+            self._deeper()
+            self.i += 1
+            # the right operand is `self.binary(prec + 1)`, written out for the usual case of a
+            # single term followed by an operator that binds no tighter (`b` in `a * b + c`)
+            t = toks[self.i]
+            if t.kind == "name" and t.value == "not" and prec < 3:
                 right, _, e = self.binary(prec + 1)
-                left = ast.Binary(op.value, left, right, self.span(op.start, op.end), left.span.to(right.span))
-        finally:
-            self.depth = base
+            else:
+                right, rs, e = self.unary()
+                nxt = toks[self.i]
+                if nxt.kind == "op":
+                    if _PREC.get(nxt.value, 0) > prec:
+                        right, _, e = self._climb(right, rs, e, prec + 1)
+                elif nxt.kind == "name" and (nxt.value == "and" or nxt.value == "or") and _PREC[nxt.value] > prec:
+                    right, _, e = self._climb(right, rs, e, prec + 1)
+            # left.span.to(right.span), which is left's start to right's end
+            left = ast.Binary(op.value, left, right, Span(self.src, op.start, op.end),
+                              Span(self.src, left.span.start, right.span.end))
 
     def unary(self):
-        t = self.peek()
-        if t.kind == "op" and t.value in ("-", "+"):
-            self.take()
+        """A prefix `-`/`+`, or an atom with its postfix operations and a `^` power (inlined:
+        this is the parser's innermost loop)."""
+        toks = self.toks
+        t = toks[self.i]
+        kind = t.kind
+        if kind == "op" and (t.value == "-" or t.value == "+"):
+            self.i += 1
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 self.too_deep()
             operand, _, e = self.unary()
             self.depth -= 1
-            return ast.Unary(t.value, operand, self.span(t.start, e)), t.start, e
-        return self.power()
-
-    def power(self):
-        node, s, e = self.postfix()
-        if self.at("^") and self.peek().kind == "op":
-            op = self.take()
+            return ast.Unary(t.value, operand, Span(self.src, t.start, e)), t.start, e
+        # the atom
+        self.i += 1
+        s, e = t.start, t.end
+        if kind == "name":
+            value = t.value
+            if value == "true" or value == "false":
+                node = ast.Bool(value == "true", Span(self.src, s, e))
+            elif value == "inf":
+                node = ast.Num(float("inf"), False, Span(self.src, s, e))
+            elif value == "not" or value == "None":
+                raise Bail
+            else:
+                node = ast.Name(value, Span(self.src, s, e))
+        elif kind == "int":
+            node = ast.Num(int(t.value), True, Span(self.src, s, e))
+        elif kind == "float":
+            node = ast.Num(float(t.value), False, Span(self.src, s, e))
+        elif kind == "string":
+            raw = t.value
+            node = ast.Str(raw[3:-3] if raw.startswith('"""') else raw[1:-1], Span(self.src, s, e))
+        elif kind == "op" and t.value == "(":
+            node, _, _ = self.expr()
+            e = self.expect(")").end                  # the extent includes the parentheses
+        else:
+            raise Bail
+        nxt = toks[self.i]
+        if nxt.kind != "op":
+            return node, s, e
+        value = nxt.value
+        if value == "(" or value == "[" or value == ".":
+            base = self.depth
+            node, s, e = self._postfix_ops(node, s, e)
+            self.depth = base
+            nxt = toks[self.i]
+            if nxt.kind != "op":
+                return node, s, e
+            value = nxt.value
+        if value == "^":                              # right-assoc, binds tighter than unary minus
+            self.i += 1
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 self.too_deep()
             right, _, e = self.unary()
             self.depth -= 1
-            node = ast.Binary("^", node, right, self.span(op.start, op.end), self.span(s, e))
+            node = ast.Binary("^", node, right, Span(self.src, nxt.start, nxt.end), Span(self.src, s, e))
         return node, s, e
-
-    def postfix(self):
-        node, s, e = self.atom()
-        base = self.depth
-        try:
-            return self._postfix_ops(node, s, e)
-        finally:
-            self.depth = base
 
     def _postfix_ops(self, node, s, e):
         while True:
-            t = self.peek()
+            t = self.toks[self.i]
             if t.kind != "op":
                 return node, s, e
             if t.value == "(":
-                self.take()
+                self.i += 1
                 args, kwargs = self.arg_list(")")
                 e = self.expect(")").end
-                node = ast.Call(node, tuple(args), tuple(kwargs), self.span(s, e))
+                node = ast.Call(node, tuple(args), tuple(kwargs), Span(self.src, s, e))
             elif t.value == "[":
-                self.take()
+                self.i += 1
                 items = [self.index_item()]
                 while self.at(","):
-                    self.take()
+                    self.i += 1
                     items.append(self.index_item())
                 e = self.expect("]").end
-                node = ast.Index(node, tuple(items), self.span(s, e))
+                node = ast.Index(node, tuple(items), Span(self.src, s, e))
             elif t.value == ".":
-                self.take()
+                self.i += 1
                 name = self.ident()
                 e = name.span.end
-                node = ast.Attr(node, name, self.span(s, e))
+                node = ast.Attr(node, name, Span(self.src, s, e))
             else:
                 return node, s, e
             self.depth += 1
@@ -338,29 +396,6 @@ class _Parser:
             self.take()
             if self.at(closer):
                 return args, kwargs
-
-    def atom(self):
-        t = self.take()
-        if t.kind == "name":
-            if t.value in ("true", "false"):
-                return ast.Bool(t.value == "true", self.span(t.start, t.end)), t.start, t.end
-            if t.value == "inf":
-                return ast.Num(float("inf"), False, self.span(t.start, t.end)), t.start, t.end
-            if t.value in ("not", "None"):
-                raise Bail
-            return ast.Name(t.value, self.span(t.start, t.end)), t.start, t.end
-        if t.kind == "int":
-            return ast.Num(int(t.value), True, self.span(t.start, t.end)), t.start, t.end
-        if t.kind == "float":
-            return ast.Num(float(t.value), False, self.span(t.start, t.end)), t.start, t.end
-        if t.kind == "string":
-            raw = t.value
-            return ast.Str(raw[3:-3] if raw.startswith('"""') else raw[1:-1], self.span(t.start, t.end)), t.start, t.end
-        if t.kind == "op" and t.value == "(":
-            inner, _, _ = self.expr()
-            close = self.expect(")")
-            return inner, t.start, close.end
-        raise Bail
 
     # ------------------------------------------------------------ types, domains, lines
 
@@ -419,10 +454,9 @@ class _Parser:
     def docstring(self) -> Optional[str]:
         if self.peek().kind != "string":
             return None
-        from .convert import _clean_doc
         raw = self.take().value
         self.expect_kind("nl")
-        return _clean_doc(raw)
+        return clean_doc(raw)
 
     def block(self):
         self.expect_kind("nl")
@@ -583,6 +617,23 @@ class _Parser:
             return ast.State(name, type_, domain, init, self.span(start, end), shared)
         if word == "oracle":
             name = self.ident()
+            if self.at(":"):
+                self.take()
+                if self.at("("):
+                    self.take()
+                    params = []
+                    if not self.at(")"):
+                        params.append(self.type_expr())
+                        while self.at(","):
+                            self.take()
+                            params.append(self.type_expr())
+                    self.expect(")")
+                else:
+                    params = [self.type_expr()]
+                self.expect("->")
+                result = self.type_expr()
+                end = self.end_line()
+                return ast.FnOracle(name, tuple(params), result, self.span(start, end))
             self.expect("=")
             kind = self.ident()
             self.expect("(")
@@ -722,6 +773,7 @@ class _Parser:
                 continue
             if t.kind != "name":
                 raise Bail
+            self.item_start = t.start
             if t.value == "use":
                 uses.append(self.use())
             elif t.value == "def":
@@ -795,11 +847,16 @@ def fast_parse(source: Source) -> Optional[ast.Module]:
     return module
 
 
-def fast_parse_or_error(source: Source):
+def fast_parse_or_error(source: Source, info: Optional[dict] = None):
     """(module, None) for a valid program; (None, diagnostic) for one nested provably too deep
-    for later passes; (None, None) when the lark path must decide."""
+    for later passes; (None, None) when the lark path must decide. When it declines, `info`
+    (if given) gets `valid_until`: the offset of the top-level item it stopped in; every item
+    before it is complete and valid (0 when nothing is known)."""
     text = source.text if source.text.endswith("\n") else source.text + "\n"
     comments: list = []
+    parser = None
+    if info is not None:
+        info["valid_until"] = 0
     try:
         toks = _tokenize(text, source, comments)
         parser = _Parser(source, toks)
@@ -811,4 +868,6 @@ def fast_parse_or_error(source: Source):
                            Span(source, exc.start, min(exc.end, len(source.text))),
                            hint="split the expression with `let` bindings")
     except (Bail, IndexError, RecursionError):
+        if info is not None and parser is not None and not parser.deep:
+            info["valid_until"] = parser.item_start
         return None, None

@@ -184,22 +184,68 @@ def parse_source(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]
     diagnostic) whenever the fast path declines."""
     from .fastparse import fast_parse_or_error
 
-    module, too_deep = fast_parse_or_error(source)
+    info: dict = {}
+    module, too_deep = fast_parse_or_error(source, info)
     if module is not None:
         return module, []
     if too_deep is not None:
         return None, [too_deep]
-    return parse_source_lark(source)
+    return parse_source_lark(source, valid_until=info.get("valid_until", 0))
 
 
-def parse_source_lark(source: Source, recover: bool = True) -> tuple[Optional[ast.Module], list[Diagnostic]]:
+def parse_source_lark(source: Source, recover: bool = True, valid_until: int = 0
+                      ) -> tuple[Optional[ast.Module], list[Diagnostic]]:
     """Parse with the grammar. On a syntax error, `recover` looks for more errors in the
-    other top-level items and members (see recover.py)."""
-    module, diags = _parse_lark(source)
+    other top-level items and members (see recover.py). `valid_until` is where the fast
+    parser stopped: the items before it are valid, so the first error is looked for with
+    them blanked out (an edit near the end of a long file then costs lark little)."""
+    module, diags = None, None
+    if valid_until > 0:
+        diags = _first_error_after(source, valid_until)
+    if diags is None:
+        module, diags = _parse_lark(source)
     if module is None and recover and diags:
         from .recover import more_syntax_errors
-        diags = diags + more_syntax_errors(source, diags[0], lambda src: _parse_lark(src)[1])
+        diags = diags + more_syntax_errors(source, diags[0], _errors_alone)
     return module, diags
+
+
+def _first_error_after(source: Source, valid_until: int) -> Optional[list[Diagnostic]]:
+    """The first syntax error, found with the text before `valid_until` blanked (offsets
+    kept); None when that does not give it for sure (no error: the whole text decides)."""
+    from .recover import _reanchor
+
+    text = source.text
+    if valid_until >= len(text) or text[valid_until - 1:valid_until] != "\n":
+        return None
+    head = "".join(ch if ch == "\n" else " " for ch in text[:valid_until])
+    module, diags = _parse_lark(Source(source.path, head + text[valid_until:]))
+    if module is not None or len(diags) != 1 or diags[0].span is None or diags[0].span.start < valid_until:
+        return None
+    return [_reanchor(diags[0], source)]
+
+
+_VALID_PIECES: set = set()
+
+
+def _errors_alone(source: Source) -> list[Diagnostic]:
+    """The syntax errors of one piece of a file (the rest blanked). Most pieces are valid:
+    the fast parser says so in a fraction of lark's time, and lark reports the others.
+    A piece found valid is remembered by its lines and their relative places, so that a
+    long-running process (the language server) re-checks only the pieces that changed."""
+    from .fastparse import fast_parse
+
+    lines = source.text.split("\n")
+    kept = [(i, line) for i, line in enumerate(lines) if line.strip(" ")]
+    key = tuple((i - kept[0][0], line) for i, line in kept) if kept else ()
+    if key in _VALID_PIECES:
+        return []
+    if fast_parse(source) is not None:
+        if len(_VALID_PIECES) > 4096:
+            _VALID_PIECES.clear()
+        _VALID_PIECES.add(key)
+        return []
+    return _parse_lark(source)[1]
 
 
 def _parse_lark(source: Source) -> tuple[Optional[ast.Module], list[Diagnostic]]:

@@ -46,6 +46,15 @@ def _inside_string(lines: list[str]) -> set[int]:
     return out
 
 
+def top_level_items(lines: list[str], in_string: Optional[set[int]] = None) -> list[tuple[int, int]]:
+    """Line ranges [start, end) of the top-level items (`use`, `def`, methods): each starts
+    at a line in the first column that begins with one of those words."""
+    in_string = _inside_string(lines) if in_string is None else in_string
+    tops = [i for i in range(len(lines)) if _is_code(lines[i]) and _indent(lines[i]) == 0
+            and i not in in_string and lines[i].split()[0] in _TOP_WORDS]
+    return [(s, tops[k + 1] if k + 1 < len(tops) else len(lines)) for k, s in enumerate(tops)]
+
+
 def _blank_except(lines: list[str], keep: list[tuple[int, int]]) -> str:
     kept = set()
     for s, e in keep:
@@ -60,9 +69,7 @@ def more_syntax_errors(source: Source, first: Diagnostic,
         return []
     first_line = source.line_col(first.span.start)[0] - 1
     in_string = _inside_string(lines)
-    tops = [i for i in range(len(lines)) if _is_code(lines[i]) and _indent(lines[i]) == 0
-            and i not in in_string and lines[i].split()[0] in _TOP_WORDS]
-    items = [(s, tops[k + 1] if k + 1 < len(tops) else len(lines)) for k, s in enumerate(tops)]
+    items = top_level_items(lines, in_string)
     found: list[Diagnostic] = []
     seen = {(first.code, first.span.start)}
 

@@ -2,23 +2,29 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+
+from .._records import Record
 
 
-@dataclass(eq=False)
-class Source:
-    """One `.iter` file's text, with line starts for offset -> (line, col)."""
+class Source(Record):
+    """One `.iter` file's text, with line starts for offset -> (line, col).
+    Compared by identity."""
 
-    path: str
-    text: str
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+    _fields = ("path", "text")
 
-    def __post_init__(self) -> None:
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
         starts = [0]
-        for i, ch in enumerate(self.text):
-            if ch == "\n":
-                starts.append(i + 1)
+        find = text.find
+        i = find("\n")
+        while i >= 0:
+            starts.append(i + 1)
+            i = find("\n", i + 1)
         self._line_starts = starts
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
@@ -36,13 +42,29 @@ class Source:
         return len(self._line_starts)
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A half-open character range [start, end) in one Source."""
+class Span(Record):
+    """A half-open character range [start, end) in one Source. Equal spans have the same
+    source (by identity), start and end."""
 
-    source: Source
-    start: int
-    end: int
+    __slots__ = ("source", "start", "end")
+
+    def __init__(self, source: Source, start: int, end: int):
+        self.source = source
+        self.start = start
+        self.end = end
+
+    def __eq__(self, other):
+        if other.__class__ is Span:
+            return self.start == other.start and self.end == other.end and self.source is other.source
+        return NotImplemented
+
+    def __ne__(self, other):
+        if other.__class__ is Span:
+            return not (self.start == other.start and self.end == other.end and self.source is other.source)
+        return NotImplemented
+
+    def __hash__(self):
+        return hash((self.source, self.start, self.end))
 
     def to(self, other: "Span") -> "Span":
         return Span(self.source, min(self.start, other.start), max(self.end, other.end))

@@ -25,14 +25,14 @@ SPEC_sinkhorn = rt.Spec(
     states=(rt.Slot("f", "real", "f64", ('n',)), rt.Slot("g", "real", "f64", ('m',))),
     inputs=(
         rt.Slot("C", "real", "f64", ('n', 'm')),
-        rt.Slot("a", "real", "f64", ('n',)),
-        rt.Slot("b", "real", "f64", ('m',)),
+        rt.Slot("a", "real", "f64", ('n',), domain=("simplex",)),
+        rt.Slot("b", "real", "f64", ('m',), domain=("simplex",)),
     ),
     outputs=(("P", "real"), ("f", "real"), ("g", "real")),
 )
 
 
-def solve_sinkhorn(hp, C, a, b):
+def solve_sinkhorn(hp, C, a, b, _progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
     dims = rt.bind_dims(SPEC_sinkhorn, {"C": C, "a": a, "b": b})
     n = dims["n"]
@@ -51,9 +51,12 @@ def solve_sinkhorn(hp, C, a, b):
         P = np.exp((f[:, None] + g[None, :] - C) / hp.eps)  # sinkhorn.iter:23
         _residual = np.sum(np.abs(np.sum(P, axis=1) - a))
         _converged = _residual <= hp.tol
-        if _converged:
+        _finite = np.all(np.isfinite(f)) and np.all(np.isfinite(g))
+        if _progress is not None:
+            _progress(t, _residual)
+        if _converged or not _finite:
             break
-    return {"P": P, "f": f, "g": g}, rt.SolveInfo(t, _residual, _converged)
+    return {"P": P, "f": f, "g": g}, rt.solve_info(SPEC_sinkhorn, t, _residual, _converged, {"f": f, "g": g})
 
 
 def make_sinkhorn(**hypers):

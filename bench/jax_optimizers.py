@@ -1,0 +1,164 @@
+"""iterc's JAX `adamw` against `optax.adamw` on a GPT-2-small-shaped parameter tree.
+
+    python bench/jax_optimizers.py [--d-model 256] [--layers 12] [--vocab 8192] [--steps 50]
+
+The tree has GPT-2 small's 148 leaves (token and position embeddings, 12 blocks of two
+layer norms, attention and MLP weights and biases, a final layer norm), scaled down so a
+2-core CPU runs it (the defaults give about 12M parameters). Both optimizers run in the
+same process on the same data, alternating, and each pattern reports the median of
+`--steps` timed calls after a warm-up:
+
+- update: `jax.jit(tx.update)(grads, state, params)` alone;
+- train step: update and `optax.apply_updates` under one jit, params and state donated.
+
+Beside the median times: the ratio iterc / optax (goal <= 1.0) and the ratio of the
+fastest calls (less sensitive to other load on the machine), the bandwidth a byte model implies
+(fp32 AdamW reads params, grads, m, v and writes updates (or params), m, v: 28 bytes per
+parameter), a measured copy bandwidth for scale, and compile time (trace + lower, and XLA).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import iterc  # noqa: E402
+
+BYTES_PER_PARAM = 28
+
+
+def gpt2_tree(d: int, layers: int, vocab: int, ctx: int, seed: int = 0) -> dict:
+    """GPT-2's parameter tree (names and shapes, d_model = d), random float32 values."""
+    rng = np.random.default_rng(seed)
+
+    def w(*shape):
+        return jnp.asarray(rng.normal(size=shape, scale=0.02), jnp.float32)
+
+    tree = {"wte": w(vocab, d), "wpe": w(ctx, d), "ln_f": {"g": w(d), "b": w(d)}, "h": []}
+    for _ in range(layers):
+        tree["h"].append({
+            "ln_1": {"g": w(d), "b": w(d)},
+            "attn": {"c_attn": {"w": w(d, 3 * d), "b": w(3 * d)}, "c_proj": {"w": w(d, d), "b": w(d)}},
+            "ln_2": {"g": w(d), "b": w(d)},
+            "mlp": {"c_fc": {"w": w(d, 4 * d), "b": w(4 * d)}, "c_proj": {"w": w(4 * d, d), "b": w(d)}},
+        })
+    return tree
+
+
+def interleaved(calls: dict, steps: int) -> dict[str, float]:
+    """Median seconds per call of each zero-argument function, timed in alternation (the order
+    flips every round), so a change in machine load hits all of them alike."""
+    for call in calls.values():                       # warm-up (and compile)
+        jax.block_until_ready(call())
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
+    for i in range(steps):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            jax.block_until_ready(calls[name]())
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(t), min(t)) for name, t in times.items()}
+
+
+def compile_time(fn, *args) -> tuple[float, float]:
+    start = time.perf_counter()
+    lowered = jax.jit(fn).lower(*args)
+    traced = time.perf_counter() - start
+    start = time.perf_counter()
+    lowered.compile()
+    return traced, time.perf_counter() - start
+
+
+def donated(fn, carry: tuple, *rest):
+    """A zero-argument call of `fn(*carry, *rest) -> carry` that donates and replaces its carry."""
+    box = list(carry)
+
+    def call():
+        box[:] = fn(*box, *rest)
+        return box
+    return call
+
+
+def copy_bandwidth(n: int, steps: int) -> float:
+    """GB/s of x <- x * c over n float32 values, in place (donated): 8 bytes moved per value."""
+    scale = jax.jit(lambda x: (x * 1.0001,), donate_argnums=0)
+    t = interleaved({"copy": donated(scale, (jnp.ones(n, jnp.float32),))}, steps)["copy"][0]
+    return 2 * 4 * n / t / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--d-model", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument("--ctx", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args()
+
+    params = gpt2_tree(args.d_model, args.layers, args.vocab, args.ctx)
+    grads = jax.tree.map(lambda p: p * 0.5 + 0.01, params)
+    n = sum(p.size for p in jax.tree.leaves(params))
+    hypers = dict(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01)
+    txs = {
+        "iterc": iterc.load("adamw").optax(learning_rate=hypers["lr"], b1=hypers["b1"], b2=hypers["b2"],
+                                           eps=hypers["eps"], weight_decay=hypers["weight_decay"]),
+        "optax": optax.adamw(hypers["lr"], b1=hypers["b1"], b2=hypers["b2"], eps=hypers["eps"],
+                             weight_decay=hypers["weight_decay"]),
+    }
+    print(f"jax {jax.__version__}, optax {optax.__version__}, {jax.devices()[0].platform}, "
+          f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f}")
+    print(f"tree: {len(jax.tree.leaves(params))} leaves, {n / 1e6:.1f}M float32 parameters "
+          f"(d_model {args.d_model}, {args.layers} layers, vocab {args.vocab}); median of {args.steps} steps")
+    copy = copy_bandwidth(n, args.steps)
+    print(f"copy bandwidth (x * c over {n / 1e6:.1f}M float32): {copy:.1f} GB/s")
+
+    results: dict[str, dict[str, float]] = {name: {} for name in txs}
+    for name, tx in txs.items():
+        state = tx.init(params)
+        results[name]["trace"], results[name]["compile"] = compile_time(tx.update, grads, state, params)
+
+    # update alone: the same inputs every call (nothing donated)
+    calls = {}
+    for name, tx in txs.items():
+        update, state = jax.jit(tx.update), tx.init(params)
+        calls[name] = lambda update=update, state=state: update(grads, state, params)
+    for name, t in interleaved(calls, args.steps).items():
+        results[name]["update"] = t
+
+    # train step: update and apply_updates in one jit, params and state donated and carried
+    def make_step(tx):
+        def step(params, state, grads):
+            updates, state = tx.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+        return jax.jit(step, donate_argnums=(0, 1))
+
+    calls = {name: donated(make_step(tx), (jax.tree.map(jnp.copy, params), tx.init(params)), grads)
+             for name, tx in txs.items()}
+    for name, t in interleaved(calls, args.steps).items():
+        results[name]["train step"] = t
+
+    print()
+    print(f"{'pattern':<12} {'iterc ms':>9} {'optax ms':>9} {'ratio':>6} {'iterc GB/s':>11} {'optax GB/s':>11}"
+          f" {'min ratio':>10}")
+    for pattern in ("update", "train step"):
+        (a, a_min), (b, b_min) = results["iterc"][pattern], results["optax"][pattern]
+        gbs = [BYTES_PER_PARAM * n / t / 1e9 for t in (a, b)]
+        print(f"{pattern:<12} {a * 1e3:9.2f} {b * 1e3:9.2f} {a / b:6.2f} {gbs[0]:11.1f} {gbs[1]:11.1f}"
+              f" {a_min / b_min:10.2f}")
+    print()
+    print(f"{'compile':<12} {'iterc s':>9} {'optax s':>9} {'ratio':>6}")
+    for what in ("trace", "compile"):
+        a, b = results["iterc"][what], results["optax"][what]
+        print(f"{what:<12} {a:9.3f} {b:9.3f} {a / b:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

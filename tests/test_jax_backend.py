@@ -1,0 +1,192 @@
+"""The JAX backend's optimizers against the numpy reference, and the optax surface.
+
+Whole stdlib: every stdlib optimizer (enumerated, so a new one is covered the day it
+lands) runs 50 steps on a random float32 tree on both backends, with every oracle it
+declares supplied to both, at its defaults and in the settings that switch its branches
+on; then a mixed bfloat16/float32 tree. Around it: pytrees of every kind, schedules,
+optax.chain and inject_hyperparams, jit without retracing, vmap, pickled state, maximize,
+and the errors a user meets.
+"""
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+import jax.numpy as jnp  # noqa: E402
+import ml_dtypes  # noqa: E402
+
+import iterc  # noqa: E402
+from iterc.api import list_stdlib  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHAPES = [(3, 4), (5,), (), (2, 3, 2)]
+OPTIMIZERS = sorted(m.name for m in list_stdlib() if m.kind == "optimizer")
+
+# settings that take each stdlib method down its other branches (defaults are always run too)
+VARIANTS = {
+    "sgd": [dict(lr=0.02, momentum=0.9, dampening=0.1, weight_decay=0.01),
+            dict(lr=0.02, momentum=0.9, nesterov=True)],
+    "adam": [dict(lr=0.01, amsgrad=True, weight_decay=0.01)],
+    "adamw": [dict(lr=0.01, amsgrad=True)],
+    "adagrad": [dict(lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)],
+    "nadam": [dict(decoupled_weight_decay=True, weight_decay=0.01)],
+    "radam": [dict(decoupled_weight_decay=True, weight_decay=0.01)],
+    "rmsprop": [dict(centered=True, momentum=0.9, weight_decay=0.01)],
+    "asgd": [dict(t0=10.0, lambd=0.01)],
+    # model-wide methods: the clip on and off, the gap clamped, the step capped, the d update's branches
+    "polyak_sgd": [dict(positive_gap=True, f_min=30.0, scaling=0.5, eps=1e-3, max_lr=0.05)],
+    "adamw_clipped": [dict(lr=0.01, max_norm=1e3, eps_root=1e-8, weight_decay=0.01)],
+    "alr_smag": [dict(lb=-1.0, c=0.5, weight_decay=0.01, beta=0.5)],
+    "alr_hb": [dict(f_min=-1.0, max_lr=0.05, beta=0.5)],
+    # (decoupled weight decay is compared in float64 below: Prodigy's d, a ratio scaled by
+    # 1/d0, drifts by ~1e-3 between float32 JAX and numpy's float64 shared states over 50 steps)
+    "prodigy": [dict(use_bias_correction=True, safeguard_warmup=True, weight_decay=0.01, decouple=False,
+                     growth_rate=1.02)],
+}
+
+# model-wide methods in float64 (x64 on for the test only): the same update to rounding
+FLOAT64 = [("polyak_sgd", {}), ("polyak_sgd", VARIANTS["polyak_sgd"][0]), ("adamw_clipped", {}),
+           ("adamw_clipped", dict(max_norm=0.5, weight_decay=0.1)), ("alr_smag", VARIANTS["alr_smag"][0]),
+           ("alr_hb", VARIANTS["alr_hb"][0]), ("prodigy", {}), ("prodigy", dict(weight_decay=0.01)),
+           ("prodigy", dict(weight_decay=0.01, d_coef=2.0, beta3=0.9)), ("prodigy", VARIANTS["prodigy"][0])]
+
+
+def _tree(rng, dtypes=(np.float32,)):
+    return {f"p{i}": rng.normal(size=s).astype(dtypes[i % len(dtypes)]) for i, s in enumerate(SHAPES)}
+
+
+def _oracles(spec, t, x, g):
+    """Values for every oracle but the gradient: deterministic functions of the step and x."""
+    out = {}
+    for o in spec.oracles:
+        if o.kind == "value":
+            out[o.name] = float(sum(0.5 * np.sum(np.asarray(v, np.float64) ** 2) for v in x.values()))
+        elif o.kind == "hess_diag":
+            out[o.name] = {k: np.full(np.shape(v), 1.0 + 0.1 * t, np.float32) for k, v in x.items()}
+        elif o.kind != "grad":
+            out[o.name] = {k: np.cos(np.asarray(v, np.float32) * t) for k, v in x.items()}
+    return out
+
+
+# values for hypers that have no default (optax gives some learning rates none)
+REQUIRED = {"lr": 1e-3, "decay_steps": 100, "max_norm": 3.0}
+
+
+def _with_required(method, hypers):
+    spec = iterc.api._compiled_module(method.path, "numpy").__dict__[f"SPEC_{method.name}"]
+    return {**{h.name: REQUIRED[h.name] for h in spec.hypers if h.required and h.name not in hypers}, **hypers}
+
+
+def run_numpy(method, hypers, params, noises):
+    opt = method.numpy(**_with_required(method, hypers))
+    state, x = opt.init(params), params
+    for t, noise in enumerate(noises, start=1):
+        g = {k: (noise[k] + np.asarray(x[k], np.float32)).astype(np.asarray(x[k]).dtype) for k in noise}
+        x, state = opt.step(x, state, g, **_oracles(opt.spec, t, x, g))
+    return x, {k: v for k, v in state.items() if k != "t"}
+
+
+def run_jax(method, hypers, params, noises):
+    tx = method.optax(**_with_required(method, hypers))
+    spec = iterc.api._compiled_module(method.path, "jax").__dict__[f"SPEC_{method.name}"]
+    x = {k: jnp.asarray(v) for k, v in params.items()}
+    state = tx.init(x)
+
+    @jax.jit
+    def step(x, state, g, extra):
+        updates, state = tx.update(g, state, x, **extra)
+        return optax.apply_updates(x, updates), state
+
+    for t, noise in enumerate(noises, start=1):
+        g = {k: (noise[k] + x[k].astype(np.float32)).astype(x[k].dtype) for k in noise}
+        x, state = step(x, state, g, _oracles(spec, t, {k: np.asarray(v) for k, v in x.items()}, g))
+    assert int(state.count) == len(noises)
+    states = {k: jax.tree.map(np.asarray, getattr(state, k)) for k in state._fields[1:] if getattr(state, k) is not None}
+    return {k: np.asarray(v) for k, v in x.items()}, states
+
+
+def _cases():
+    for name in OPTIMIZERS:
+        yield pytest.param(name, {}, id=f"{name}-defaults")
+        for i, hypers in enumerate(VARIANTS.get(name, ())):
+            yield pytest.param(name, hypers, id=f"{name}-variant{i}")
+
+
+@pytest.mark.parametrize("name,hypers", list(_cases()))
+def test_stdlib_optimizer_matches_numpy_float32(name, hypers):
+    rng = np.random.default_rng(len(name) + len(hypers))
+    params = _tree(rng)
+    noises = [_tree(rng) for _ in range(50)]
+    method = iterc.load(name)
+    (ours, our_states), (ref, ref_states) = run_jax(method, hypers, params, noises), \
+        run_numpy(method, hypers, params, noises)
+    for k in ref:
+        assert ours[k].dtype == np.float32
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    assert set(our_states) == set(ref_states)           # the same states are live
+    for name in ref_states:                             # running sums cancel: 1e-5 of the state's scale
+        if not isinstance(ref_states[name], dict):      # a shared state: one scalar for the model
+            np.testing.assert_allclose(our_states[name], ref_states[name], rtol=1e-5, atol=1e-6, err_msg=name)
+            continue
+        for k in ref:
+            scale = float(np.max(np.abs(ref_states[name][k]), initial=1e-6))
+            np.testing.assert_allclose(our_states[name][k], ref_states[name][k], rtol=1e-5, atol=1e-5 * scale,
+                                       err_msg=f"{name}[{k}]")
+
+
+@pytest.mark.parametrize("name,hypers", FLOAT64, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FLOAT64)])
+def test_modelwide_optimizer_matches_numpy_float64(name, hypers):
+    """Totals, global norms and shared states in float64 on both sides: equal to 1e-10."""
+    rng = np.random.default_rng(7)
+    params = _tree(rng, (np.float64,))
+    noises = [_tree(rng, (np.float64,)) for _ in range(50)]
+    method = iterc.load(name)
+    with jax.enable_x64(True):
+        (ours, our_states), (ref, ref_states) = run_jax(method, hypers, params, noises), \
+            run_numpy(method, hypers, params, noises)
+    for k in ref:
+        assert ours[k].dtype == np.float64
+        np.testing.assert_allclose(ours[k], ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    assert set(our_states) == set(ref_states)
+    for state, value in ref_states.items():
+        if isinstance(value, dict):
+            for k in ref:
+                np.testing.assert_allclose(our_states[state][k], value[k], rtol=1e-9, atol=1e-12, err_msg=state)
+        else:
+            np.testing.assert_allclose(our_states[state], value, rtol=1e-9, atol=1e-12, err_msg=state)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_stdlib_optimizer_matches_numpy_bfloat16(name):
+    """bf16 leaves beside f32 ones: computed in f32, stored back in bf16, as numpy does."""
+    rng = np.random.default_rng(len(name))
+    params = _tree(rng, (ml_dtypes.bfloat16, np.float32))
+    noises = [_tree(rng) for _ in range(10)]
+    method = iterc.load(name)
+    (ours, our_states), (ref, ref_states) = run_jax(method, {}, params, noises), run_numpy(method, {}, params, noises)
+    for name in ref_states:                             # states keep their storage dtype
+        if not isinstance(ref_states[name], dict):      # a shared `real` state: the default float
+            assert np.shape(our_states[name]) == () and np.shape(ref_states[name]) == ()
+            continue
+        assert {k: v.dtype for k, v in our_states[name].items()} == {k: v.dtype for k, v in ref_states[name].items()}
+    # A model-wide step (a global norm, a loss-driven step size) is one value for every leaf,
+    # computed from the bf16-rounded leaves: numpy's float64 totals and JAX's float32 ones
+    # round a bf16 leaf one ulp apart now and then, and that moves every leaf's step. So
+    # those methods get a few bf16 ulps everywhere (they are compared exactly in float64 above).
+    coupled = iterc.api._compiled_module(method.path, "numpy").__dict__[f"SPEC_{method.name}"].phased
+    for k in ref:
+        assert ours[k].dtype == ref[k].dtype, k
+        tol = 2 ** -5 if coupled else 2 ** -7 if ref[k].dtype == ml_dtypes.bfloat16 else 1e-5  # bf16: 8 bits
+        np.testing.assert_allclose(ours[k].astype(np.float32), ref[k].astype(np.float32), rtol=tol, atol=tol,
+                                   err_msg=k)
+
+
+def test_every_stdlib_optimizer_is_compared():
+    assert OPTIMIZERS and set(OPTIMIZERS) == {m.name for m in list_stdlib() if m.kind == "optimizer"}
+    assert set(VARIANTS) <= set(OPTIMIZERS)

@@ -1,0 +1,188 @@
+"""Solvers on the JAX backend: examples/sinkhorn.iter and the builtins program against the
+numpy reference, the stopping rule at a cadence (`check_every`), the iteration cap, the
+info record, jit and vmap over a batch of problems, and `solve(backend=...)`."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+import iterc  # noqa: E402
+from iterc.api import list_stdlib  # noqa: E402
+from test_builtins_numpy import PROGRAM, expected  # noqa: E402
+from test_solver import _problem  # noqa: E402
+
+SINKHORN = Path(__file__).resolve().parent.parent / "examples" / "sinkhorn.iter"
+
+
+@pytest.fixture(autouse=True)
+def x64():
+    """Solvers compute in float64 here, as numpy does (the default float otherwise)."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.mark.parametrize("seed,n,m,eps", [(0, 5, 7, 0.5), (1, 12, 9, 0.2), (3, 3, 30, 0.3)])
+def test_sinkhorn_matches_numpy(seed, n, m, eps):
+    C, a, b = _problem(seed, n, m)
+    method = iterc.load(SINKHORN)
+    ref = method.numpy(eps=eps, tol=1e-12, max_iter=5000).solve(C=C, a=a, b=b)
+    sol = method.jax(eps=eps, tol=1e-12, max_iter=5000)(C=C, a=a, b=b)
+    assert int(sol.info.iterations) == ref.info.iterations and bool(sol.info.converged)
+    np.testing.assert_allclose(float(sol.info.residual), ref.info.residual, rtol=1e-6, atol=1e-15)
+    for name in ("P", "f", "g"):
+        np.testing.assert_allclose(sol[name], ref[name], rtol=1e-10, atol=1e-14, err_msg=name)
+    outputs, info = sol                                  # unpacks like numpy's Solution
+    assert set(outputs) == {"P", "f", "g"} and info is sol.info
+
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLVERS = [m.path for m in list_stdlib() if m.kind == "solver"] + \
+    [ROOT / "examples" / name for name in ("sinkhorn.iter", "halpern.iter", "langevin.iter")]
+
+
+def _generic_input(rng, slot, sizes):
+    """Positive entries of small sizes, moved into the input's declared domain."""
+    shape = tuple(d if isinstance(d, int) else sizes.setdefault(d, 4 + len(sizes)) for d in (slot.dims or ()))
+    x = rng.uniform(0.5, 1.5, size=shape)
+    domain = (slot.domain or (None,))[0]
+    if domain == "simplex":
+        x = x / x.sum()
+    elif domain == "psd":
+        x = x @ x.T + np.eye(len(x))
+    elif domain in ("ball", "sphere", "stiefel", "box"):
+        pytest.skip(f"no generic input in `{domain}`")
+    return x
+
+
+@pytest.mark.parametrize("path", SOLVERS, ids=lambda p: p.stem)
+def test_every_stdlib_solver_matches_numpy_on_generic_inputs(path):
+    """Each stdlib solver (and the example solvers), at its defaults, on positive inputs of
+    small sizes in their domains, with each function oracle a contraction of its last
+    argument: the same iterations, flag and outputs as numpy. A solver that draws random
+    numbers uses numpy's PCG64 on one backend and JAX's PRNG on the other, so only the
+    run itself is compared there (iterations, finiteness, shapes)."""
+    method = iterc.load(path)
+    spec = iterc.api._compiled_module(method.path, "numpy").__dict__[f"SPEC_{method.name}"]
+    rng = np.random.default_rng(0)
+    sizes: dict = {}
+    inputs = {s.name: _generic_input(rng, s, sizes) for s in spec.inputs}
+    oracles = {o.name: (lambda *args: 0.5 * args[-1]) for o in spec.oracles}
+    ref = method.solve(**inputs, **oracles)
+    sol = method.solve(backend="jax", **inputs, **oracles)
+    assert int(sol.info.iterations) == ref.info.iterations and bool(sol.info.converged) == ref.info.converged
+    draws = "seed" in {h.name for h in spec.hypers}
+    for name, want in ref.outputs.items():
+        got = np.asarray(sol[name], float)
+        assert got.shape == np.shape(want), name
+        assert np.array_equal(np.isfinite(got), np.isfinite(np.asarray(want, float))), name
+        if not draws:
+            np.testing.assert_allclose(got, np.asarray(want, float), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_check_every_tests_the_stopping_rule_every_k_rounds():
+    C, a, b = _problem(1, 12, 9)
+    method = iterc.load(SINKHORN)
+    ref = method.numpy(eps=0.2, tol=1e-10, max_iter=5000).solve(C=C, a=a, b=b)
+    sol = method.jax(eps=0.2, tol=1e-10, max_iter=5000, check_every=7)(C=C, a=a, b=b)
+    n = int(sol.info.iterations)
+    assert n % 7 == 0 and ref.info.iterations <= n < ref.info.iterations + 7
+    assert bool(sol.info.converged) and float(sol.info.residual) <= 1e-10
+    np.testing.assert_allclose(sol.P, ref.P, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("check_every", [1, 3, 10])
+def test_the_cap_is_honoured_exactly(check_every):
+    """7 rounds, whatever the cadence: the last block is cut short, and equals numpy's 7 rounds."""
+    C, a, b = _problem(4, 6, 6)
+    ref = iterc.load(SINKHORN).numpy(eps=0.05, tol=1e-14, max_iter=7).solve(C=C, a=a, b=b)
+    sol = iterc.load(SINKHORN).solve(C=C, a=a, b=b, eps=0.05, tol=1e-14, max_iter=7, check_every=check_every,
+                                     backend="jax")
+    assert int(sol.info.iterations) == 7 and not bool(sol.info.converged)
+    np.testing.assert_allclose(sol.P, ref.P, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(float(sol.info.residual), ref.info.residual, rtol=1e-8)
+
+
+def test_jit_and_vmap_over_a_batch_of_problems():
+    problems = [_problem(seed, 6, 5) for seed in range(3)]
+    solver = iterc.load(SINKHORN).jax(eps=0.3, tol=1e-9, max_iter=2000, check_every=4)
+    Cs, As, Bs = (jnp.stack([p[i] for p in problems]) for i in range(3))
+    batch = jax.jit(jax.vmap(lambda C, a, b: solver(C=C, a=a, b=b)))(Cs, As, Bs)
+    assert batch.P.shape == (3, 6, 5)
+    for i, (C, a, b) in enumerate(problems):
+        one = solver(C=C, a=a, b=b)
+        assert int(batch.info.iterations[i]) == int(one.info.iterations)
+        np.testing.assert_allclose(batch.P[i], one.P, rtol=1e-12, atol=1e-15)
+    assert bool(jnp.all(batch.info.converged))
+
+
+def test_a_real_hyper_override_is_traced_not_compiled_in():
+    C, a, b = _problem(2, 4, 4)
+    solver = iterc.load(SINKHORN).jax(tol=1e-9)
+    traces = []
+    inner = solver._solve
+    solver._solve = lambda *args, **kw: (traces.append(1), inner(*args, **kw))[1]
+    first, second = solver(C=C, a=a, b=b, eps=0.5), solver(C=C, a=a, b=b, eps=0.4)
+    assert len(traces) == 1
+    ref = iterc.load(SINKHORN).numpy(tol=1e-9).solve(C=C, a=a, b=b, eps=0.4)
+    np.testing.assert_allclose(second.P, ref.P, rtol=1e-10, atol=1e-14)
+    assert not np.allclose(first.P, second.P)
+    with pytest.raises(ValueError, match=r"hyper condition `eps > 0` does not hold"):
+        solver(C=C, a=a, b=b, eps=-1.0)
+
+
+def test_solve_backend_numpy_and_errors():
+    C, a, b = _problem(5, 4, 4)
+    method = iterc.load(SINKHORN)
+    sol = method.solve(C=C, a=a, b=b, eps=0.5)
+    assert sol.info.converged and isinstance(sol.P, np.ndarray)
+    with pytest.raises(ValueError, match="not available yet"):
+        method.solve(C=C, a=a, b=b, backend="torch")
+    with pytest.raises(ValueError, match=r"missing input\(s\) `b`"):
+        method.jax()(C=C, a=a)
+    with pytest.raises(ValueError, match="check_every"):
+        method.jax(check_every=0)
+    with pytest.raises(ValueError, match=r"`max_iter >= 1` does not hold"):
+        method.jax(max_iter=0)
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_each_builtin_matches_numpy(tmp_path, seed):
+    """The builtins program of test_builtins_numpy.py, on the JAX backend. The random draws
+    come from JAX's PRNG there (numpy's PCG64 in the reference), so only their shapes and
+    finiteness are compared."""
+    from test_builtins_numpy import LOOSE, _operators
+    path = tmp_path / "everything.iter"
+    path.write_text(PROGRAM)
+    rng = np.random.default_rng(seed)
+    n, m = 3 + seed, 4 + 2 * seed
+    A, B = rng.normal(size=(n, m)), rng.normal(size=(n, m))
+    B[0, 0] = A[0, 0]
+    v, w = rng.normal(size=m), rng.normal(size=n)
+    p = rng.uniform(0.1, 2.0, size=n)
+    M = rng.normal(size=(n, n))
+    S, Q = M @ M.T + n * np.eye(n), rng.normal(size=(n, n))
+    got = iterc.load(path).jax()(A=A, B=B, v=v, w=w, p=p, S=S, Q=Q).outputs
+    for name, want in {**expected(A, B, v, w, p), **_operators(A, B, v, w, p, S, Q)}.items():
+        assert np.shape(got[name]) == np.shape(want), name
+        if name in ("r_randn", "r_rand"):
+            assert np.all(np.isfinite(np.asarray(got[name]))), name
+            continue
+        tol = 1e-9 if name in LOOSE else 1e-12
+        np.testing.assert_allclose(got[name], want, rtol=tol, atol=tol, err_msg=name)
+
+
+def test_output_types_follow_the_declarations(tmp_path):
+    path = tmp_path / "count.iter"
+    path.write_text("solver count:\n    dims n\n    input a: real[n]\n    hyper max_iter: int = 5\n"
+                    "    state d: real = 0\n    state k: int = 0\n    state done: bool = false\n    step:\n"
+                    "        d <- 2 * 3\n        k <- k + 1\n        done <- k >= 2\n"
+                    "    let total = sum(a) + d\n    until done\n    output d, k, total, done\n")
+    sol = iterc.load(path).jax()(a=np.ones(2))
+    assert sol.d.dtype == np.float64 and float(sol.d) == 6.0
+    assert sol.k.dtype == np.int64 and int(sol.k) == 2 and sol.done.dtype == bool
+    assert float(sol.total) == 8.0 and int(sol.info.iterations) == 2 and sol.info.residual is None
+    with pytest.raises(ValueError, match="iteration cap is 0"):
+        iterc.load(path).jax()(a=np.ones(2), max_iter=0)

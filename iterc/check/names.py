@@ -10,7 +10,7 @@ from ..diagnostics import Suggestion
 LANGUAGE_WORDS = frozenset("""
 use as def return optimizer solver hyper param oracle state shared input dims let output step until
 max every if elif else for in repeat assume converges by cite where true false inf None
-and or not
+and or not rule otherwise
 """.split()) - {"max"}              # `max` is also a builtin function
 
 ORACLE_KINDS = ("grad", "value", "hvp", "hess_diag", "rand_normal")

@@ -609,7 +609,7 @@ class RuledOptimizer:
             sub = inner.init([leaves[i].reshape(rule.pattern.view(leaves[i].shape)) for i in idx])
             names = [s.name for s in inner.live]
             for j, i in enumerate(idx):
-                records[i] = {"rule": k, **{n: sub[n][j] for n in names}}
+                records[i] = {"rule": np.int32(k), **{n: sub[n][j] for n in names}}
         return {"t": 0, "leaves": optree.tree_unflatten(structure, records)}
 
     def step(self, params, state: dict, grads=None, **kwargs):
@@ -669,7 +669,7 @@ class RuledOptimizer:
             new_xs, new_sub = inner.step(xs, sub_state, gs, **real, **sub_oracles)
             for j, i in enumerate(idx):
                 new_leaves[i] = new_xs[j].reshape(leaves[i].shape)
-                new_records[i] = {"rule": k, **{n: new_sub[n][j] for n in names}}
+                new_records[i] = {"rule": np.int32(k), **{n: new_sub[n][j] for n in names}}
         new_state = {"t": int(state["t"]) + 1, "leaves": optree.tree_unflatten(structure, new_records)}
         return optree.tree_unflatten(structure, new_leaves), new_state
 

@@ -240,9 +240,12 @@ SPEC_adafactor = rt.Spec(
 
 def make_adafactor(**hypers):
     return rt.RuledOptimizer(SPEC_adafactor, (
-        rt.Rule(rt.Pattern(2, ('m', 'n')), SPEC_adafactor__rule1, init_adafactor__rule1, step_adafactor__rule1),  # rule real[m, n]
-        rt.Rule(rt.Pattern(3, ('b', 'm', 'n')), SPEC_adafactor__rule2, init_adafactor__rule2, step_adafactor__rule2),  # rule real[b, m, n]
-        rt.Rule(rt.Pattern(None), SPEC_adafactor__rule3, init_adafactor__rule3, step_adafactor__rule3),  # rule otherwise
+        # rule real[m, n]
+        rt.Rule(rt.Pattern(2, ('m', 'n')), SPEC_adafactor__rule1, init_adafactor__rule1, step_adafactor__rule1),
+        # rule real[b, m, n]
+        rt.Rule(rt.Pattern(3, ('b', 'm', 'n')), SPEC_adafactor__rule2, init_adafactor__rule2, step_adafactor__rule2),
+        # rule otherwise
+        rt.Rule(rt.Pattern(None), SPEC_adafactor__rule3, init_adafactor__rule3, step_adafactor__rule3),
     ), hypers)
 
 

@@ -191,10 +191,23 @@ SPEC_muon = rt.Spec(
 )
 
 
+def hypers_muon__adamw(hp):
+    """The hypers of `adamw` for the leaves of `rule otherwise`."""
+    return dict(
+        lr=hp.adam_lr,
+        beta1=hp.adam_beta1,
+        beta2=hp.adam_beta2,
+        eps=hp.adam_eps,
+        weight_decay=hp.adam_weight_decay,
+    )
+
+
 def make_muon(**hypers):
     return rt.RuledOptimizer(SPEC_muon, (
-        rt.Rule(rt.Pattern(2, ('m', 'n'), matrix=True), SPEC_muon__rule1, init_muon__rule1, step_muon__rule1),  # rule real[m, n] as matrix
-        rt.Rule(rt.Pattern(None), SPEC_muon__adamw, init_muon__adamw, step_muon__adamw, hypers=lambda hp: {"lr": hp.adam_lr, "beta1": hp.adam_beta1, "beta2": hp.adam_beta2, "eps": hp.adam_eps, "weight_decay": hp.adam_weight_decay}),  # rule otherwise = adamw
+        # rule real[m, n] as matrix
+        rt.Rule(rt.Pattern(2, ('m', 'n'), matrix=True), SPEC_muon__rule1, init_muon__rule1, step_muon__rule1),
+        # rule otherwise = adamw
+        rt.Rule(rt.Pattern(None), SPEC_muon__adamw, init_muon__adamw, step_muon__adamw, hypers=hypers_muon__adamw),
     ), hypers)
 
 

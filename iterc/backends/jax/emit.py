@@ -251,9 +251,20 @@ class MethodEmitter(SourceEmitter):
 
     def ruled_optimizer(self) -> None:
         """A method with rules: its state class (`count`, `leaves`: per-leaf records), the
-        rules (each rule's optimizer is printed above it), and its factory."""
+        hyper maps of its delegations, the rules (each rule's optimizer is printed above it),
+        and its factory."""
         m, w = self.m, self.w
         w.line(f'{self.state_cls} = rt.state_class("{self.state_cls}", ("count", "leaves"))')
+        w.line()
+        w.line()
+        for r in m.rules:
+            if r.delegate is not None:
+                w.line(f"def hypers_{r.method.name}(hp):")
+                w.line(f'{INDENT}"""The hypers of `{r.delegate}` for the leaves of `rule {comment(r.pattern.text())}`."""')
+                for text in wrap("return dict(", [f"{k}={self.expression(b)}" for k, b in r.hyper_map], ")", "    "):
+                    w.line(INDENT + text)
+                w.line()
+                w.line()
         w.line(f"RULES_{m.name} = (")
         w.indent()
         for r in m.rules:
@@ -261,13 +272,11 @@ class MethodEmitter(SourceEmitter):
             dims = f", {dims_tuple(p.dims)}" if p.dims else ""
             matrix = ", matrix=True" if p.matrix else ""
             n = r.method.name
-            given = ""
-            if r.delegate is not None:
-                items = ", ".join(f'"{k}": {self.expression(b)}' for k, b in r.hyper_map)
-                given = f", hypers=lambda hp: {{{items}}}"
-            w.line(f"rt.Rule(rt.Pattern({p.rank!r}{dims}{matrix}), SPEC_{n}, init_{n}, step_{n}, "
-                   f"{self.sub_states[n]}{given}),  # rule {comment(p.text())}"
-                   + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            w.line(f"# rule {comment(p.text())}" + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            items = [f"rt.Pattern({p.rank!r}{dims}{matrix})", f"SPEC_{n}", f"init_{n}", f"step_{n}",
+                     self.sub_states[n]] + ([f"hypers=hypers_{n}"] if r.delegate is not None else [])
+            for text in wrap("rt.Rule(", items, "),", "    "):
+                w.line(text)
         w.dedent()
         w.line(")")
         w.line()

@@ -70,8 +70,25 @@ class MethodEmitter(SourceEmitter):
 
     def ruled_optimizer(self) -> None:
         """`make_NAME` for a method with rules: each leaf goes, by its shape, to one rule's
-        generated optimizer (printed above, as `NAME__ruleK` or `NAME__DELEGATE`)."""
+        generated optimizer (printed above, as `NAME__ruleK` or `NAME__DELEGATE`); a
+        delegation's hypers come from `hypers_NAME__DELEGATE(hp)`."""
         m, w = self.m, self.w
+        for r in m.rules:
+            if r.delegate is not None:
+                w.line(f"def hypers_{r.method.name}(hp):")
+                w.indent()
+                w.line(f'"""The hypers of `{r.delegate}` for the leaves of `rule {comment(r.pattern.text())}`."""')
+                items = [f"{k}={self.expression(b)}" for k, b in r.hyper_map]
+                w.line("return dict(" + ", ".join(items) + ")" if len(", ".join(items)) < 80 else "return dict(")
+                if len(", ".join(items)) >= 80:
+                    w.indent()
+                    for item in items:
+                        w.line(item + ",")
+                    w.dedent()
+                    w.line(")")
+                w.dedent()
+                w.line()
+                w.line()
         w.line(f"def make_{m.name}(**hypers):")
         w.indent()
         w.line(f"return rt.RuledOptimizer(SPEC_{m.name}, (")
@@ -80,14 +97,10 @@ class MethodEmitter(SourceEmitter):
             p = r.pattern
             dims = f", {dims_tuple(p.dims)}" if p.dims else ""
             matrix = ", matrix=True" if p.matrix else ""
-            pattern = f"rt.Pattern({p.rank!r}{dims}{matrix})"
             n = r.method.name
-            given = ""
-            if r.delegate is not None:
-                items = ", ".join(f'"{k}": {self.expression(b)}' for k, b in r.hyper_map)
-                given = f", hypers=lambda hp: {{{items}}}"
-            w.line(f"rt.Rule({pattern}, SPEC_{n}, init_{n}, step_{n}{given}),  # rule {comment(p.text())}"
-                   + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            given = f", hypers=hypers_{n}" if r.delegate is not None else ""
+            w.line(f"# rule {comment(p.text())}" + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            w.line(f"rt.Rule(rt.Pattern({p.rank!r}{dims}{matrix}), SPEC_{n}, init_{n}, step_{n}{given}),")
         w.dedent()
         if m.before is not None:
             b = m.before.name

@@ -709,6 +709,8 @@ class MethodChecker:
             t = self.x.check(s.value)
             sym = self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
             self.local_value(sym, s)
+        elif isinstance(s, ast.LetTuple):
+            self.let_tuple(s)
         elif isinstance(s, ast.VarDecl):
             t = self.x.check(s.value)
             sym = self.declare(s.name, "var", t, s)
@@ -963,6 +965,35 @@ class MethodChecker:
             if s.name in self.assigned and s.name not in reads:
                 self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,
                                           hint="remove it, or use it in the update"))
+
+
+def _let_tuple(self, s: ast.LetTuple) -> None:
+    """`let w, V = eigh(A)`: a builtin with several results, one name for each."""
+    from ..types import TupleType
+    self.x.tuple_ok = isinstance(s.value, ast.Call)
+    try:
+        t = self.x.check(s.value)
+    finally:
+        self.x.tuple_ok = False
+    items = t.items if isinstance(t, TupleType) else None
+    if t is not None and items is None:
+        self.report(error("E0227", f"`{_snippet(s.value)}` has one result, but {len(s.names)} names take it",
+                          s.value.span, hint=f"write `let {s.names[0].name} = {_snippet(s.value)}`"))
+    elif items is not None and len(items) != len(s.names):
+        self.report(error("E0227", f"`{_snippet(s.value)}` has {len(items)} results, but {len(s.names)} names "
+                                   "take them", s.span,
+                          hint=f"name each result: `let {', '.join(self.x.typing.calls[id(s.value)].builtin.results)}"
+                               f" = {_snippet(s.value)}`"))
+        items = None
+    for k, ident in enumerate(s.names):
+        it = items[k] if items is not None else None
+        sym = self.declare(ident, "local", it, s, static=False)
+        if sym in self.bound_lets:           # results are bound together: one left unused is no waste
+            self.bound_lets.remove(sym)
+        self.local_value(sym, s)
+
+
+MethodChecker.let_tuple = _let_tuple
 
 
 def _step_lets(body) -> dict[str, ast.Let]:

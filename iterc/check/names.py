@@ -56,16 +56,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
 
 
 # Functions people reach for that are not builtins yet (they need several results), with
-# what to write today. Checked before "did you mean": `eigh` is not a misspelling of `eye`.
+# what to write today. Checked before "did you mean": `eig` is not a misspelling of `eye`.
 NOT_YET = {
-    "eigh": "builtins with several results (`let w, V = eigh(A)`) are not available yet; `inv_root(A, p, eps)`, "
-            "`matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses of an eigendecomposition",
-    "eig": "eigendecompositions are not available yet (and only the symmetric one is planned, as `eigh`); "
-           "`inv_root(A, p, eps)`, `matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses",
-    "svd": "builtins with several results (`let U, s, Vt = svd(A)`) are not available yet; `proj_stiefel(A)` is "
-           "the polar factor U Vᵀ and `lmo_nuclear(G, r)` uses the top singular pair",
-    "qr": "builtins with several results (`let Q, R = qr(A)`) are not available yet; `proj_stiefel(A)` gives an "
-          "orthonormal factor (the polar one, U Vᵀ of the SVD)",
+    "eig": "only the symmetric eigendecomposition is a builtin: `let w, V = eigh(A)`",
 }
 
 

@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "E0224": "rules overlap",
     "E0225": "bad delegation",
     "E0226": "malformed rule",
+    "E0227": "several results",
     # ---- backends
     "E0401": "no lowering on this target",
     # ---- warnings

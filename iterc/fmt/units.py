@@ -179,6 +179,8 @@ def member_text(m) -> str:
         return f"converges {claim}" + (f" by cite {quote(m.cite)}" if m.cite is not None else "")
     if kind is ast.Let:
         return f"let {m.name.name} = {expr(m.value)}"
+    if kind is ast.LetTuple:
+        return f"let {', '.join(n.name for n in m.names)} = {expr(m.value)}"
     if kind is ast.VarDecl:
         return f"var {m.name.name} = {expr(m.value)}"
     if kind is ast.Assign:
@@ -301,7 +303,7 @@ class UnitBuilder:
                 work.extend(("stmt", x, lv + 1) for x in reversed(s.orelse))
                 continue
             t = type(s)
-            if t in (ast.Assign, ast.Let, ast.VarDecl):
+            if t in (ast.Assign, ast.Let, ast.LetTuple, ast.VarDecl):
                 self._emit(lv, member_text(s), s.span.start, s.span.end)
                 continue
             later = []

@@ -322,6 +322,12 @@ class Lowerer:
             v = self.value(s.value, typing)
             self.types.pop(s.name.name, None)
             self.bind(s.name.name, v, s.span)
+        elif isinstance(s, ast.LetTuple):
+            v = self.value(s.value, typing)                  # one Var of a TupleType
+            for k, ident in enumerate(s.names):
+                self.types.pop(ident.name, None)
+                item = self.emit("get", (v,), v.type.items[k], (("index", k),), s.span)
+                self.bind(ident.name, item, s.span)
         elif isinstance(s, ast.VarDecl):
             v = self.value(s.value, typing)
             self.types[s.name.name] = typing.types[id(s.value)]
@@ -641,6 +647,8 @@ def _all_local_names(stmts) -> list[str]:
     for s in stmts:
         if isinstance(s, (ast.Let, ast.VarDecl)):
             names.append(s.name.name)
+        elif isinstance(s, ast.LetTuple):
+            names += [n.name for n in s.names]
         elif isinstance(s, ast.For):
             names.append(s.var.name)
         for attr in ("body", "orelse"):

@@ -261,6 +261,19 @@ class Let(Node):
         self.span = span
 
 
+class LetTuple(Node):
+    """`let w, V = eigh(A)`: the results of a builtin with several, one name each."""
+    __slots__ = ("names", "value", "span")
+    names: tuple[Ident, ...]
+    value: Expr
+    span: Span
+
+    def __init__(self, names, value, span):
+        self.names = names
+        self.value = value
+        self.span = span
+
+
 class VarDecl(Node):
     """`var X = e`: a step-local value that later statements may rebind with `<-` (a loop
     variable: carried by the regions that rebind it, never stored in the state)."""
@@ -331,7 +344,7 @@ class Repeat(Node):
         self.span = span
 
 
-Stmt = Union[Assign, Let, VarDecl, Every, If, For, Repeat]
+Stmt = Union[Assign, Let, LetTuple, VarDecl, Every, If, For, Repeat]
 
 
 # ------------------------------------------------------------------ method members

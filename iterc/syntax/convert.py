@@ -235,6 +235,11 @@ def _let(c, ch, span):
     return ast.Let(c.ident(ch[0]), ch[1], span)
 
 
+@rule("let_tuple_stmt")
+def _let_tuple(c, ch, span):
+    return ast.LetTuple(tuple(c.ident(t) for t in ch[:-1]), ch[-1], span)
+
+
 @rule("var_stmt")
 def _var(c, ch, span):
     return ast.VarDecl(c.ident(ch[0]), ch[1], span)

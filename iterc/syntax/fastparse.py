@@ -476,6 +476,16 @@ class _Parser:
             raise Bail
         word = t.value
         if word == "let":
+            if self.peek(2).kind == "op" and self.peek(2).value == ",":
+                t = self.take()
+                names = [self.ident()]
+                while self.at(","):
+                    self.take()
+                    names.append(self.ident())
+                self.expect("=")
+                value, _, _ = self.expr()
+                end = self.end_line()
+                return ast.LetTuple(tuple(names), value, self.span(t.start, end))
             return self.let()
         if word == "var" and self.peek(1).kind == "name":
             t = self.take()

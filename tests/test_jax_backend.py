@@ -53,6 +53,8 @@ VARIANTS = {
     "muon": [dict(lr=0.02, nesterov=False, match_rms_adamw=True, ns_steps=3, adam_lr=1e-3, adam_weight_decay=0.1)],
     "adafactor": [dict(lr=0.05, relative_step=False, scale_parameter=False, weight_decay=0.1, d=2.0,
                        eps_sq=1e-30)],
+    "shampoo": [dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05, update_every=3),
+                dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05, weight_decouple=True)],
 }
 
 # model-wide methods in float64 (x64 on for the test only): the same update to rounding

@@ -458,3 +458,99 @@ def test_rules_on_jax_match_numpy_in_float64(source, hypers, tmp_path):
         assert set(records[k]) == set(ref_state["leaves"][k])
         for f in records[k]:
             np.testing.assert_allclose(records[k][f], ref_state["leaves"][k][f], rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------- shampoo
+
+def _inv_root(S, p):
+    """S^(-1/p) of a symmetric positive definite S, by eigendecomposition (scipy's eigh)."""
+    from scipy.linalg import eigh
+    w, V = eigh(S)
+    return (V * w ** (-1.0 / p)) @ V.T
+
+
+def _shampoo_reference(params, noises, lr, eps, wd=0.0, decouple=False, every=1):
+    """Gupta, Koren & Singer 2018, Algorithm 1, written out densely: matrices (rank >= 2 as
+    [shape[0], rest]) L^(-1/4) G R^(-1/4), vectors H^(-1/2) g, scalars a plain step; roots
+    refreshed when t % every == 0 (zero before the first refresh)."""
+    x = {k: np.array(v, dtype=float) for k, v in params.items()}
+    st = {}
+    for t, noise in enumerate(noises, start=1):
+        for k in x:
+            g = noise[k] + x[k]
+            shape = x[k].shape
+            if decouple:
+                x[k] = x[k] * (1 - lr * wd)
+                d = g
+            else:
+                d = g + wd * x[k]
+            if len(shape) == 0:
+                x[k] = x[k] - lr * d
+                continue
+            if len(shape) == 1:
+                s = st.setdefault(k, {"H": eps * np.eye(shape[0]), "P": np.zeros((shape[0], shape[0]))})
+                s["H"] = s["H"] + np.outer(d, d)
+                if t % every == 0:
+                    s["P"] = _inv_root(s["H"], 2)
+                x[k] = x[k] - lr * s["P"] @ d
+                continue
+            D = d.reshape(shape[0], -1)
+            m, n = D.shape
+            s = st.setdefault(k, {"L": eps * np.eye(m), "R": eps * np.eye(n), "PL": np.zeros((m, m)),
+                                  "PR": np.zeros((n, n))})
+            s["L"], s["R"] = s["L"] + D @ D.T, s["R"] + D.T @ D
+            if t % every == 0:
+                s["PL"], s["PR"] = _inv_root(s["L"], 4), _inv_root(s["R"], 4)
+            x[k] = (x[k].reshape(m, n) - lr * s["PL"] @ D @ s["PR"]).reshape(shape)
+    return x
+
+
+SH_CASES = [dict(lr=1e-3), dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05),
+            dict(lr=0.01, weight_decay=0.05, weight_decouple=True), dict(lr=0.01, update_every=3)]
+
+
+@pytest.mark.parametrize("hypers", SH_CASES, ids=["defaults", "decay", "decoupled", "every3"])
+def test_shampoo_matches_the_dense_reference(hypers):
+    """Against the paper's algorithm in numpy (scipy eigh for the roots) on a tree with 0-d,
+    1-d, 2-d (tall and wide) and 4-d leaves, 100 steps, rtol 1e-8 (both are the same float64
+    arithmetic up to the order of the eigen-solvers' rounding)."""
+    params, noises = problem(51, 100, SHAPES)
+    x, state = _run("shampoo", hypers, params, noises)
+    ref = _shampoo_reference(params, noises, hypers["lr"], hypers.get("matrix_eps", 1e-6),
+                             hypers.get("weight_decay", 0.0), hypers.get("weight_decouple", False),
+                             hypers.get("update_every", 1))
+    for k in params:
+        np.testing.assert_allclose(x[k], ref[k], rtol=1e-8, atol=1e-12, err_msg=k)
+        assert not np.allclose(x[k], params[k])
+    assert state["leaves"]["p4"]["L"].shape == (3, 3) and state["leaves"]["p4"]["R"].shape == (8, 8)
+    assert set(state["leaves"]["p1"]) == {"rule", "H", "P"} and set(state["leaves"]["p0"]) == {"rule"}
+
+
+@pytest.mark.parametrize("hypers,theirs", [
+    (dict(lr=1e-3), dict(lr=1e-3)),
+    (dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05), dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05)),
+    (dict(lr=0.01, weight_decay=0.05, weight_decouple=True), dict(lr=0.01, weight_decay=0.05, weight_decouple=True)),
+    (dict(lr=0.01, update_every=3), dict(lr=0.01, preconditioning_compute_steps=3)),
+], ids=["defaults", "decay", "decoupled", "every3"])
+def test_shampoo_matches_pytorch_optimizer(hypers, theirs, torch_float64):
+    """pytorch_optimizer.Shampoo (momentum 0, its default) on the 0-d, 1-d and 2-d leaves,
+    where its per-axis preconditioning is the paper's (a rank-k tensor there gets exponent
+    -1/(2k) per axis, not the matrix view, so the 4-d leaf is left out); its roots come from
+    an SVD, ours from eigh: rtol 1e-7 over 100 steps."""
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    from reference import run_torch
+    shapes = [s for s in SHAPES if len(s) <= 2]
+    params, noises = problem(52, 100, shapes)
+    x, _ = _run("shampoo", hypers, params, noises)
+    ref = run_torch(lambda ps: pytorch_optimizer.Shampoo(ps, **theirs), params, noises)
+    for k in params:
+        np.testing.assert_allclose(x[k], ref[k], rtol=1e-7, atol=1e-12, err_msg=k)
+
+
+def test_shampoo_defaults_are_pytorch_optimizers():
+    pytorch_optimizer = pytest.importorskip("pytorch_optimizer")
+    sig = inspect.signature(pytorch_optimizer.Shampoo).parameters
+    hp = iterc.load("shampoo").numpy().hypers
+    assert hp.lr == sig["lr"].default and hp.matrix_eps == sig["matrix_eps"].default
+    assert hp.weight_decay == sig["weight_decay"].default and hp.weight_decouple == sig["weight_decouple"].default
+    assert hp.update_every == sig["preconditioning_compute_steps"].default and sig["momentum"].default == 0.0

@@ -258,6 +258,9 @@ def _method_section(f: _File, method) -> list[str]:
     step = next((m for m in method.members if isinstance(m, ast.Step)), None)
     if step is not None:
         lines += ["```iter", f.block(step.span), "```", ""]
+    rules = [m for m in method.members if isinstance(m, ast.Rule)]
+    if rules:
+        lines += ["```iter", "\n\n".join(f.block(r.span) for r in rules), "```", ""]
     conv = [m for m in method.members if isinstance(m, ast.Converges)]
     for c in conv:
         lines += [f"Convergence: {_code(_expr_text(c.span))}.", ""]

@@ -86,6 +86,23 @@ class FnType(ValueRecord):
         return f"{args} -> {self.result}"
 
 
+class TupleType(ValueRecord):
+    """The several results of a builtin such as `eigh` (eigenvalues, eigenvectors): only ever
+    unpacked at once by `let w, V = eigh(A)`, into one value per item (the IR's `get`)."""
+
+    __slots__ = ("items",)
+    items: tuple[Type, ...]
+    elem = "tuple"
+    shape = ("tuple",)                 # not a scalar: placed like a tensor (ELEMENT) in the IR
+    is_scalar = False
+
+    def __init__(self, items):
+        self.items = tuple(items)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.items)) + ")"
+
+
 def join_elem(a: str, b: str) -> str:
     """The element type of arithmetic on a and b: int op real is real."""
     return a if _RANK[a] >= _RANK[b] else b

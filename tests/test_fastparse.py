@@ -103,7 +103,8 @@ def mutated(draw):
             tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
         elif op == "replace":
             tokens[i] = draw(st.sampled_from(["(", ")", "[", "]", ":", ",", "<-", "=", "..", "x", "1", "1.5",
-                                              "not", "and", "max", "in", "every", "shared", "eval", "\n", "\n    ", "^", "-", "None"]))
+                                              "not", "and", "max", "in", "every", "shared", "eval", "\n", "\n    ", "^", "-", "None",
+                                              "rule", "for", "otherwise", "as", "matrix"]))
     joined = ""
     for tok in tokens:
         sep = "" if tok.startswith("\n") or joined.endswith("\n") or joined.endswith(" ") or not joined else " "

@@ -433,6 +433,35 @@ def test_members_are_canonical():
     )
 
 
+def test_rules_are_canonical():
+    text = (
+        "optimizer o :\n"
+        "    param x : real[...]\n"
+        "    oracle g=grad(x)\n"
+        "    rule   for x : real[ m,n ]   as   matrix :\n"
+        "        state B : real[m,n]=0\n"
+        "        step t :\n"
+        "            x <- x-B\n"
+        "    rule for x:real:\n"
+        "        step:\n"
+        "            x <- x\n"
+        "    rule otherwise=adamw( lr = 1e-3 , amsgrad=true )\n"
+    )
+    assert fmt(text) == (
+        "optimizer o:\n"
+        "    param x: real[...]\n"
+        "    oracle g = grad(x)\n"
+        "    rule for x: real[m, n] as matrix:\n"
+        "        state B: real[m, n] = 0\n"
+        "        step t:\n"
+        "            x <- x - B\n"
+        "    rule for x: real:\n"
+        "        step:\n"
+        "            x <- x\n"
+        "    rule otherwise = adamw(lr=1e-3, amsgrad=true)\n"
+    )
+
+
 def test_comments_stay_where_they_were():
     text = (
         "# file header\n"

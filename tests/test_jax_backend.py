@@ -62,6 +62,13 @@ VARIANTS = {
                           dict(lr=0.05, warmup_steps=100, momentum=0.5)],
     "schedule_free_adamw": [dict(lr=0.01, warmup_steps=10, weight_decay=0.1, r=1.0),
                             dict(lr=0.01, weight_decay=0.1, decay_at_z=True, beta1=0.0)],
+    # rules: the matrix rule's branches (no Nesterov, Moonshot's lr scale, fewer Newton-Schulz steps) and the
+    # delegate's hypers mapped; adafactor's constant step, no parameter scale, decay and optax's epsilon
+    "muon": [dict(lr=0.02, nesterov=False, match_rms_adamw=True, ns_steps=3, adam_lr=1e-3, adam_weight_decay=0.1)],
+    "adafactor": [dict(lr=0.05, relative_step=False, scale_parameter=False, weight_decay=0.1, d=2.0,
+                       eps_sq=1e-30)],
+    "shampoo": [dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05, update_every=3),
+                dict(lr=0.01, matrix_eps=1e-3, weight_decay=0.05, weight_decouple=True)],
 }
 
 # model-wide methods in float64 (x64 on for the test only): the same update to rounding
@@ -167,9 +174,15 @@ def test_stdlib_optimizer_matches_numpy_float32(name, hypers):
             np.testing.assert_allclose(our_states[name], ref_states[name], rtol=1e-5, atol=1e-6, err_msg=name)
             continue
         for k in ref:
-            scale = float(np.max(np.abs(ref_states[name][k]), initial=1e-6))
-            np.testing.assert_allclose(our_states[name][k], ref_states[name][k], rtol=1e-5, atol=1e-5 * scale,
-                                       err_msg=f"{name}[{k}]")
+            theirs, mine = ref_states[name][k], our_states[name][k]
+            if isinstance(theirs, dict):                # a method with rules: one record per leaf
+                assert set(mine) == set(theirs), (k, sorted(mine), sorted(theirs))
+                pairs = [(f"{name}[{k}][{f}]", mine[f], theirs[f]) for f in theirs]
+            else:
+                pairs = [(f"{name}[{k}]", mine, theirs)]
+            for label, a, b in pairs:
+                scale = float(np.max(np.abs(b), initial=1e-6))
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale, err_msg=label)
 
 
 @pytest.mark.parametrize("name,hypers", FLOAT64, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FLOAT64)])
@@ -207,7 +220,9 @@ def test_stdlib_optimizer_matches_numpy_bfloat16(name):
         if not isinstance(ref_states[name], dict):      # a shared `real` state: the default float
             assert np.shape(our_states[name]) == () and np.shape(ref_states[name]) == ()
             continue
-        assert {k: v.dtype for k, v in our_states[name].items()} == {k: v.dtype for k, v in ref_states[name].items()}
+        dtypes = lambda tree: [(jax.tree_util.keystr(p), np.asarray(v).dtype)          # noqa: E731
+                               for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]]
+        assert dtypes(our_states[name]) == dtypes(ref_states[name])      # records of a method with rules too
     # A model-wide step (a global norm, a loss-driven step size) is one value for every leaf,
     # computed from the bf16-rounded leaves: numpy's float64 totals and JAX's float32 ones
     # round a bf16 leaf one ulp apart now and then, and that moves every leaf's step. So

@@ -68,7 +68,8 @@ def check_lowerable(target: Target, methods) -> None:
     """Every op has a lowering on this target: else a diagnostic naming builtin, target, span."""
     from ..ir.passes import method_blocks
     diags = []
-    for m in methods:
+    for m in [x for top in methods for x in [top] + [r.method for r in getattr(top, "rules", ())]
+              + ([top.before] if getattr(top, "before", None) is not None else [])]:
         for block in method_blocks(m):
             for s in walk(block):
                 if isinstance(s, Assign) and isinstance(s.op, Apply) and s.op.fn not in target.table:

@@ -347,7 +347,7 @@ class SourceEmitter:
 
     def dims_line(self) -> None:
         p = self.m.param
-        if p.type.shape != LEAF:
+        if p.type.shape != LEAF and p.type.shape != ():
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
             self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
 

@@ -718,6 +718,36 @@ def _spectral(emit, A, f):
 register(Builtin("iota", ("x",), iota_rule, E,
                  "the index of each element of x along `axis=` (without it, its row-major flat index), as ints",
                  keywords=("axis",), callable=False))
+def _tuple_rule(results):
+    def rule(sig: Sig):
+        from ..types import TupleType
+        shape = _matrix(sig, 0, square=True)
+        _numeric(sig, 0)
+        return TupleType(tuple(Type("real", results(shape)[i]) for i in range(len(results(shape)))))
+    return rule
+
+
+# Builtins with several results, unpacked with `let w, V = eigh(A)` (the IR binds the tuple,
+# then `get(i)` each item). Square matrices: qr is the complete one (Q n x n, R n x n).
+register(Builtin("eigh", ("A",), _tuple_rule(lambda s: ((s[0],), s)), L,
+                 "eigenvalues (ascending) and eigenvectors (as columns) of a symmetric matrix: `let w, V = eigh(A)`",
+                 results=("w", "V")))
+register(Builtin("svd", ("A",), _tuple_rule(lambda s: (s, (s[0],), s)), L,
+                 "singular value decomposition of a square matrix, A = U diag(s) Vt: `let U, s, Vt = svd(A)`",
+                 results=("U", "s", "Vt")))
+register(Builtin("qr", ("A",), _tuple_rule(lambda s: (s, s)), L,
+                 "QR decomposition of a square matrix, Q orthogonal and R upper triangular: `let Q, R = qr(A)`",
+                 results=("Q", "R")))
+
+
+def get_rule(sig: Sig) -> Type:
+    return sig.args[0].items[sig.kw["index"]]
+
+
+register(Builtin("get", ("t",), get_rule, S, "item `index` of a builtin's several results (from `let a, b = ...`)",
+                 keywords=("index",), callable=False))
+
+
 register(Builtin("eigh_vecs", ("A",), square_rule, L,
                  "the eigenvectors of a symmetric matrix, as columns (decompositions pass the symmetric part)",
                  callable=False))

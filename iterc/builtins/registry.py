@@ -65,7 +65,7 @@ Decompose = Callable[..., Any]
 class Builtin(Record):
     """One builtin (compared by identity: there is one entry per name)."""
     __slots__ = ("name", "params", "rule", "kind", "summary", "keywords", "operator", "callable", "decompose",
-                 "facts", "defaults")
+                 "facts", "defaults", "results")
     name: str
     params: tuple[str, ...]                    # positional parameter names, for messages and docs
     rule: Callable[[Sig], Type]                # shape and element-type rule
@@ -78,12 +78,14 @@ class Builtin(Record):
     facts: frozenset                           # properties for later passes (e.g. "firmly_nonexpansive")
     defaults: tuple                            # default values of the last len(defaults) params, which
                                                # a call may omit (the rule and decompose see fewer args)
+    results: tuple[str, ...]                   # names of several results (`eigh`: w, V); () for one
 
     def __init__(self, name, params, rule, kind, summary, keywords=(), operator=None, callable=True,
-                 decompose=None, facts=frozenset(), defaults=()):
+                 decompose=None, facts=frozenset(), defaults=(), results=()):
         self.name, self.params, self.rule, self.kind, self.summary = name, params, rule, kind, summary
         self.keywords, self.operator, self.callable = keywords, operator, callable
         self.decompose, self.facts, self.defaults = decompose, facts, defaults
+        self.results = results
 
     @property
     def primitive(self) -> bool:

@@ -167,11 +167,21 @@ def check_module(module: ast.Module, trace: Optional[CheckTrace] = None
             continue
         seen[m.name.name] = m
         method_diags: list[Diagnostic] = []
-        checker = MethodChecker(m, method_diags, defs, aliases)
-        checked = checker.run()
-        if trace is not None:
-            trace.methods.append(MethodTrace(m, checker.typing, dict(checker.base), list(checker.bound_lets),
-                                             list(checker.hypers)))
+        if m.kind == "optimizer" and any(isinstance(mb, ast.Rule) for mb in m.members):
+            from .rules import check_ruled
+
+            def traced(checker, method):
+                if trace is not None:
+                    trace.methods.append(MethodTrace(method, checker.typing, dict(checker.base),
+                                                     list(checker.bound_lets), list(checker.hypers)))
+            checked = check_ruled(m, method_diags, defs, aliases,
+                                  lambda name, m=m: _delegate(name, module, m, defs, aliases, loader), traced)
+        else:
+            checker = MethodChecker(m, method_diags, defs, aliases)
+            checked = checker.run()
+            if trace is not None:
+                trace.methods.append(MethodTrace(m, checker.typing, dict(checker.base), list(checker.bound_lets),
+                                                 list(checker.hypers)))
         diags.extend(method_diags)
         if checked is not None:
             methods.append(checked)
@@ -183,6 +193,36 @@ def check_module(module: ast.Module, trace: Optional[CheckTrace] = None
         return None, diags
     return CheckedModule(path, methods, module, uses=tuple(sorted(str(p) for p in loader.cache)),
                          absent=tuple(sorted(str(p) for p in loader.absent))), diags
+
+
+_DELEGATES: dict[tuple, tuple] = {}
+
+
+def _delegate(name: str, module: ast.Module, here: ast.Method, defs, aliases, loader: "_Loader"):
+    """The optimizer a rule hands its leaves to: one in this file, else the stdlib's; checked
+    (a stdlib file once per content)."""
+    for other in module.methods:
+        if other.name.name == name and other is not here:
+            if any(isinstance(mb, ast.Rule) for mb in other.members):
+                return None, f"`{name}` has rules of its own; a rule cannot hand leaves to it yet"
+            checked = MethodChecker(other, [], defs, aliases).run()
+            return checked, None if checked is not None else f"`{name}` has errors"
+    path = loader.stdlib.get(name)
+    if path is None:
+        return None, did_you_mean(name, [k for k in loader.stdlib if "." not in k])
+    import hashlib
+    data = path.read_bytes()
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    if key not in _DELEGATES:
+        from ..api import check_file
+        result = check_file(path)
+        found = None
+        if result.ok:
+            found = next((m for m in result.module.methods if m.name == name), None)
+            if found is None and len(result.module.methods) == 1:
+                found = result.module.methods[0]
+        _DELEGATES[key] = (found, None if found is not None else f"the stdlib's `{name}` does not check")
+    return _DELEGATES[key]
 
 
 def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:

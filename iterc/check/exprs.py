@@ -60,6 +60,7 @@ class ExprChecker:
         self.typing = typing
         self.defs = defs
         self.aliases = aliases
+        self.tuple_ok = False                  # a `let a, b = ...` is checking its value
         self.reads: set[str] = set()
         self.read_symbols: set[int] = set()       # by identity: sibling blocks may reuse a name              # symbol names read (for unused warnings)
         self.read_hook: Optional[Callable[[Symbol, ast.Name], Optional[str]]] = None
@@ -406,7 +407,14 @@ class ExprChecker:
             if t is not None:
                 self.typing.static.discard(id(node))       # a draw is never known before the run
             return t
-        return self._apply(entry, node, list(node.args), kw, what=name)
+        t = self._apply(entry, node, list(node.args), kw, what=name)
+        if entry.results and t is not None and not self.tuple_ok:
+            names = ", ".join(entry.results)
+            self.report(error("E0227", f"`{name}` has {len(entry.results)} results, so it cannot be a value in an "
+                                       "expression", node.span,
+                              hint=f"bind them first: `let {names} = {_snippet(node)}`"))
+            return None
+        return t
 
     def _call_oracle(self, node: ast.Call, sym: Symbol):
         """A call of a solver's function oracle: positional arguments of the declared types."""

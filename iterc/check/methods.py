@@ -27,7 +27,8 @@ _ALLOWED = {
 _MEMBER_WORDS = {ast.Hyper: "hyper", ast.Param: "param", ast.Oracle: "oracle", ast.FnOracle: "oracle",
                  ast.State: "state",
                  ast.Input: "input", ast.Dims: "dims", ast.Step: "step", ast.Until: "until", ast.Let: "let",
-                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges", ast.Eval: "eval"}
+                 ast.Output: "output", ast.Assume: "assume", ast.Converges: "converges", ast.Eval: "eval",
+                 ast.Rule: "rule"}
 _WHY_NOT = {
     ("optimizer", ast.Input): "an optimizer's data is its `param` and `oracle`s; `input` belongs to a solver",
     ("optimizer", ast.Until): "an optimizer runs one step per call; `until` belongs to a solver",
@@ -40,6 +41,7 @@ _WHY_NOT = {
                                  "function oracles belong to solvers",
     ("solver", ast.Eval): "a solver's results are its `output`s; `eval` says what an optimizer's parameters are "
                           "at evaluation time",
+    ("solver", ast.Rule): "rules choose an update per parameter leaf; they belong to optimizers",
 }
 DRAWS = ("randn_like", "rand_like")
 
@@ -778,6 +780,8 @@ class MethodChecker:
             t = self.x.check(s.value)
             sym = self.declare(s.name, "local", t, s, static=t is not None and self.x.is_static(s.value))
             self.local_value(sym, s)
+        elif isinstance(s, ast.LetTuple):
+            self.let_tuple(s)
         elif isinstance(s, ast.VarDecl):
             t = self.x.check(s.value)
             sym = self.declare(s.name, "var", t, s)
@@ -1032,6 +1036,35 @@ class MethodChecker:
             if s.name in self.assigned and s.name not in reads:
                 self.diags.append(warning("W0001", f"state `{s.name}` is written but never read", s.decl.name.span,
                                           hint="remove it, or use it in the update"))
+
+
+def _let_tuple(self, s: ast.LetTuple) -> None:
+    """`let w, V = eigh(A)`: a builtin with several results, one name for each."""
+    from ..types import TupleType
+    self.x.tuple_ok = isinstance(s.value, ast.Call)
+    try:
+        t = self.x.check(s.value)
+    finally:
+        self.x.tuple_ok = False
+    items = t.items if isinstance(t, TupleType) else None
+    if t is not None and items is None:
+        self.report(error("E0227", f"`{_snippet(s.value)}` has one result, but {len(s.names)} names take it",
+                          s.value.span, hint=f"write `let {s.names[0].name} = {_snippet(s.value)}`"))
+    elif items is not None and len(items) != len(s.names):
+        self.report(error("E0227", f"`{_snippet(s.value)}` has {len(items)} results, but {len(s.names)} names "
+                                   "take them", s.span,
+                          hint=f"name each result: `let {', '.join(self.x.typing.calls[id(s.value)].builtin.results)}"
+                               f" = {_snippet(s.value)}`"))
+        items = None
+    for k, ident in enumerate(s.names):
+        it = items[k] if items is not None else None
+        sym = self.declare(ident, "local", it, s, static=False)
+        if sym in self.bound_lets:           # results are bound together: one left unused is no waste
+            self.bound_lets.remove(sym)
+        self.local_value(sym, s)
+
+
+MethodChecker.let_tuple = _let_tuple
 
 
 def _step_lets(body) -> dict[str, ast.Let]:

@@ -105,7 +105,7 @@ class HyperInfo(Record):
 class CheckedMethod(Record):
     _fields = ("kind", "name", "doc", "decl", "hypers", "params", "inputs", "oracles", "states", "dims", "lets",
                "outputs", "step", "counter", "until", "max_iter", "converges", "assumes", "prev_used", "typing",
-               "symbols", "draws")
+               "symbols", "draws", "rules", "before")
     kind: str                          # optimizer | solver
     name: str
     doc: Optional[str]
@@ -129,6 +129,9 @@ class CheckedMethod(Record):
     symbols: dict[str, Symbol]
     draws: bool = False                # it draws random numbers (`randn_like`): lowering threads a key
     eval: Optional[ast.Eval] = None    # `eval x = ...`: the param at evaluation time (optimizers)
+    rules: Optional[list["CheckedRule"]] = None   # a method with rules: its per-leaf-shape updates
+    before: Optional["CheckedMethod"] = None      # ... and its step before the rules: model-wide lets,
+                                                  # written as shared states, read by the rules as hypers
 
     def __init__(self, kind, name, doc, decl, hypers, params, inputs, oracles, states, dims, lets, outputs,
                  step, counter, until, max_iter, converges, assumes, prev_used, typing, symbols, draws=False,
@@ -141,10 +144,45 @@ class CheckedMethod(Record):
         self.typing, self.symbols = typing, symbols
         self.draws = draws
         self.eval = eval
+        self.rules = None
+        self.before = None
 
     @property
     def summary(self) -> str:
         return (self.doc or "").strip().split("\n")[0]
+
+
+class Pattern(Record):
+    """Which leaves a rule takes: rank `rank` exactly, or rank >= 2 viewed as a matrix
+    [shape[0], prod(rest)] (`matrix`); `dims` are the pattern's dims (names or ints);
+    `rank` None is `otherwise` (every leaf no other rule takes)."""
+    __slots__ = ("rank", "dims", "matrix")
+    rank: Optional[int]
+    dims: tuple
+    matrix: bool
+
+    def __init__(self, rank, dims=(), matrix=False):
+        self.rank, self.dims, self.matrix = rank, dims, matrix
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+class CheckedRule(Record):
+    __slots__ = ("pattern", "decl", "method", "delegate", "hyper_map", "typing")
+    pattern: Pattern
+    decl: ast.Rule
+    method: CheckedMethod              # the rule's own step, or the delegate method
+    delegate: Optional[str]            # the delegate's name, for a delegation
+    hyper_map: list                    # (delegate hyper, ast expr over our hypers)
+    typing: Optional[Typing]           # types of the hyper map's expressions
+
+    def __init__(self, pattern, decl, method, delegate=None, hyper_map=None, typing=None):
+        self.pattern, self.decl, self.method = pattern, decl, method
+        self.delegate, self.hyper_map, self.typing = delegate, list(hyper_map or ()), typing
 
 
 class CheckedModule(Record):

@@ -10,7 +10,7 @@ from ..diagnostics import Suggestion
 LANGUAGE_WORDS = frozenset("""
 use as def return optimizer solver hyper param oracle state shared eval input dims let output step until
 max every if elif else for in repeat assume converges by cite where true false inf None
-and or not
+and or not rule otherwise
 """.split()) - {"max"}              # `max` is also a builtin function
 
 ORACLE_KINDS = ("grad", "value", "hvp", "hess_diag", "rand_normal")
@@ -56,22 +56,36 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[Suggestion]:
 
 
 # Functions people reach for that are not builtins yet (they need several results), with
-# what to write today. Checked before "did you mean": `eigh` is not a misspelling of `eye`.
+# what to write today. Checked before "did you mean": `eig` is not a misspelling of `eye`.
 NOT_YET = {
-    "eigh": "builtins with several results (`let w, V = eigh(A)`) are not available yet; `inv_root(A, p, eps)`, "
-            "`matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses of an eigendecomposition",
-    "eig": "eigendecompositions are not available yet (and only the symmetric one is planned, as `eigh`); "
-           "`inv_root(A, p, eps)`, `matrix_sqrt(A)` and `proj_psd(A)` cover the usual uses",
-    "svd": "builtins with several results (`let U, s, Vt = svd(A)`) are not available yet; `proj_stiefel(A)` is "
-           "the polar factor U Vᵀ and `lmo_nuclear(G, r)` uses the top singular pair",
-    "qr": "builtins with several results (`let Q, R = qr(A)`) are not available yet; `proj_stiefel(A)` gives an "
-          "orthonormal factor (the polar one, U Vᵀ of the SVD)",
+    "eig": "only the symmetric eigendecomposition is a builtin: `let w, V = eigh(A)`",
 }
 
 
 def unknown_function_hint(name: str, candidates: Iterable[str]) -> Optional[str]:
     """The hint for a call of an unknown function: what to write instead of a known future
-    builtin, else a "did you mean"."""
+    builtin, the iterc spelling of a numpy/torch name, else a "did you mean"."""
     if name in NOT_YET:
         return f"`{name}` is not a builtin yet: {NOT_YET[name]}"
-    return did_you_mean(name, candidates)
+    return LOOKALIKES.get(name) or did_you_mean(name, candidates)
+
+
+# Names of numpy/torch functions that users reach for, with the iterc way to write them:
+# an unknown function by one of these names gets this hint instead of a guess.
+LOOKALIKES = {
+    "matmul": "write the matrix product as `a @ b`",
+    "mm": "write the matrix product as `a @ b`",
+    "transpose": "write the transpose as `x.T`",
+    "pow": "write powers as `x ^ p`",
+    "power": "write powers as `x ^ p`",
+    "square": "write `x * x` (or `x ^ 2`)",
+    "maximum": "`max(a, b)` is the elementwise maximum",
+    "minimum": "`min(a, b)` is the elementwise minimum",
+    "fabs": "`abs(x)` is the absolute value",
+    "relu": "write `max(x, 0)`",
+    "lerp": "write `a + w * (b - a)`",
+    "rsqrt": "write `1 / sqrt(x)`",
+    "frobenius_norm": "`norm(X)` of a matrix is its Frobenius norm",
+    "l2_norm": "`norm(x)` is the Euclidean norm of a leaf (and `global_norm(x)` over all leaves)",
+    "reshape": "a rule viewed `as matrix` sees rank >= 2 leaves as [shape[0], rest]; there is no general reshape",
+}

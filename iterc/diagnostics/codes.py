@@ -51,6 +51,11 @@ CODES: dict[str, str] = {
     "E0220": "shared state written per leaf",
     "E0221": "model-wide value under per-leaf control",
     "E0222": "model-wide value outside an optimizer's step",
+    "E0223": "rule pattern no leaf can match",
+    "E0224": "rules overlap",
+    "E0225": "bad delegation",
+    "E0226": "malformed rule",
+    "E0227": "several results",
     "E0230": "eval view reads a step-only value",
     "E0231": "eval view of a non-parameter",
     # ---- backends

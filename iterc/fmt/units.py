@@ -181,11 +181,19 @@ def member_text(m) -> str:
         return f"converges {claim}" + (f" by cite {quote(m.cite)}" if m.cite is not None else "")
     if kind is ast.Let:
         return f"let {m.name.name} = {expr(m.value)}"
+    if kind is ast.LetTuple:
+        return f"let {', '.join(n.name for n in m.names)} = {expr(m.value)}"
     if kind is ast.VarDecl:
         return f"var {m.name.name} = {expr(m.value)}"
     if kind is ast.Assign:
         return f"{m.target.name} <- {expr(m.value)}"
     raise TypeError(f"not a simple member: {kind.__name__}")
+
+
+def rule_pattern_text(r: ast.Rule) -> str:
+    if r.var is None:
+        return "otherwise"
+    return f"for {r.var.name}: {type_text(r.type)}" + (" as matrix" if r.matrix else "")
 
 
 def _for_header(s: ast.For) -> str:
@@ -259,13 +267,23 @@ class UnitBuilder:
             header_end = self.loc.tight_end(doc_start, m.span.start)
         self._emit(0, f"{m.kind} {m.name.name}:", m.span.start, header_end, opener=True, top="method")
         self._doc(m.doc, 1, m.name.span.end, first)
-        for member in m.members:
+        self._members(m.members, 1)
+
+    def _members(self, members, level: int) -> None:
+        for member in members:
             if isinstance(member, ast.Step):
                 head = "step" + (f" {member.counter.name}" if member.counter is not None else "") + ":"
-                self._block_header(1, head, member.span.start, member.body)
-                self._statements(member.body, 2)
+                self._block_header(level, head, member.span.start, member.body)
+                self._statements(member.body, level + 1)
+            elif isinstance(member, ast.Rule):
+                head = "rule " + rule_pattern_text(member)
+                if member.delegate is not None:
+                    self._emit(level, f"{head} = {expr(member.delegate)}", member.span.start, member.span.end)
+                    continue
+                self._block_header(level, head + ":", member.span.start, member.members)
+                self._members(member.members, level + 1)
             else:
-                self._emit(1, member_text(member), member.span.start, member.span.end)
+                self._emit(level, member_text(member), member.span.start, member.span.end)
 
     def _block_header(self, level: int, text: str, start: int, body, first_at=None) -> None:
         end = self.loc.tight_end(body[0].span.start, start) if body else start
@@ -287,7 +305,7 @@ class UnitBuilder:
                 work.extend(("stmt", x, lv + 1) for x in reversed(s.orelse))
                 continue
             t = type(s)
-            if t in (ast.Assign, ast.Let, ast.VarDecl):
+            if t in (ast.Assign, ast.Let, ast.LetTuple, ast.VarDecl):
                 self._emit(lv, member_text(s), s.span.start, s.span.end)
                 continue
             later = []

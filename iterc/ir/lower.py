@@ -18,6 +18,7 @@ it, and binds the next key `rng_next(key)`; regions whose statements draw carry 
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from ..builtins import OPERATORS, UNARY_OPERATORS, REGISTRY, Kind, result_type
@@ -25,8 +26,8 @@ from ..check.consteval import const_eval
 from ..check.model import CheckedMethod, CheckedModule, DefExpansion, Typing
 from ..syntax import ast
 from ..types import BOOL, INT, KEY, LEAF, REAL, FnType, Type
-from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, ModuleIR, OptimizerIR, Operand,
-                    OracleIR, Origin, Place, SlotIR, SolverIR, Var, While)
+from .nodes import (Apply, Assign, Block, Const, DType, For, HyperIR, If, LeafPattern, ModuleIR, OptimizerIR,
+                    Operand, OracleIR, Origin, Place, RuleIR, SlotIR, SolverIR, Var, While)
 from .text import canonical
 
 RNG = "_rng"                       # the .iter-invisible name of the generator key
@@ -321,6 +322,12 @@ class Lowerer:
             v = self.value(s.value, typing)
             self.types.pop(s.name.name, None)
             self.bind(s.name.name, v, s.span)
+        elif isinstance(s, ast.LetTuple):
+            v = self.value(s.value, typing)                  # one Var of a TupleType
+            for k, ident in enumerate(s.names):
+                self.types.pop(ident.name, None)
+                item = self.emit("get", (v,), v.type.items[k], (("index", k),), s.span)
+                self.bind(ident.name, item, s.span)
         elif isinstance(s, ast.VarDecl):
             v = self.value(s.value, typing)
             self.types[s.name.name] = typing.types[id(s.value)]
@@ -644,6 +651,8 @@ def _all_local_names(stmts) -> list[str]:
     for s in stmts:
         if isinstance(s, (ast.Let, ast.VarDecl)):
             names.append(s.name.name)
+        elif isinstance(s, ast.LetTuple):
+            names += [n.name for n in s.names]
         elif isinstance(s, ast.For):
             names.append(s.var.name)
         for attr in ("body", "orelse"):
@@ -653,7 +662,24 @@ def _all_local_names(stmts) -> list[str]:
 
 def lower_method(method: CheckedMethod):
     lowerer = Lowerer(method)
-    return lowerer.solver() if method.kind == "solver" else lowerer.optimizer()
+    if method.kind == "solver":
+        return lowerer.solver()
+    m = lowerer.optimizer()
+    if method.rules is None:
+        return m
+    rules = []
+    for r in method.rules:
+        p = r.pattern
+        pattern = LeafPattern(p.rank, tuple(p.dims), p.matrix)
+        if r.delegate is None:
+            rules.append(RuleIR(pattern, lower_method(r.method)))
+            continue
+        inner = lower_method(r.method)
+        inner = dataclasses.replace(inner, name=f"{method.name}__{inner.name}")
+        mapping = tuple((key, lowerer.expression_block(expr, r.typing)) for key, expr in r.hyper_map)
+        rules.append(RuleIR(pattern, inner, r.delegate, mapping))
+    before = lower_method(method.before) if method.before is not None else None
+    return dataclasses.replace(m, rules=tuple(rules), before=before)
 
 
 def lower_module(module: CheckedModule) -> ModuleIR:

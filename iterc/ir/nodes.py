@@ -224,6 +224,70 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class LeafPattern:
+    """Which leaves a rule takes, as a pure function of the leaf's shape: rank `rank`
+    exactly (static dims equal), or with `matrix` rank >= 2, viewed as [shape[0],
+    prod(rest)]; `rank` None is `otherwise`, every leaf no other rule takes."""
+    rank: Optional[int]
+    dims: tuple = ()                   # names (symbolic) or ints (static), `rank` of them
+    matrix: bool = False
+
+    def matches(self, shape: tuple) -> bool:
+        if self.rank is None:
+            return True
+        if self.matrix:
+            if len(shape) < 2:
+                return False
+            view = (shape[0], _prod(shape[1:]))
+        else:
+            if len(shape) != self.rank:
+                return False
+            view = tuple(shape)
+        sizes: dict = {}
+        for d, n in zip(self.dims, view):
+            if (d if isinstance(d, int) else sizes.setdefault(d, n)) != n:
+                return False                 # a static size, or a name that stands for one size
+        return True
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+def _prod(xs) -> int:
+    out = 1
+    for x in xs:
+        out *= int(x)
+    return out
+
+
+def choose_rule(patterns, shape: tuple) -> Optional[int]:
+    """The index of the rule a leaf of `shape` goes to: the pattern it fits (the checker
+    makes them disjoint), else `otherwise`, else None."""
+    fallback = None
+    for i, p in enumerate(patterns):
+        if p.rank is None:
+            fallback = i
+        elif p.matches(shape):
+            return i
+    return fallback
+
+
+@dataclass(frozen=True)
+class RuleIR:
+    """One rule of an optimizer: the leaves its pattern takes are updated by `method`, an
+    optimizer of its own (the rule's states and step, its param typed by the pattern), or,
+    for a delegation, the delegate's IR with `hyper_map`: each of the delegate's hypers that
+    the rule gives, as a block over the outer method's hypers (the rest keep its defaults)."""
+    pattern: LeafPattern
+    method: "OptimizerIR"
+    delegate: Optional[str] = None
+    hyper_map: tuple[tuple[str, Block], ...] = ()
+
+
+@dataclass(frozen=True)
 class OptimizerIR:
     """One step on one parameter leaf: (hypers, t, param, oracles, states) -> (param, states)."""
     name: str
@@ -244,6 +308,9 @@ class OptimizerIR:
     phases: tuple[Phase, ...] = ()     # empty: one per-leaf step; else the body cut into phases, in order
     eval: Optional[Block] = None       # `eval x = ...`: yields the param at evaluation time, per leaf, from
                                        # the param, states (shared ones as scalars), hypers and dims
+    rules: tuple[RuleIR, ...] = ()     # a method with rules: each leaf goes to one (body: the param unchanged)
+    before: Optional["OptimizerIR"] = None   # its step before the rules: a phased method whose shared
+                                             # states are the model-wide values the rules read as hypers
     kind = "optimizer"
 
 

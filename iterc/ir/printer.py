@@ -66,9 +66,9 @@ def _expr_block(block: Block) -> str:
     return "; ".join(lines)
 
 
-def method_text(m) -> str:
+def method_text(m, hypers: bool = True) -> str:
     out = [f"{m.kind} {m.name}"]
-    for h in m.hypers:
+    for h in (m.hypers if hypers else ()):
         default = f" = {{{_expr_block(h.default)}}}" if h.default is not None else " (required)"
         out.append(f"  hyper ${h.name}: {h.elem}{' static' if h.static else ''}{default}")
         for text, _ in h.conditions:
@@ -85,6 +85,18 @@ def method_text(m) -> str:
             out.append(f"  live %{name} when {{{_expr_block(block)}}}")
         if m.key is not None:
             out.append(f"  key %{m.key.name}: {m.key.type} (from $seed, yielded last)")
+        if m.rules:
+            if m.before is not None:
+                out.append(f"  before the rules:")
+                out.extend("    " + line for line in method_text(m.before, False).split("\n"))
+            for r in m.rules:
+                if r.delegate is not None:
+                    given = ", ".join(f"{k} = {{{_expr_block(b)}}}" for k, b in r.hyper_map)
+                    out.append(f"  rule {r.pattern.text()} = {r.delegate}({given}):")
+                else:
+                    out.append(f"  rule {r.pattern.text()}:")
+                out.extend("    " + line for line in method_text(r.method, r.delegate is not None).split("\n"))
+            return "\n".join(out)
         out.append(f"  step %{m.counter.name}:")
         if m.phases:
             leaf = 0

@@ -131,6 +131,26 @@ def verify_method(m) -> None:
         _Verifier(where, scope).block(block, scope)
     if isinstance(m, OptimizerIR) and m.phases:
         _verify_phases(m, where)
+    if isinstance(m, OptimizerIR) and m.rules:
+        if m.states or m.phases:
+            raise IRVerifyError(f"{where}: a method with rules keeps its states in the rules")
+        hypers = {h.name for h in m.hypers}
+        for r in m.rules:
+            verify_method(r.method)
+            exports = {s.name for s in m.before.states} if m.before is not None else set()
+            if r.delegate is None and {h.name for h in r.method.hypers} != hypers | exports:
+                raise IRVerifyError(f"{where}: rule {r.pattern.text()} has other hypers than its method")
+            theirs = {h.name for h in r.method.hypers}
+            for key, block in r.hyper_map:
+                if key not in theirs:
+                    raise IRVerifyError(f"{where}: the hyper map gives `{key}`, which {r.delegate} lacks")
+                _Verifier(where, set(hypers)).block(block, set(hypers))
+        if m.before is not None:
+            verify_method(m.before)
+            if not m.before.states or not all(s.shared for s in m.before.states):
+                raise IRVerifyError(f"{where}: the step before the rules hands on shared states only")
+        if sum(r.pattern.rank is None for r in m.rules) > 1:
+            raise IRVerifyError(f"{where}: two `otherwise` rules")
     if not isinstance(m, OptimizerIR):
         names = {r.name for r in m.loop.results} | {i.name for i in m.inputs}
         for name, out in m.outputs:

@@ -23,7 +23,7 @@ K = types.CompletionItemKind
 
 TOP_KEYWORDS = ["optimizer", "solver", "def", "use"]
 MEMBERS = {
-    "optimizer": ["hyper", "param", "oracle", "state", "dims", "step", "eval", "assume", "converges"],
+    "optimizer": ["hyper", "param", "oracle", "state", "dims", "step", "rule", "eval", "assume", "converges"],
     "solver": ["hyper", "input", "state", "dims", "step", "let", "until", "output", "assume", "converges"],
 }
 STATEMENTS = ["let", "every", "if", "elif", "else", "for", "repeat", "until"]

@@ -504,7 +504,7 @@ LEGEND = types.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOK
 
 KEYWORDS = frozenset("""use as def return optimizer solver hyper param oracle state eval input dims let output step
 until max every if elif else for in repeat assume converges by cite where and or not true false None
-heuristic to linear sublinear rate on""".split())
+heuristic to linear sublinear rate on shared rule otherwise matrix""".split())
 
 _TOKEN_KINDS = {2: "comment", 3: "nl", 4: "string", 5: "float", 6: "int", 7: "name", 8: "op", 9: "other"}
 _BINDING_TOKENS = {

@@ -31,7 +31,7 @@ from jax import lax
 
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_class", "Solver", "Solution",
            "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize",
@@ -686,6 +686,133 @@ def eval_params(spec: Spec, eval_leaf: Callable, params, state, hypers: dict[str
             given[name] = value
     opt = _Optimizer(spec, None, None, None, given, False, None, eval_leaf)
     return opt.eval_params(params, state)
+
+
+# ---------------------------------------------------------------- optimizers with rules
+
+class Rule(NamedTuple):
+    """One rule: its pattern and the generated optimizer of its leaves (spec, per-leaf init
+    and step, state class); `hypers` maps the outer hypers to a delegate's (None: the same)."""
+    pattern: Pattern
+    spec: Spec
+    init: Callable
+    step: Callable
+    state_cls: type
+    hypers: Optional[Callable[[Hypers], dict]] = None
+
+
+class _RuledOptimizer:
+    """An optimizer whose leaves go to rules by shape (chosen at trace time: shapes are
+    static), each rule an _Optimizer of its own over its leaves (viewed `as matrix` where the
+    pattern says so). The state is `count` and `leaves`, a tree of the parameters' structure
+    whose leaves are per-leaf records `{"rule": k, STATE: array, ...}` with only that rule's
+    live states, as numpy's. The step before the rules, if any, is a phased _Optimizer run on
+    every leaf; its shared states reach every rule as per-step hypers."""
+
+    def __init__(self, spec: Spec, rules, state_cls: type, given: dict[str, Any], maximize: bool, before=None):
+        self.spec, self.rules, self.state_cls = spec, tuple(rules), state_cls
+        self.hypers = _Hypers(spec, given)
+        self.hyper_names = {h.name for h in spec.hypers}
+        base = self.hypers.base
+        self.inner = [_Optimizer(r.spec, r.init, r.step, r.state_cls, self._given(r, base), maximize)
+                      for r in self.rules]
+        self.before = None
+        if before is not None:
+            bspec, binit, bstep, bcls, bshared = before
+            self.before = _Optimizer(bspec, binit, bstep, bcls, base.as_dict(), maximize, init_shared=bshared)
+
+    def __repr__(self) -> str:
+        return f"<iterc jax optimizer {self.spec.name} {self.hypers.base}>"
+
+    @staticmethod
+    def _given(rule: Rule, hp: Hypers) -> dict:
+        return hp.as_dict() if rule.hypers is None else dict(rule.hypers(hp))
+
+    def _choose(self, paths, leaves) -> list[int]:
+        out = []
+        for path, x in zip(paths, leaves):
+            check_param_shape(self.spec, path, x.shape)
+            k = choose_rule(self.rules, x.shape)
+            if k is None:
+                patterns = ", ".join(r.pattern.text() for r in self.rules)
+                raise ValueError(f"{self.spec.name}: no rule takes {path} with shape {x.shape} (rules: {patterns})")
+            out.append(k)
+        return out
+
+    def init(self, params):
+        leaves, treedef, paths = _flatten(params)
+        chosen = self._choose(paths, leaves)
+        records: list = [None] * len(leaves)
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, c in enumerate(chosen) if c == k]
+            if not idx:
+                continue
+            sub = inner.init([leaves[i].reshape(rule.pattern.view(leaves[i].shape)) for i in idx])
+            names = [s.name for s in inner.spec.states if s.name in inner.live]
+            for j, i in enumerate(idx):
+                records[i] = {"rule": jnp.asarray(k, jnp.int32), **{n: getattr(sub, n)[j] for n in names}}
+        count = jnp.zeros([], jnp.int32)
+        return self.state_cls(count=count, leaves=treedef.unflatten(records))
+
+    def _sub(self, value, treedef, idx, views, what: str):
+        """An oracle for one rule's leaves: its per-leaf values viewed as the rule sees them."""
+        if value is None or not jax.tree_util.tree_leaves(value) or jnp.ndim(value) == 0 \
+                and not isinstance(value, (dict, list, tuple)):
+            return value
+        vals = _leaves_like(self.spec, treedef, value, what)
+        return [jnp.asarray(vals[i]).reshape(v) for i, v in zip(idx, views)]
+
+    def update(self, updates, state, params=None, **extra):
+        spec = self.spec
+        if params is None:
+            raise ValueError(f"{spec.name}: update needs the parameters (update(grads, state, params)): the "
+                             f"step computes the new parameters from the old ones")
+        overrides = {k: v for k, v in extra.items() if k in self.hyper_names}
+        self.hypers.check_overrides(overrides)
+        others = {k: v for k, v in extra.items() if k not in self.hyper_names}
+        count = state.count
+        hp = self.hypers.at(count, overrides)
+        leaves, treedef, paths = _flatten(params)
+        chosen = self._choose(paths, leaves)
+        records = _leaves_like(spec, treedef, state.leaves, "the state's `leaves`")
+        grads = _leaves_like(spec, treedef, updates, "the updates")
+        exports = {}
+        if self.before is not None:
+            bspec = self.before.spec
+            bstate = self.before.state_cls(count=count, **{s.name: jnp.zeros([], _dtype(float))
+                                                           for s in bspec.states})
+            real = {h.name: getattr(hp, h.name) for h in bspec.hypers if not h.static}
+            _, out = self.before.update(updates, bstate, params, **real, **others)
+            exports = {s.name: getattr(out, s.name) for s in bspec.states}
+        new_updates: list = [None] * len(leaves)
+        new_records: list = [None] * len(leaves)
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, c in enumerate(chosen) if c == k]
+            if not idx:
+                continue
+            views = [rule.pattern.view(leaves[i].shape) for i in idx]
+            xs = [leaves[i].reshape(v) for i, v in zip(idx, views)]
+            gs = [jnp.asarray(grads[i]).reshape(v) for i, v in zip(idx, views)]
+            names = [s.name for s in inner.spec.states if s.name in inner.live]
+            sub_state = inner.state_cls(count=count, **{s.name: ([records[i][s.name] for i in idx]
+                                                                 if s.name in inner.live else None)
+                                                        for s in inner.spec.states})
+            given = {**self._given(rule, hp), **(exports if rule.hypers is None else {})}
+            real = {h.name: given[h.name] for h in inner.spec.hypers if not h.static and h.name in given}
+            sub_extra = {key: self._sub(v, treedef, idx, views, f"oracle `{key}`") for key, v in others.items()}
+            ups, new_sub = inner.update(gs, sub_state, xs, **real, **sub_extra)
+            for j, i in enumerate(idx):
+                new_updates[i] = ups[j].reshape(leaves[i].shape)
+                new_records[i] = {"rule": records[i]["rule"], **{n: getattr(new_sub, n)[j] for n in names}}
+        return treedef.unflatten(new_updates), self.state_cls(count=optax.safe_increment(count),
+                                                               leaves=treedef.unflatten(new_records))
+
+
+def ruled_optimizer(spec: Spec, rules, state_cls: type, hypers: dict[str, Any],
+                    aliases: Optional[dict[str, Any]] = None, maximize: bool = False, before=None):
+    """An optax GradientTransformationExtraArgs for a method with rules (see _RuledOptimizer)."""
+    opt = _RuledOptimizer(spec, rules, state_cls, _merge_aliases(spec, hypers, aliases), maximize, before)
+    return optax.GradientTransformationExtraArgs(opt.init, opt.update)
 
 
 # ---------------------------------------------------------------- solvers

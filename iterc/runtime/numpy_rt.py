@@ -21,9 +21,10 @@ import optree
 from . import domains
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Slot, Spec, bind_dims, check_param_shape
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
 
-__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "Solver", "Solution", "SolveInfo",
+__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule", "Pattern",
+           "choose_rule", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax",
            "normalize", "total", "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
            "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
@@ -566,6 +567,166 @@ class Optimizer:
             value = self._eval_leaf(hp, np.asarray(x, dtype=cd), *args)
             out.append(np.array(value, dtype=x.dtype))
         return optree.tree_unflatten(structure, out)
+
+
+# ---------------------------------------------------------------- optimizers with rules
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: its pattern, and the generated optimizer (spec, per-leaf init and step)
+    for its leaves; `hypers` maps the outer hypers to a delegate's (None: the same hypers)."""
+    pattern: Pattern
+    spec: Spec
+    init: Callable
+    step: Callable
+    hypers: Optional[Callable[[Hypers], dict]] = None
+
+
+class RuledOptimizer:
+    """An optimizer whose leaves go to rules by shape, each rule an Optimizer of its own.
+
+    The rule is chosen once per leaf, at `init`, and recorded: the state is `t` and
+    `leaves`, a tree with the parameters' structure whose leaves are per-leaf records
+    `{"rule": index, STATE: array, ...}` holding only that rule's (live) states, as
+    torch's `state[p]`. A rule whose pattern says `as matrix` sees rank >= 2 leaves
+    reshaped to [shape[0], prod(rest)] (its states have that shape). A delegation runs the
+    delegate's generated step with its hypers mapped from ours, every step (so a schedule
+    on `adam_lr` reaches the delegate's `lr`).
+    """
+
+    def __init__(self, spec: Spec, rules, hypers: dict[str, Any], before=None):
+        self.spec = spec
+        self.rules = tuple(rules)
+        hypers = dict(hypers)
+        self.maximize = bool(hypers.pop("maximize", False)) if "maximize" not in {h.name for h in spec.hypers} \
+            else False
+        self.hypers = resolve(spec.name, spec.hypers, spec.conditions, hypers)
+        self.inner = [Optimizer(r.spec, r.init, r.step, {**self._given(r, self.hypers), "maximize": self.maximize})
+                      for r in self.rules]
+        self.before = None
+        if before is not None:                      # the step before the rules: model-wide values for them
+            bspec, binit, bstep, bshared = before
+            self.before = Optimizer(bspec, binit, bstep, {**self.hypers.as_dict(), "maximize": self.maximize},
+                                    init_shared=bshared)
+
+    def _exports(self, params, grads, hp: Hypers, t: int, oracles: dict) -> dict:
+        """Run the step before the rules on every leaf: its shared states are the model-wide
+        values (a `global_norm` over the leaves of all rules) that the rules read as hypers."""
+        if self.before is None:
+            return {}
+        spec = self.before.spec
+        state = {"t": t, **{s.name: 0.0 for s in spec.states}}
+        real = {h.name: getattr(hp, h.name) for h in spec.hypers if not h.static}
+        extra = {o.name: oracles[o.name] for o in spec.oracles if o.name in oracles}
+        _, out = self.before.step(params, state, grads, **real, **extra)
+        return {s.name: out[s.name] for s in spec.states}
+
+    def __repr__(self) -> str:
+        return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
+
+    def _given(self, rule: Rule, hp: Hypers) -> dict:
+        if rule.hypers is None:
+            return hp.as_dict()
+        return dict(rule.hypers(hp))
+
+    def _leaves(self, params):
+        leaves, structure, paths = _flatten(params)
+        arrays = []
+        for path, leaf in zip(paths, leaves):
+            arr = np.asarray(leaf)
+            if not is_float(arr.dtype):
+                arr = arr.astype(np.float64)
+            check_param_shape(self.spec, path, arr.shape)
+            arrays.append(arr)
+        return arrays, structure, paths
+
+    has_eval_view = False               # the checker rejects `eval` in a method with rules
+
+    def eval_params(self, params, state: dict, **overrides):
+        """The parameters at evaluation time: a method with rules has no eval view, so `params`."""
+        return params
+
+    def rule_of(self, path: str, shape: tuple) -> int:
+        k = choose_rule(self.rules, shape)
+        if k is None:
+            patterns = ", ".join(r.pattern.text() for r in self.rules)
+            raise ValueError(f"{self.spec.name}: no rule takes {path} with shape {shape} (rules: {patterns})")
+        return k
+
+    def init(self, params) -> dict:
+        leaves, structure, paths = self._leaves(params)
+        chosen = [self.rule_of(p, x.shape) for p, x in zip(paths, leaves)]
+        records: list = [None] * len(leaves)
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, c in enumerate(chosen) if c == k]
+            if not idx:
+                continue
+            sub = inner.init([leaves[i].reshape(rule.pattern.view(leaves[i].shape)) for i in idx])
+            names = [s.name for s in inner.live]
+            for j, i in enumerate(idx):
+                records[i] = {"rule": np.int32(k), **{n: sub[n][j] for n in names}}
+        return {"t": 0, "leaves": optree.tree_unflatten(structure, records)}
+
+    def step(self, params, state: dict, grads=None, **kwargs):
+        spec = self.spec
+        oracle_names = {o.name for o in spec.oracles}
+        overrides = {k: v for k, v in kwargs.items() if k not in oracle_names}
+        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+        if static:
+            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                             f"cannot change per step; set it when creating the optimizer")
+        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        leaves, structure, paths = self._leaves(params)
+        records = structure.flatten_up_to(state["leaves"])
+        exports = self._exports(params, grads, hp, int(state["t"]), kwargs)
+        oracles = {}
+        for o in spec.oracles:
+            value = grads if o.kind == "grad" and o.name not in kwargs else kwargs.get(o.name)
+            if value is None or o.kind == "value":
+                oracles[o.kind] = value
+                continue
+            vals, vstructure, _ = _flatten(value)
+            if vstructure != structure:
+                raise ValueError(f"{spec.name}: oracle `{o.name}` must have the same tree structure as the "
+                                 f"parameters: {vstructure} vs {structure}")
+            oracles[o.kind] = [np.asarray(v) for v in vals]
+        new_leaves: list = [None] * len(leaves)
+        new_records: list = [None] * len(leaves)
+        for path, x, rec in zip(paths, leaves, records):
+            k, now = int(rec["rule"]), choose_rule(self.rules, x.shape)
+            if now != k:
+                goes = f"rule `{self.rules[now].pattern.text()}`" if now is not None else "no rule"
+                raise ValueError(f"{spec.name}: {path} has shape {x.shape}, which goes to {goes}, but its state "
+                                 f"was made for rule `{self.rules[k].pattern.text()}` at init")
+        for k, (rule, inner) in enumerate(zip(self.rules, self.inner)):
+            idx = [i for i, rec in enumerate(records) if int(rec["rule"]) == k]
+            if not idx:
+                continue
+            views = [rule.pattern.view(leaves[i].shape) for i in idx]
+            xs = [leaves[i].reshape(v) for i, v in zip(idx, views)]
+            names = [s.name for s in inner.live]
+            sub_state = {"t": state["t"], **{n: [records[i][n] for i in idx] for n in names}}
+            sub_oracles = {}
+            for o in inner.spec.oracles:
+                value = oracles.get(o.kind)
+                if value is None or o.kind == "value":
+                    sub_oracles[o.name] = value
+                else:
+                    for i in idx:
+                        if value[i].shape != leaves[i].shape:
+                            raise ValueError(f"{spec.name}: oracle of kind `{o.kind}` at {paths[i]} has shape "
+                                             f"{value[i].shape}, but the parameter has shape {leaves[i].shape}")
+                    sub_oracles[o.name] = [value[i].reshape(v) for i, v in zip(idx, views)]
+            given = {**self._given(rule, hp), **(exports if rule.hypers is None else {})}
+            real = {h.name: given[h.name] for h in inner.spec.hypers if not h.static and h.name in given}
+            grad = next((o.name for o in inner.spec.oracles if o.kind == "grad"), None)
+            gs = sub_oracles.pop(grad) if grad is not None else None
+            new_xs, new_sub = inner.step(xs, sub_state, gs, **real, **sub_oracles)
+            for j, i in enumerate(idx):
+                new_leaves[i] = new_xs[j].reshape(leaves[i].shape)
+                new_records[i] = {"rule": np.int32(k), **{n: new_sub[n][j] for n in names}}
+        new_state = {"t": int(state["t"]) + 1, "leaves": optree.tree_unflatten(structure, new_records)}
+        return optree.tree_unflatten(structure, new_leaves), new_state
 
 
 # ---------------------------------------------------------------- solvers

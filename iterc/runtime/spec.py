@@ -12,6 +12,7 @@ runtime owns a generator seeded by the hyper `seed`) and whether its step is `ph
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any, Callable, Optional
 
 from .hypers import Condition, Hyper, Hypers
@@ -115,3 +116,47 @@ def check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
         if isinstance(d, int) and shape[axis] != d:
             raise ValueError(f"{spec.name} updates parameters with {d} entries along axis {axis} ({declared}), "
                              f"but {path} has shape {shape}")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Which leaves a rule takes: rank `rank` exactly (static dims equal), or with
+    `matrix` rank >= 2, viewed as [shape[0], prod(rest)]; `rank` None: `otherwise`."""
+    rank: Optional[int]
+    dims: tuple = ()
+    matrix: bool = False
+
+    def view(self, shape: tuple) -> tuple:
+        """The shape the rule's step sees for a leaf of `shape`."""
+        if self.matrix:
+            return (shape[0], math.prod(shape[1:]))
+        return tuple(shape)
+
+    def matches(self, shape: tuple) -> bool:
+        if self.rank is None:
+            return True
+        if self.matrix and len(shape) < 2 or not self.matrix and len(shape) != self.rank:
+            return False
+        sizes: dict = {}
+        for d, n in zip(self.dims, self.view(shape)):
+            if (d if isinstance(d, int) else sizes.setdefault(d, n)) != n:
+                return False                 # a static size, or a name that stands for one size
+        return True
+
+    def text(self) -> str:
+        if self.rank is None:
+            return "otherwise"
+        shape = "real" if not self.dims else "real[" + ", ".join(map(str, self.dims)) + "]"
+        return shape + (" as matrix" if self.matrix else "")
+
+
+def choose_rule(rules, shape: tuple) -> Optional[int]:
+    """The rule a leaf of `shape` goes to: the one whose pattern it fits (patterns are
+    disjoint), else `otherwise`, else None. A pure function of the shape."""
+    fallback = None
+    for i, r in enumerate(rules):
+        if r.pattern.rank is None:
+            fallback = i
+        elif r.pattern.matches(shape):
+            return i
+    return fallback

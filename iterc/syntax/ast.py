@@ -261,6 +261,19 @@ class Let(Node):
         self.span = span
 
 
+class LetTuple(Node):
+    """`let w, V = eigh(A)`: the results of a builtin with several, one name each."""
+    __slots__ = ("names", "value", "span")
+    names: tuple[Ident, ...]
+    value: Expr
+    span: Span
+
+    def __init__(self, names, value, span):
+        self.names = names
+        self.value = value
+        self.span = span
+
+
 class VarDecl(Node):
     """`var X = e`: a step-local value that later statements may rebind with `<-` (a loop
     variable: carried by the regions that rebind it, never stored in the state)."""
@@ -331,7 +344,7 @@ class Repeat(Node):
         self.span = span
 
 
-Stmt = Union[Assign, Let, VarDecl, Every, If, For, Repeat]
+Stmt = Union[Assign, Let, LetTuple, VarDecl, Every, If, For, Repeat]
 
 
 # ------------------------------------------------------------------ method members
@@ -531,7 +544,29 @@ class Converges(Node):
         self.span = span
 
 
-Member = Union[Hyper, Param, Input, State, Oracle, FnOracle, Eval, Dims, Output, Step, Until, Assume, Converges, Let]
+class Rule(Node):
+    """`rule for x: real[m, n] as matrix:` with its own states and step, or `rule otherwise =
+    adamw(lr=adam_lr)`, a delegation: the leaves whose shape fits the pattern go to another
+    optimizer, its hypers given by the keywords (expressions of this method's hypers)."""
+    __slots__ = ("var", "type", "matrix", "members", "delegate", "span")
+    var: Optional[Ident]             # the param's name in `for x: ...`; None for `otherwise`
+    type: Optional[TypeExpr]         # the pattern; None for `otherwise`
+    matrix: bool                     # `as matrix`: rank >= 2 leaves, viewed as [shape[0], rest]
+    members: tuple                   # states and the step (empty for a delegation)
+    delegate: Optional[Call]         # `= adamw(lr=adam_lr)`: func is a Name
+    span: Span
+
+    def __init__(self, var, type, matrix, members, delegate, span):
+        self.var = var
+        self.type = type
+        self.matrix = matrix
+        self.members = members
+        self.delegate = delegate
+        self.span = span
+
+
+Member = Union[Hyper, Param, Input, State, Oracle, FnOracle, Eval, Dims, Output, Step, Until, Assume, Converges, Let,
+               Rule]
 
 
 # ------------------------------------------------------------------ files

@@ -235,6 +235,11 @@ def _let(c, ch, span):
     return ast.Let(c.ident(ch[0]), ch[1], span)
 
 
+@rule("let_tuple_stmt")
+def _let_tuple(c, ch, span):
+    return ast.LetTuple(tuple(c.ident(t) for t in ch[:-1]), ch[-1], span)
+
+
 @rule("var_stmt")
 def _var(c, ch, span):
     return ast.VarDecl(c.ident(ch[0]), ch[1], span)
@@ -403,6 +408,39 @@ def _converges(c, ch, span):
     _, kind, target, rate, on = ch[0]
     cite = ch[1][1] if len(ch) > 1 else None
     return ast.Converges(kind, target, rate, on, cite, span)
+
+
+@rule("rule_pattern")
+def _rule_pattern(c, ch, span):
+    return ("pattern", c.ident(ch[0]), ch[1], len(ch) > 2 and ch[2] is True)
+
+
+@rule("rule_otherwise")
+def _rule_otherwise(c, ch, span):
+    return ("pattern", None, None, False)
+
+
+@rule("matrix_view")
+def _matrix_view(c, ch, span):
+    return True
+
+
+@rule("rule_decl")
+def _rule(c, ch, span):
+    _, var, type_, matrix = ch[0]
+    return ast.Rule(var, type_, matrix, tuple(ch[1:]), None, span)
+
+
+@rule("rule_delegate")
+def _rule_delegate(c, ch, span):
+    _, var, type_, matrix = ch[0]
+    name, args = ch[1], ch[2]
+    positional, keywords = [], []
+    for a in (args or ()):
+        (keywords if isinstance(a, ast.Keyword) else positional).append(a)
+    call = ast.Call(ast.Name(str(name), c.span(name)), tuple(positional), tuple(keywords),
+                    Span(c.source, name.start_pos, span.end))
+    return ast.Rule(var, type_, matrix, (), call, span)
 
 
 @rule("method_kind")

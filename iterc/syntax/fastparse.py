@@ -43,7 +43,7 @@ _CMP = frozenset(("<=", ">=", "==", "!=", "<", ">"))
 _PREC = {"or": 1, "and": 2, "<=": 4, ">=": 4, "==": 4, "!=": 4, "<": 4, ">": 4,
          "+": 5, "-": 5, "*": 6, "/": 6, "@": 6, "%": 6}
 _MEMBERS = frozenset(("hyper", "param", "oracle", "state", "shared", "input", "dims", "let", "output", "step", "until",
-                      "assume", "converges", "eval"))
+                      "assume", "converges", "eval", "rule"))
 
 
 class Bail(Exception):
@@ -476,6 +476,16 @@ class _Parser:
             raise Bail
         word = t.value
         if word == "let":
+            if self.peek(2).kind == "op" and self.peek(2).value == ",":
+                t = self.take()
+                names = [self.ident()]
+                while self.at(","):
+                    self.take()
+                    names.append(self.ident())
+                self.expect("=")
+                value, _, _ = self.expr()
+                end = self.end_line()
+                return ast.LetTuple(tuple(names), value, self.span(t.start, end))
             return self.let()
         if word == "var" and self.peek(1).kind == "name":
             t = self.take()
@@ -685,7 +695,49 @@ class _Parser:
             return ast.Assume(subject, tuple(facts), self.span(start, end))
         if word == "converges":
             return self.converges(start)
+        if word == "rule":
+            return self.rule(start)
         raise Bail
+
+    def rule(self, start: int) -> ast.Rule:
+        var = type_ = None
+        matrix = False
+        if self.at("otherwise") and self.peek().kind == "name":
+            self.take()
+        else:
+            self.expect("for")
+            var = self.ident()
+            self.expect(":")
+            type_ = self.type_expr()
+            if self.at("as") and self.peek().kind == "name":
+                self.take()
+                self.expect("matrix")
+                matrix = True
+        if self.at("="):
+            self.take()
+            t = self.peek()
+            if t.kind != "name":
+                raise Bail
+            fn = self.ident()
+            self.expect("(")
+            args, kwargs = self.arg_list(")")
+            close = self.expect(")")
+            end = self.end_line()
+            call = ast.Call(ast.Name(fn.name, fn.span), tuple(args), tuple(kwargs), self.span(fn.span.start, close.end))
+            return ast.Rule(var, type_, matrix, (), call, self.span(start, end))
+        self.expect(":")
+        self.expect_kind("nl")
+        self.expect_kind("indent")
+        members = []
+        while True:
+            t = self.peek()
+            if t.kind != "name" or t.value not in ("state", "step"):
+                raise Bail
+            members.append(self.member())
+            if self.peek().kind == "dedent":
+                break
+        end = self.take().start
+        return ast.Rule(var, type_, matrix, tuple(members), None, self.span(start, end))
 
     def fact(self) -> ast.Fact:
         name = self.ident()

@@ -37,7 +37,7 @@ from ...ir.passes import all_names, operands_read, sub_blocks, walk
 from ...ir.phases import free_vars
 from ...types import KEY
 from ..pyexpr import Target
-from ..pysource import INDENT, SourceEmitter, Writer, comment, totals_to_keep, tuple_code
+from ..pysource import INDENT, SourceEmitter, Writer, comment, dims_tuple, totals_to_keep, tuple_code
 
 # optax's names for hypers, accepted as keyword aliases when the method has the hyper
 OPTAX_ALIASES = (("learning_rate", "lr"), ("b1", "beta1"), ("b2", "beta2"))
@@ -97,6 +97,7 @@ class MethodEmitter(SourceEmitter):
         super().__init__(m, w, target, f"{m.param.name}.dtype" if isinstance(m, OptimizerIR) else "float")
         self.factory = factory
         self.state_cls = state_cls
+        self.sub_states: dict[str, str] = {}         # state classes of the methods printed for rules
         self.scopes: list[set[str]] = [set()]        # names bound in each enclosing Python function
         self.taken = set(all_names(m))               # helper function names must not shadow values
 
@@ -248,8 +249,45 @@ class MethodEmitter(SourceEmitter):
 
     # ------------------------------------------------------------ optimizer
 
+    def ruled_optimizer(self) -> None:
+        """A method with rules: its state class (`count`, `leaves`: per-leaf records), the
+        hyper maps of its delegations, the rules (each rule's optimizer is printed above it),
+        and its factory."""
+        m, w = self.m, self.w
+        w.line(f'{self.state_cls} = rt.state_class("{self.state_cls}", ("count", "leaves"))')
+        w.line()
+        w.line()
+        for r in m.rules:
+            if r.delegate is not None:
+                w.line(f"def hypers_{r.method.name}(hp):")
+                w.line(f'{INDENT}"""The hypers of `{r.delegate}` for the leaves of `rule {comment(r.pattern.text())}`."""')
+                for text in wrap("return dict(", [f"{k}={self.expression(b)}" for k, b in r.hyper_map], ")", "    "):
+                    w.line(INDENT + text)
+                w.line()
+                w.line()
+        w.line(f"RULES_{m.name} = (")
+        w.indent()
+        for r in m.rules:
+            p = r.pattern
+            dims = f", {dims_tuple(p.dims)}" if p.dims else ""
+            matrix = ", matrix=True" if p.matrix else ""
+            n = r.method.name
+            w.line(f"# rule {comment(p.text())}" + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            items = [f"rt.Pattern({p.rank!r}{dims}{matrix})", f"SPEC_{n}", f"init_{n}", f"step_{n}",
+                     self.sub_states[n]] + ([f"hypers=hypers_{n}"] if r.delegate is not None else [])
+            for text in wrap("rt.Rule(", items, "),", "    "):
+                w.line(text)
+        w.dedent()
+        w.line(")")
+        w.line()
+        w.line()
+        self.optimizer_factory()
+
     def optimizer(self) -> None:
         m, w = self.m, self.w
+        if m.rules:
+            self.ruled_optimizer()
+            return
         x = m.param.name
         state_names = [s.name for s in m.states]
         key_field = [self.key_field()] if m.key is not None else []
@@ -448,20 +486,27 @@ class MethodEmitter(SourceEmitter):
             w.line(text)
         args = [f"SPEC_{m.name}", f"init_{m.name}", f"step_{m.name}", self.state_cls, "hypers"]
         shared = f"init_shared=init_shared_{m.name}" if any(s.shared for s in m.states) else None
+        call = "rt.optimizer("
+        if m.rules:
+            args = [f"SPEC_{m.name}", f"RULES_{m.name}", self.state_cls, "hypers"]
+            call = "rt.ruled_optimizer("
+            if m.before is not None:
+                b = m.before.name
+                shared = f"before=(SPEC_{b}, init_{b}, step_{b}, {self.sub_states[b]}, init_shared_{b})"
         if aliases:
             w.line(f"aliases = dict({', '.join(f'{n}={a}' for a, n in aliases)})")
             args.append("aliases")
         if maximize:
             args.append("maximize=maximize")
         if not shared and m.eval is None:
-            w.line(f"return rt.optimizer({', '.join(args)})")
+            w.line(f"return {call}{', '.join(args)})")
             w.dedent()
             return
         if shared:
             args.append(shared)
         if m.eval is not None:
             args.append(f"eval_leaf=eval_{m.name}")
-        for text in wrap("return rt.optimizer(", args, ")", "    "):
+        for text in wrap(f"return {call}", args, ")", "    "):
             w.line(text)
         w.dedent()
 
@@ -542,15 +587,23 @@ class MethodEmitter(SourceEmitter):
             self.solver()
 
 
+def _parts(m) -> list:
+    """A method and the methods printed for it: the step before its rules and each rule's
+    optimizer (the method itself last)."""
+    before = [m.before] if getattr(m, "before", None) is not None else []
+    return before + [r.method for r in getattr(m, "rules", ())] + [m]
+
+
 def _top_names(module: ModuleIR) -> dict[str, tuple[str, str]]:
-    """Per method: its factory's name (`NAME`, or `make_NAME` if that is taken by another
-    generated name) and its state class's name."""
+    """Per method (and per method printed for a rule): its factory's name (`NAME`, or
+    `make_NAME` if that is taken by another generated name) and its state class's name."""
     fixed = {"jax", "jnp", "optax", "rt", "METHODS"}
-    for m in module.methods:
+    methods = [p for m in module.methods for p in _parts(m)]
+    for m in methods:
         fixed |= {f"SPEC_{m.name}", f"init_{m.name}", f"step_{m.name}", f"solve_{m.name}", f"eval_{m.name}",
-                  f"{m.name}_eval_params", f"init_shared_{m.name}"}
+                  f"{m.name}_eval_params", f"init_shared_{m.name}", f"RULES_{m.name}"}
     out = {}
-    for m in module.methods:
+    for m in methods:
         factory = m.name if m.name not in fixed else f"make_{m.name}"
         fixed.add(factory)
         state = camel(m.name) + "State"
@@ -574,10 +627,13 @@ def emit_module(module: ModuleIR, target: Target) -> str:
     w.line("from iterc.runtime import jax_rt as rt")
     w.line()
     names = _top_names(module)
-    for m in module.methods:
-        w.line()
-        MethodEmitter(m, w, target, *names[m.name]).emit()
-        w.line()
+    for top in module.methods:
+        for m in _parts(top):
+            w.line()
+            emitter = MethodEmitter(m, w, target, *names[m.name])
+            emitter.sub_states = {p.name: names[p.name][1] for p in _parts(top)}
+            emitter.emit()
+            w.line()
     w.line()
     w.line("METHODS = {" + ", ".join(f'"{m.name}": {names[m.name][0]}' for m in module.methods) + "}")
     return "\n".join(w.lines).rstrip() + "\n"

@@ -19,7 +19,7 @@ from ... import __version__
 from ...ir import Assign, Block, DType, For, If, ModuleIR, OptimizerIR, Origin, While
 from ...ir.phases import free_vars
 from ..pyexpr import Target
-from ..pysource import SourceEmitter, Writer, comment, totals_to_keep
+from ..pysource import SourceEmitter, Writer, comment, dims_tuple, totals_to_keep
 
 
 class MethodEmitter(SourceEmitter):
@@ -68,8 +68,52 @@ class MethodEmitter(SourceEmitter):
         w.line()
         w.line()
 
+    def ruled_optimizer(self) -> None:
+        """`make_NAME` for a method with rules: each leaf goes, by its shape, to one rule's
+        generated optimizer (printed above, as `NAME__ruleK` or `NAME__DELEGATE`); a
+        delegation's hypers come from `hypers_NAME__DELEGATE(hp)`."""
+        m, w = self.m, self.w
+        for r in m.rules:
+            if r.delegate is not None:
+                w.line(f"def hypers_{r.method.name}(hp):")
+                w.indent()
+                w.line(f'"""The hypers of `{r.delegate}` for the leaves of `rule {comment(r.pattern.text())}`."""')
+                items = [f"{k}={self.expression(b)}" for k, b in r.hyper_map]
+                w.line("return dict(" + ", ".join(items) + ")" if len(", ".join(items)) < 80 else "return dict(")
+                if len(", ".join(items)) >= 80:
+                    w.indent()
+                    for item in items:
+                        w.line(item + ",")
+                    w.dedent()
+                    w.line(")")
+                w.dedent()
+                w.line()
+                w.line()
+        w.line(f"def make_{m.name}(**hypers):")
+        w.indent()
+        w.line(f"return rt.RuledOptimizer(SPEC_{m.name}, (")
+        w.indent()
+        for r in m.rules:
+            p = r.pattern
+            dims = f", {dims_tuple(p.dims)}" if p.dims else ""
+            matrix = ", matrix=True" if p.matrix else ""
+            n = r.method.name
+            given = f", hypers=hypers_{n}" if r.delegate is not None else ""
+            w.line(f"# rule {comment(p.text())}" + (f" = {comment(r.delegate)}" if r.delegate else ""))
+            w.line(f"rt.Rule(rt.Pattern({p.rank!r}{dims}{matrix}), SPEC_{n}, init_{n}, step_{n}{given}),")
+        w.dedent()
+        if m.before is not None:
+            b = m.before.name
+            w.line(f"), hypers, before=(SPEC_{b}, init_{b}, step_{b}, init_shared_{b}))")
+        else:
+            w.line("), hypers)")
+        w.dedent()
+
     def optimizer(self) -> None:
         m, w = self.m, self.w
+        if m.rules:
+            self.ruled_optimizer()
+            return
         if m.phases:
             self.phased_optimizer()
             return
@@ -278,6 +322,14 @@ def emit_module(module: ModuleIR, target: Target) -> str:
     w.line()
     from .lowering import NUMPY_SOLVER
     for m in module.methods:
+        if getattr(m, "before", None) is not None:
+            w.line()
+            MethodEmitter(m.before, w, target).emit()
+            w.line()
+        for r in getattr(m, "rules", ()):
+            w.line()
+            MethodEmitter(r.method, w, target).emit()
+            w.line()
         w.line()
         MethodEmitter(m, w, target if isinstance(m, OptimizerIR) else NUMPY_SOLVER).emit()
         w.line()

@@ -32,6 +32,7 @@ class Scopes:
 
     def __init__(self, base: dict[str, Symbol]):
         self.stack: list[dict[str, Symbol]] = [base]
+        self.ended: dict[str, Symbol] = {}      # names of blocks that have ended, for E0101's note
 
     def lookup(self, name: str) -> Optional[Symbol]:
         for frame in reversed(self.stack):
@@ -43,7 +44,7 @@ class Scopes:
         self.stack.append({})
 
     def pop(self) -> None:
-        self.stack.pop()
+        self.ended.update(self.stack.pop())
 
     def bind(self, sym: Symbol) -> None:
         self.stack[-1][sym.name] = sym
@@ -214,6 +215,18 @@ class ExprChecker:
             if node.id in ORACLE_KINDS:
                 self.report(error("E0101", f"`{node.id}` is an oracle kind, not a value", node.span,
                                   hint=f"declare `oracle g = {node.id}(x)` and use `g`"))
+                return None
+            ended = self.scopes.ended.get(node.id)
+            span = getattr(getattr(ended, "decl", None), "span", None)
+            if span is not None and span.start < node.span.start and ended.kind in ("local", "var", "loopvar"):
+                self.report(error("E0101", f"undefined name `{node.id}`: it was bound inside a block that has "
+                                           "ended", node.span,
+                                  notes=[Note(f"`{node.id}` is bound here; a name bound inside a `for`, `if`, "
+                                              "`every`, `repeat` or `step` body exists only until the block ends",
+                                              span)],
+                                  hint=f"bind it before the block (`var {node.id} = ...`) and rebind it inside "
+                                       f"(`{node.id} <- ...`), so the loop carries it out; to keep it from step "
+                                       "to step, declare a `state`"))
                 return None
             self.report(error("E0101", f"undefined name `{node.id}`", node.span,
                               hint=self.did_you_mean_read(node.id)))

@@ -274,3 +274,14 @@ def test_compile_target_jax_writes_a_readable_module(tmp_path):
     tx = namespace["METHODS"]["adamw"](1e-3)
     assert tx is not None and isinstance(tx, optax.GradientTransformationExtraArgs)
     assert namespace["adamw"] is namespace["METHODS"]["adamw"]
+
+
+def test_update_traces_without_warnings():
+    """Without x64, the step counter is int32 quietly (asking for int64 warned on every trace)."""
+    import warnings
+    tx = iterc.load("adamw").optax(1e-3)
+    params = {"a": jnp.ones(3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        updates, state = jax.jit(tx.update)(params, tx.init(params), params)
+    assert int(state.count) == 1

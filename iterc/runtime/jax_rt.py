@@ -37,6 +37,11 @@ __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_c
            "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize",
            "host", "cond", "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise", "leaf_keys"]
 
+def _widest_int():
+    """int64 with x64 enabled, else int32 (asking for int64 without x64 warns on every trace)."""
+    return jax.dtypes.canonicalize_dtype(jnp.int64)
+
+
 UNROLL = 8                     # a `for` with static bounds and at most this many rounds is unrolled
 
 
@@ -128,7 +133,7 @@ def total(parts):
         return jnp.zeros((), _dtype(float))
     parts = [jnp.asarray(p) for p in parts]
     if all(jnp.issubdtype(p.dtype, jnp.integer) or p.dtype == jnp.bool_ for p in parts):
-        return sum(p.astype(jnp.int_) for p in parts)
+        return sum(p.astype(_widest_int()) for p in parts)
     return jnp.sum(jnp.stack([p.astype(_dtype(float)) for p in parts]))
 
 
@@ -283,14 +288,14 @@ def iterate(round_fn: Callable, reads: tuple, init: tuple, cap: int, check_every
     def pick(values):
         return tuple(values[i] for i in reads)
 
-    values, want = _loop_carry(lambda v: tuple(round_fn(jnp.asarray(1, jnp.int_), *pick(v))), tuple(init))
+    values, want = _loop_carry(lambda v: tuple(round_fn(jnp.asarray(1, _widest_int()), *pick(v))), tuple(init))
 
     def full_round(t, part):
         return _conform(tuple(round_fn(t, *part)), want)
 
     # the widest int (int64 with x64), as an optimizer's t: `1 / (t + 1)` is then a float of
     # the default width, not float32
-    state = (jnp.asarray(0, jnp.int_), values)
+    state = (jnp.asarray(0, _widest_int()), values)
     if k > 1 and cap >= k:
         def block_more(s):
             t, v = s
@@ -522,7 +527,7 @@ class _Optimizer:
         self.hypers.check_overrides(overrides)
         count = state.count
         hp = self.hypers.at(count, overrides)
-        t = jnp.asarray(count, jnp.int_) + 1       # the widest int: t / k is then a float of the default width
+        t = jnp.asarray(count, _widest_int()) + 1   # the widest int: t / k is then a float of the default width
         leaves, treedef, paths = _flatten(params)
         if spec.phased:
             return self._update_phased(hp, t, count, leaves, treedef, updates, extra, state)

@@ -51,58 +51,58 @@ SPEC_soap__rule1 = rt.Spec(
 def init_soap__rule1(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     m, n = x.shape
-    M = rt.full((m, n), 0, x.dtype)  # soap.iter:56
-    V = rt.full((m, n), 0, x.dtype)  # soap.iter:57
-    L = rt.full((m, m), 0, x.dtype)  # soap.iter:58
-    R = rt.full((n, n), 0, x.dtype)  # soap.iter:59
-    QL = rt.full((m, m), 0, x.dtype)  # soap.iter:60
-    QR = rt.full((n, n), 0, x.dtype)  # soap.iter:61
+    M = rt.full((m, n), 0, x.dtype)  # soap.iter:57
+    V = rt.full((m, n), 0, x.dtype)  # soap.iter:58
+    L = rt.full((m, m), 0, x.dtype)  # soap.iter:59
+    R = rt.full((n, n), 0, x.dtype)  # soap.iter:60
+    QL = rt.full((m, m), 0, x.dtype)  # soap.iter:61
+    QR = rt.full((n, n), 0, x.dtype)  # soap.iter:62
     return M, V, L, R, QL, QR
 
 
 def step_soap__rule1(hp, t, x, g, M, V, L, R, QL, QR):
     """One step on one parameter leaf: the new x, M, V, L, R, QL, QR."""
     m, n = x.shape
-    if t == 1:  # soap.iter:63
-        L = (1 - hp.shampoo_beta) * g @ g.T  # soap.iter:64
-        R = (1 - hp.shampoo_beta) * g.T @ g  # soap.iter:65
-        VL = np.linalg.eigh(L + 1e-30 * np.eye(m))[1]  # soap.iter:66
-        VR = np.linalg.eigh(R + 1e-30 * np.eye(n))[1]  # soap.iter:67
-        QL = VL  # soap.iter:68
-        QR = VR  # soap.iter:69
+    if t == 1:  # soap.iter:64
+        L = (1 - hp.shampoo_beta) * g @ g.T  # soap.iter:65
+        R = (1 - hp.shampoo_beta) * g.T @ g  # soap.iter:66
+        VL = np.linalg.eigh(L + 1e-30 * np.eye(m))[1]  # soap.iter:67
+        VR = np.linalg.eigh(R + 1e-30 * np.eye(n))[1]  # soap.iter:68
+        QL = VL  # soap.iter:69
+        QR = VR  # soap.iter:70
     else:
-        s = t - 1  # soap.iter:71
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:72
-        V = V + (1 - hp.beta2) * ((QL.T @ g @ QR) ** 2 - V)  # soap.iter:73
-        d = QL @ (QL.T @ M @ QR / (np.sqrt(V) + hp.eps)) @ QR.T  # soap.iter:74
-        if hp.normalize_gradient:  # soap.iter:75
-            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:76
-        size = hp.lr  # soap.iter:77
-        if hp.correct_bias:  # soap.iter:78
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:79
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:80
-        L = L + (1 - hp.shampoo_beta) * (g @ g.T - L)  # soap.iter:81
-        R = R + (1 - hp.shampoo_beta) * (g.T @ g - R)  # soap.iter:82
-        if s % hp.precondition_frequency == 0:  # soap.iter:83
-            _matmul_11 = L @ QL  # soap.iter:84
-            sort_desc_est = np.sum(QL * _matmul_11, axis=0)  # soap.iter:84
-            sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:30
-            sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:31
-            sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:32
-            sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:33
-            PL = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:84
-            _matmul_12 = R @ QR  # soap.iter:85
-            sort_desc_est_2 = np.sum(QR * _matmul_12, axis=0)  # soap.iter:85
-            sort_desc_idx_2 = rt.cumsum(0 * sort_desc_est_2 + 1) - 1  # soap.iter:30
-            sort_desc_above_2 = np.where(sort_desc_est_2[None, :] > sort_desc_est_2[:, None], 1, 0)  # soap.iter:31
-            sort_desc_tied_2 = np.where(sort_desc_est_2[None, :] == sort_desc_est_2[:, None], np.where(sort_desc_idx_2[None, :] < sort_desc_idx_2[:, None], 1, 0), 0)  # soap.iter:32
-            sort_desc_rank_2 = np.sum(sort_desc_above_2 + sort_desc_tied_2, axis=1)  # soap.iter:33
-            PR = np.where(sort_desc_rank_2[:, None] == sort_desc_idx_2[None, :], 1, 0)  # soap.iter:85
-            V = PL.T @ V @ PR  # soap.iter:86
-            QL1 = np.linalg.qr(_matmul_11 @ PL, mode="complete")[0]  # soap.iter:87
-            QR1 = np.linalg.qr(_matmul_12 @ PR, mode="complete")[0]  # soap.iter:88
-            QL = QL1  # soap.iter:89
-            QR = QR1  # soap.iter:90
+        s = t - 1  # soap.iter:72
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:73
+        V = V + (1 - hp.beta2) * ((QL.T @ g @ QR) ** 2 - V)  # soap.iter:74
+        d = QL @ (QL.T @ M @ QR / (np.sqrt(V) + hp.eps)) @ QR.T  # soap.iter:75
+        if hp.normalize_gradient:  # soap.iter:76
+            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:77
+        size = hp.lr  # soap.iter:78
+        if hp.correct_bias:  # soap.iter:79
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:80
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:81
+        L = L + (1 - hp.shampoo_beta) * (g @ g.T - L)  # soap.iter:82
+        R = R + (1 - hp.shampoo_beta) * (g.T @ g - R)  # soap.iter:83
+        if s % hp.precondition_frequency == 0:  # soap.iter:84
+            _matmul_11 = L @ QL  # soap.iter:85
+            sort_desc_est = np.sum(QL * _matmul_11, axis=0)  # soap.iter:85
+            sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:31
+            sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:32
+            sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:33
+            sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:34
+            PL = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:85
+            _matmul_12 = R @ QR  # soap.iter:86
+            sort_desc_est_2 = np.sum(QR * _matmul_12, axis=0)  # soap.iter:86
+            sort_desc_idx_2 = rt.cumsum(0 * sort_desc_est_2 + 1) - 1  # soap.iter:31
+            sort_desc_above_2 = np.where(sort_desc_est_2[None, :] > sort_desc_est_2[:, None], 1, 0)  # soap.iter:32
+            sort_desc_tied_2 = np.where(sort_desc_est_2[None, :] == sort_desc_est_2[:, None], np.where(sort_desc_idx_2[None, :] < sort_desc_idx_2[:, None], 1, 0), 0)  # soap.iter:33
+            sort_desc_rank_2 = np.sum(sort_desc_above_2 + sort_desc_tied_2, axis=1)  # soap.iter:34
+            PR = np.where(sort_desc_rank_2[:, None] == sort_desc_idx_2[None, :], 1, 0)  # soap.iter:86
+            V = PL.T @ V @ PR  # soap.iter:87
+            QL1 = np.linalg.qr(_matmul_11 @ PL, mode="complete")[0]  # soap.iter:88
+            QR1 = np.linalg.qr(_matmul_12 @ PR, mode="complete")[0]  # soap.iter:89
+            QL = QL1  # soap.iter:90
+            QR = QR1  # soap.iter:91
     return x, M, V, L, R, QL, QR
 
 
@@ -154,49 +154,49 @@ SPEC_soap__rule2 = rt.Spec(
 def init_soap__rule2(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     n, = x.shape
-    M = rt.full((n,), 0, x.dtype)  # soap.iter:93
-    V = rt.full((n,), 0, x.dtype) if "V" in live else None  # soap.iter:94
-    L = rt.full((n, n), 0, x.dtype) if "L" in live else None  # soap.iter:95
-    Q = rt.full((n, n), 0, x.dtype) if "Q" in live else None  # soap.iter:96
+    M = rt.full((n,), 0, x.dtype)  # soap.iter:94
+    V = rt.full((n,), 0, x.dtype) if "V" in live else None  # soap.iter:95
+    L = rt.full((n, n), 0, x.dtype) if "L" in live else None  # soap.iter:96
+    Q = rt.full((n, n), 0, x.dtype) if "Q" in live else None  # soap.iter:97
     return M, V, L, Q
 
 
 def step_soap__rule2(hp, t, x, g, M, V, L, Q):
     """One step on one parameter leaf: the new x, M, V, L, Q."""
     n, = x.shape
-    if t == 1:  # soap.iter:98
-        if hp.precondition_1d:  # soap.iter:99
-            L = (1 - hp.shampoo_beta) * np.outer(g, g)  # soap.iter:100
-            E = np.linalg.eigh(L + 1e-30 * np.eye(n))[1]  # soap.iter:101
-            Q = E  # soap.iter:102
+    if t == 1:  # soap.iter:99
+        if hp.precondition_1d:  # soap.iter:100
+            L = (1 - hp.shampoo_beta) * np.outer(g, g)  # soap.iter:101
+            E = np.linalg.eigh(L + 1e-30 * np.eye(n))[1]  # soap.iter:102
+            Q = E  # soap.iter:103
     else:
-        s = t - 1  # soap.iter:104
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:105
-        if hp.precondition_1d:  # soap.iter:107
-            V = V + (1 - hp.beta2) * ((Q.T @ g) ** 2 - V)  # soap.iter:108
-            d = Q @ (Q.T @ M / (np.sqrt(V) + hp.eps))  # soap.iter:109
+        s = t - 1  # soap.iter:105
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:106
+        if hp.precondition_1d:  # soap.iter:108
+            V = V + (1 - hp.beta2) * ((Q.T @ g) ** 2 - V)  # soap.iter:109
+            d = Q @ (Q.T @ M / (np.sqrt(V) + hp.eps))  # soap.iter:110
         else:
-            V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:111
-            d = M / (np.sqrt(V) + hp.eps)  # soap.iter:112
-        if hp.normalize_gradient:  # soap.iter:113
-            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:114
-        size = hp.lr  # soap.iter:115
-        if hp.correct_bias:  # soap.iter:116
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:117
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:118
-        if hp.precondition_1d:  # soap.iter:119
-            L = L + (1 - hp.shampoo_beta) * (np.outer(g, g) - L)  # soap.iter:120
-            if s % hp.precondition_frequency == 0:  # soap.iter:121
-                _matmul_4 = L @ Q  # soap.iter:122
-                sort_desc_est = np.sum(Q * _matmul_4, axis=0)  # soap.iter:122
-                sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:30
-                sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:31
-                sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:32
-                sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:33
-                P = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:122
-                V = P.T @ V  # soap.iter:123
-                Q1 = np.linalg.qr(_matmul_4 @ P, mode="complete")[0]  # soap.iter:124
-                Q = Q1  # soap.iter:125
+            V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:112
+            d = M / (np.sqrt(V) + hp.eps)  # soap.iter:113
+        if hp.normalize_gradient:  # soap.iter:114
+            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:115
+        size = hp.lr  # soap.iter:116
+        if hp.correct_bias:  # soap.iter:117
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:118
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:119
+        if hp.precondition_1d:  # soap.iter:120
+            L = L + (1 - hp.shampoo_beta) * (np.outer(g, g) - L)  # soap.iter:121
+            if s % hp.precondition_frequency == 0:  # soap.iter:122
+                _matmul_4 = L @ Q  # soap.iter:123
+                sort_desc_est = np.sum(Q * _matmul_4, axis=0)  # soap.iter:123
+                sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:31
+                sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:32
+                sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:33
+                sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:34
+                P = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:123
+                V = P.T @ V  # soap.iter:124
+                Q1 = np.linalg.qr(_matmul_4 @ P, mode="complete")[0]  # soap.iter:125
+                Q = Q1  # soap.iter:126
     return x, M, V, L, Q
 
 
@@ -245,24 +245,24 @@ SPEC_soap__rule3 = rt.Spec(
 
 def init_soap__rule3(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
-    M = rt.full((), 0, x.dtype)  # soap.iter:128
-    V = rt.full((), 0, x.dtype)  # soap.iter:129
+    M = rt.full((), 0, x.dtype)  # soap.iter:129
+    V = rt.full((), 0, x.dtype)  # soap.iter:130
     return M, V
 
 
 def step_soap__rule3(hp, t, x, g, M, V):
     """One step on one parameter leaf: the new x, M, V."""
-    if t > 1:  # soap.iter:131
-        s = t - 1  # soap.iter:132
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:133
-        V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:134
-        d = M / (np.sqrt(V) + hp.eps)  # soap.iter:135
-        if hp.normalize_gradient:  # soap.iter:136
-            d = d / (np.sqrt(d * d) + hp.eps)  # soap.iter:137
-        size = hp.lr  # soap.iter:138
-        if hp.correct_bias:  # soap.iter:139
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:140
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:141
+    if t > 1:  # soap.iter:132
+        s = t - 1  # soap.iter:133
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:134
+        V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:135
+        d = M / (np.sqrt(V) + hp.eps)  # soap.iter:136
+        if hp.normalize_gradient:  # soap.iter:137
+            d = d / (np.sqrt(d * d) + hp.eps)  # soap.iter:138
+        size = hp.lr  # soap.iter:139
+        if hp.correct_bias:  # soap.iter:140
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:141
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:142
     return x, M, V
 
 

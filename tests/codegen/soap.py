@@ -51,58 +51,60 @@ SPEC_soap__rule1 = rt.Spec(
 def init_soap__rule1(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     m, n = x.shape
-    M = rt.full((m, n), 0, x.dtype)  # soap.iter:57
-    V = rt.full((m, n), 0, x.dtype)  # soap.iter:58
-    L = rt.full((m, m), 0, x.dtype)  # soap.iter:59
-    R = rt.full((n, n), 0, x.dtype)  # soap.iter:60
-    QL = rt.full((m, m), 0, x.dtype)  # soap.iter:61
-    QR = rt.full((n, n), 0, x.dtype)  # soap.iter:62
+    M = rt.full((m, n), 0, x.dtype)  # soap.iter:58
+    V = rt.full((m, n), 0, x.dtype)  # soap.iter:59
+    L = rt.full((m, m), 0, x.dtype)  # soap.iter:60
+    R = rt.full((n, n), 0, x.dtype)  # soap.iter:61
+    QL = rt.full((m, m), 0, x.dtype)  # soap.iter:62
+    QR = rt.full((n, n), 0, x.dtype)  # soap.iter:63
     return M, V, L, R, QL, QR
 
 
 def step_soap__rule1(hp, t, x, g, M, V, L, R, QL, QR):
     """One step on one parameter leaf: the new x, M, V, L, R, QL, QR."""
     m, n = x.shape
-    if t == 1:  # soap.iter:64
-        L = (1 - hp.shampoo_beta) * g @ g.T  # soap.iter:65
-        R = (1 - hp.shampoo_beta) * g.T @ g  # soap.iter:66
-        VL = np.linalg.eigh(L + 1e-30 * np.eye(m))[1]  # soap.iter:67
-        VR = np.linalg.eigh(R + 1e-30 * np.eye(n))[1]  # soap.iter:68
-        QL = VL  # soap.iter:69
-        QR = VR  # soap.iter:70
+    if t == 1:  # soap.iter:65
+        L = (1 - hp.shampoo_beta) * g @ g.T  # soap.iter:66
+        R = (1 - hp.shampoo_beta) * g.T @ g  # soap.iter:67
+        VL = np.linalg.eigh(L + 1e-30 * np.eye(m))[1]  # soap.iter:68
+        VR = np.linalg.eigh(R + 1e-30 * np.eye(n))[1]  # soap.iter:69
+        QL = VL  # soap.iter:70
+        QR = VR  # soap.iter:71
     else:
-        s = t - 1  # soap.iter:72
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:73
-        V = V + (1 - hp.beta2) * ((QL.T @ g @ QR) ** 2 - V)  # soap.iter:74
-        d = QL @ (QL.T @ M @ QR / (np.sqrt(V) + hp.eps)) @ QR.T  # soap.iter:75
-        if hp.normalize_gradient:  # soap.iter:76
-            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:77
-        size = hp.lr  # soap.iter:78
-        if hp.correct_bias:  # soap.iter:79
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:80
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:81
-        L = L + (1 - hp.shampoo_beta) * (g @ g.T - L)  # soap.iter:82
-        R = R + (1 - hp.shampoo_beta) * (g.T @ g - R)  # soap.iter:83
-        if s % hp.precondition_frequency == 0:  # soap.iter:84
-            _matmul_11 = L @ QL  # soap.iter:85
-            sort_desc_est = np.sum(QL * _matmul_11, axis=0)  # soap.iter:85
+        s = t - 1  # soap.iter:73
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:74
+        V = V + (1 - hp.beta2) * ((QL.T @ g @ QR) ** 2 - V)  # soap.iter:75
+        d = QL @ (QL.T @ M @ QR / (np.sqrt(V) + hp.eps)) @ QR.T  # soap.iter:76
+        if hp.normalize_gradient:  # soap.iter:77
+            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:78
+        size = hp.lr  # soap.iter:79
+        if hp.correct_bias:  # soap.iter:80
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:81
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:82
+        L = L + (1 - hp.shampoo_beta) * (g @ g.T - L)  # soap.iter:83
+        R = R + (1 - hp.shampoo_beta) * (g.T @ g - R)  # soap.iter:84
+        if s % hp.precondition_frequency == 0:  # soap.iter:85
+            _matmul_11 = L @ QL  # soap.iter:86
+            sort_desc_est = np.sum(QL * _matmul_11, axis=0)  # soap.iter:86
             sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:31
             sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:32
             sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:33
             sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:34
-            PL = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:85
-            _matmul_12 = R @ QR  # soap.iter:86
-            sort_desc_est_2 = np.sum(QR * _matmul_12, axis=0)  # soap.iter:86
+            sort_desc_zero = 0 * sort_desc_est[:, None] * sort_desc_est[None, :]  # soap.iter:35
+            PL = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], sort_desc_zero + 1, sort_desc_zero)  # soap.iter:86
+            _matmul_12 = R @ QR  # soap.iter:87
+            sort_desc_est_2 = np.sum(QR * _matmul_12, axis=0)  # soap.iter:87
             sort_desc_idx_2 = rt.cumsum(0 * sort_desc_est_2 + 1) - 1  # soap.iter:31
             sort_desc_above_2 = np.where(sort_desc_est_2[None, :] > sort_desc_est_2[:, None], 1, 0)  # soap.iter:32
             sort_desc_tied_2 = np.where(sort_desc_est_2[None, :] == sort_desc_est_2[:, None], np.where(sort_desc_idx_2[None, :] < sort_desc_idx_2[:, None], 1, 0), 0)  # soap.iter:33
             sort_desc_rank_2 = np.sum(sort_desc_above_2 + sort_desc_tied_2, axis=1)  # soap.iter:34
-            PR = np.where(sort_desc_rank_2[:, None] == sort_desc_idx_2[None, :], 1, 0)  # soap.iter:86
-            V = PL.T @ V @ PR  # soap.iter:87
-            QL1 = np.linalg.qr(_matmul_11 @ PL, mode="complete")[0]  # soap.iter:88
-            QR1 = np.linalg.qr(_matmul_12 @ PR, mode="complete")[0]  # soap.iter:89
-            QL = QL1  # soap.iter:90
-            QR = QR1  # soap.iter:91
+            sort_desc_zero_2 = 0 * sort_desc_est_2[:, None] * sort_desc_est_2[None, :]  # soap.iter:35
+            PR = np.where(sort_desc_rank_2[:, None] == sort_desc_idx_2[None, :], sort_desc_zero_2 + 1, sort_desc_zero_2)  # soap.iter:87
+            V = PL.T @ V @ PR  # soap.iter:88
+            QL1 = np.linalg.qr(_matmul_11 @ PL, mode="complete")[0]  # soap.iter:89
+            QR1 = np.linalg.qr(_matmul_12 @ PR, mode="complete")[0]  # soap.iter:90
+            QL = QL1  # soap.iter:91
+            QR = QR1  # soap.iter:92
     return x, M, V, L, R, QL, QR
 
 
@@ -154,49 +156,50 @@ SPEC_soap__rule2 = rt.Spec(
 def init_soap__rule2(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     n, = x.shape
-    M = rt.full((n,), 0, x.dtype)  # soap.iter:94
-    V = rt.full((n,), 0, x.dtype) if "V" in live else None  # soap.iter:95
-    L = rt.full((n, n), 0, x.dtype) if "L" in live else None  # soap.iter:96
-    Q = rt.full((n, n), 0, x.dtype) if "Q" in live else None  # soap.iter:97
+    M = rt.full((n,), 0, x.dtype)  # soap.iter:95
+    V = rt.full((n,), 0, x.dtype) if "V" in live else None  # soap.iter:96
+    L = rt.full((n, n), 0, x.dtype) if "L" in live else None  # soap.iter:97
+    Q = rt.full((n, n), 0, x.dtype) if "Q" in live else None  # soap.iter:98
     return M, V, L, Q
 
 
 def step_soap__rule2(hp, t, x, g, M, V, L, Q):
     """One step on one parameter leaf: the new x, M, V, L, Q."""
     n, = x.shape
-    if t == 1:  # soap.iter:99
-        if hp.precondition_1d:  # soap.iter:100
-            L = (1 - hp.shampoo_beta) * np.outer(g, g)  # soap.iter:101
-            E = np.linalg.eigh(L + 1e-30 * np.eye(n))[1]  # soap.iter:102
-            Q = E  # soap.iter:103
+    if t == 1:  # soap.iter:100
+        if hp.precondition_1d:  # soap.iter:101
+            L = (1 - hp.shampoo_beta) * np.outer(g, g)  # soap.iter:102
+            E = np.linalg.eigh(L + 1e-30 * np.eye(n))[1]  # soap.iter:103
+            Q = E  # soap.iter:104
     else:
-        s = t - 1  # soap.iter:105
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:106
-        if hp.precondition_1d:  # soap.iter:108
-            V = V + (1 - hp.beta2) * ((Q.T @ g) ** 2 - V)  # soap.iter:109
-            d = Q @ (Q.T @ M / (np.sqrt(V) + hp.eps))  # soap.iter:110
+        s = t - 1  # soap.iter:106
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:107
+        if hp.precondition_1d:  # soap.iter:109
+            V = V + (1 - hp.beta2) * ((Q.T @ g) ** 2 - V)  # soap.iter:110
+            d = Q @ (Q.T @ M / (np.sqrt(V) + hp.eps))  # soap.iter:111
         else:
-            V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:112
-            d = M / (np.sqrt(V) + hp.eps)  # soap.iter:113
-        if hp.normalize_gradient:  # soap.iter:114
-            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:115
-        size = hp.lr  # soap.iter:116
-        if hp.correct_bias:  # soap.iter:117
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:118
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:119
-        if hp.precondition_1d:  # soap.iter:120
-            L = L + (1 - hp.shampoo_beta) * (np.outer(g, g) - L)  # soap.iter:121
-            if s % hp.precondition_frequency == 0:  # soap.iter:122
-                _matmul_4 = L @ Q  # soap.iter:123
-                sort_desc_est = np.sum(Q * _matmul_4, axis=0)  # soap.iter:123
+            V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:113
+            d = M / (np.sqrt(V) + hp.eps)  # soap.iter:114
+        if hp.normalize_gradient:  # soap.iter:115
+            d = d / (np.sqrt(np.mean(d * d)) + hp.eps)  # soap.iter:116
+        size = hp.lr  # soap.iter:117
+        if hp.correct_bias:  # soap.iter:118
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:119
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:120
+        if hp.precondition_1d:  # soap.iter:121
+            L = L + (1 - hp.shampoo_beta) * (np.outer(g, g) - L)  # soap.iter:122
+            if s % hp.precondition_frequency == 0:  # soap.iter:123
+                _matmul_4 = L @ Q  # soap.iter:124
+                sort_desc_est = np.sum(Q * _matmul_4, axis=0)  # soap.iter:124
                 sort_desc_idx = rt.cumsum(0 * sort_desc_est + 1) - 1  # soap.iter:31
                 sort_desc_above = np.where(sort_desc_est[None, :] > sort_desc_est[:, None], 1, 0)  # soap.iter:32
                 sort_desc_tied = np.where(sort_desc_est[None, :] == sort_desc_est[:, None], np.where(sort_desc_idx[None, :] < sort_desc_idx[:, None], 1, 0), 0)  # soap.iter:33
                 sort_desc_rank = np.sum(sort_desc_above + sort_desc_tied, axis=1)  # soap.iter:34
-                P = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], 1, 0)  # soap.iter:123
-                V = P.T @ V  # soap.iter:124
-                Q1 = np.linalg.qr(_matmul_4 @ P, mode="complete")[0]  # soap.iter:125
-                Q = Q1  # soap.iter:126
+                sort_desc_zero = 0 * sort_desc_est[:, None] * sort_desc_est[None, :]  # soap.iter:35
+                P = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], sort_desc_zero + 1, sort_desc_zero)  # soap.iter:124
+                V = P.T @ V  # soap.iter:125
+                Q1 = np.linalg.qr(_matmul_4 @ P, mode="complete")[0]  # soap.iter:126
+                Q = Q1  # soap.iter:127
     return x, M, V, L, Q
 
 
@@ -245,24 +248,24 @@ SPEC_soap__rule3 = rt.Spec(
 
 def init_soap__rule3(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
-    M = rt.full((), 0, x.dtype)  # soap.iter:129
-    V = rt.full((), 0, x.dtype)  # soap.iter:130
+    M = rt.full((), 0, x.dtype)  # soap.iter:130
+    V = rt.full((), 0, x.dtype)  # soap.iter:131
     return M, V
 
 
 def step_soap__rule3(hp, t, x, g, M, V):
     """One step on one parameter leaf: the new x, M, V."""
-    if t > 1:  # soap.iter:132
-        s = t - 1  # soap.iter:133
-        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:134
-        V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:135
-        d = M / (np.sqrt(V) + hp.eps)  # soap.iter:136
-        if hp.normalize_gradient:  # soap.iter:137
-            d = d / (np.sqrt(d * d) + hp.eps)  # soap.iter:138
-        size = hp.lr  # soap.iter:139
-        if hp.correct_bias:  # soap.iter:140
-            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:141
-        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:142
+    if t > 1:  # soap.iter:133
+        s = t - 1  # soap.iter:134
+        M = M + (1 - hp.beta1) * (g - M)  # soap.iter:135
+        V = V + (1 - hp.beta2) * (g * g - V)  # soap.iter:136
+        d = M / (np.sqrt(V) + hp.eps)  # soap.iter:137
+        if hp.normalize_gradient:  # soap.iter:138
+            d = d / (np.sqrt(d * d) + hp.eps)  # soap.iter:139
+        size = hp.lr  # soap.iter:140
+        if hp.correct_bias:  # soap.iter:141
+            size = hp.lr * np.sqrt(1 - hp.beta2 ** s) / (1 - hp.beta1 ** s)  # soap.iter:142
+        x = (x - size * d) * (1 - hp.lr * hp.weight_decay)  # soap.iter:143
     return x, M, V
 
 

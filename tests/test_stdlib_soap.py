@@ -12,13 +12,13 @@ up to the order and signs of their columns, to which the step is invariant).
   defaults (max_precondition_dim 10000, above every size here).
 - The reference runs its QR power iteration in float32 (`power_iter.to(torch.float32)`),
   whatever the parameter's dtype; we run it in the leaf's dtype. Unmodified it agrees to
-  about 5e-8 over 100 steps (rtol 1e-5 asserted); with that one cast taken out of its
+  about 5e-8 of the parameters' scale over 100 steps (rtol 1e-5 asserted); with that one cast taken out of its
   source (edited at that call only) both sides are the same float64 algorithm and agree to
   rounding (rtol 1e-10).
 - The first eigenbasis is eigh of one gradient's statistics: G G^T and G^T G for a matrix,
   g g^T (rank 1) for a vector when precondition_1d. Where a null space has dimension >= 2,
   any orthonormal basis of it is an eigenbasis; torch's and numpy's eigh pick different
-  ones and the method's path depends on the pick (2.5e-3 relative after 100 steps here).
+  ones and the method's path depends on the pick (2.5e-3 relative after 100 steps in a trial).
   The matrix leaves are chosen with |m - n| <= 1 (null spaces of dimension <= 1: one
   vector up to sign); for precondition_1d the reference's get_orthogonal_matrix is run with
   numpy's eigh in place of torch's (its flip to descending order kept), so that both sides

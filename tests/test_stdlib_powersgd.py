@@ -249,3 +249,34 @@ def test_hypers_are_the_hooks():
                  "orthogonalization_epsilon"):
         assert getattr(hp, name) == sig[name].default, name
     assert "start_powerSGD_iter" in sig and hp.start_powerSGD_iter == 0
+
+
+@pytest.mark.parametrize("ours", [CASES[0][0], CASES[1][0], CASES[2][0]], ids=IDS[:3])
+def test_jax_matches_numpy_with_error_feedback_float64(ours):
+    """The JAX (optax) transformation against the numpy one, with error feedback, in float64
+    (the whole-stdlib JAX test runs float32, where error feedback is chaotic: see
+    tests/test_jax_backend.py): 30 steps of a mixed tree, params and every record to 1e-10."""
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import optax
+    params, noises = problem(5, 30, SHAPES)
+    x, state = _ours(ours, params, noises)
+    with jax.enable_x64(True):
+        tx = iterc.load("powersgd").optax(**ours)
+        jx = {k: jax.numpy.asarray(v) for k, v in params.items()}
+        jstate = tx.init(jx)
+
+        @jax.jit
+        def step(jx, jstate, g):
+            updates, jstate = tx.update(g, jstate, jx)
+            return optax.apply_updates(jx, updates), jstate
+
+        for noise in noises:
+            jx, jstate = step(jx, jstate, {k: noise[k] + jx[k] for k in noise})
+        leaves = jax.tree.map(np.asarray, jstate.leaves)
+    for k in params:
+        assert np.asarray(jx[k]).dtype == np.float64
+        np.testing.assert_allclose(np.asarray(jx[k]), x[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        assert set(leaves[k]) == set(state["leaves"][k]), k
+        for f, v in state["leaves"][k].items():
+            np.testing.assert_allclose(leaves[k][f], v, rtol=1e-9, atol=1e-11, err_msg=f"{k}.{f}")

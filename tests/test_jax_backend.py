@@ -81,7 +81,37 @@ VARIANTS = {
                       orthogonalization_epsilon=1e-8, weight_decay=0.01, use_error_feedback=False),
                  dict(lr=0.02, momentum=0.5, dampening=0.1, matrix_approximation_rank=2, min_compression_rate=0,
                       use_error_feedback=False)],
+    # seeded draws: the subsets at density 1 and 0 (all, none: no draw reaches the result) are
+    # compared exactly; at density 0.5 per coordinate and per leaf the run is checked as DRAWN below
+    "frugal": [dict(lr=0.01, density=1.0, weight_decay=0.1, update_gap=7),
+               dict(lr=0.01, density=1.0, blockwise=True, update_gap=3, beta1=0.5),
+               dict(lr=0.01, density=0.0, update_gap=3, free_lr_scale=0.5),
+               dict(lr=0.01, density=0.0, sign_free=False, free_lr_scale=0.5),
+               dict(lr=0.01, density=0.5, update_gap=5, seed=3),
+               dict(lr=0.01, density=0.5, update_gap=5, blockwise=True)],
 }
+
+# Methods that draw (`hyper seed`): numpy's PCG64 and JAX's PRNG key give other numbers, so
+# a setting is compared exactly only where DRAW_FREE says the draws cannot reach the result;
+# otherwise the run is compared in structure (shapes, dtypes, finiteness, the live states,
+# and the per-method check in DRAWN_CHECKS). A method that draws must have an entry in both
+# (test_every_drawing_method_says_how_it_is_compared); its own tests compare the JAX run
+# with a reference given JAX's draws (e.g. tests/test_stdlib_frugal.py).
+DRAW_FREE = {"frugal": lambda h: h.get("density", 0.25) in (0.0, 1.0)}
+
+
+def _frugal_drawn(hypers, x, states):
+    """Every leaf's subset is a 0/1 mask, whole leaves with blockwise; the moments vanish off it."""
+    for k, mask in states["mask"].items():
+        mask = np.asarray(mask, np.float32)
+        assert set(np.unique(mask)) <= {0.0, 1.0}, k
+        if hypers.get("blockwise"):
+            assert np.unique(mask).size == 1, k
+        for s in ("m", "v", "k"):
+            assert not np.any(np.asarray(states[s][k], np.float32)[mask == 0]), (s, k)
+
+
+DRAWN_CHECKS = {"frugal": _frugal_drawn}
 
 # model-wide methods in float64 (x64 on for the test only): the same update to rounding
 FLOAT64 = [("polyak_sgd", {}), ("polyak_sgd", VARIANTS["polyak_sgd"][0]), ("adamw_clipped", {}),
@@ -107,6 +137,30 @@ RANKED_SHAPES = {2: [(4, 3), (5, 2), (3, 3)]}
 # so soap gets leaves whose views have |m - n| <= 1: [3, 4], [2] (g g^T: 2x2, rank 1) and the
 # 3-d [2, 3, 1], a [2, 3] matrix to the rule.
 METHOD_SHAPES = {"soap": [(3, 4), (2,), (), (2, 3, 1)]}
+
+
+def _spec(name):
+    return iterc.api._compiled_module(iterc.load(name).path, "numpy").__dict__[f"SPEC_{name}"]
+
+
+def _draws(name):
+    return "seed" in {h.name for h in _spec(name).hypers}
+
+
+def _compared_exactly(name, hypers):
+    return not _draws(name) or DRAW_FREE[name](hypers)
+
+
+def _check_drawn(name, hypers, ours, ref, our_states, ref_states):
+    """A run whose draws differ between backends: the same structure, finite, and the method's own check."""
+    assert set(our_states) == set(ref_states)
+    for k in ref:
+        assert ours[k].dtype == ref[k].dtype and ours[k].shape == np.shape(ref[k]), k
+        assert np.all(np.isfinite(ours[k].astype(np.float32))), k
+    for state, value in ref_states.items():             # (an int state: JAX's widest int is int32 without x64)
+        layout = lambda tree: jax.tree.map(lambda a: (np.shape(a), np.asarray(a).dtype.kind), tree)  # noqa: E731
+        assert layout(our_states[state]) == layout(value), state
+    DRAWN_CHECKS[name](hypers, ours, our_states)
 
 
 def _shapes(name):
@@ -169,7 +223,9 @@ def run_jax(method, hypers, params, noises):
         g = {k: (noise[k] + x[k].astype(np.float32)).astype(x[k].dtype) for k in noise}
         x, state = step(x, state, g, _oracles(spec, t, {k: np.asarray(v) for k, v in x.items()}, g))
     assert int(state.count) == len(noises)
-    states = {k: jax.tree.map(np.asarray, getattr(state, k)) for k in state._fields[1:] if getattr(state, k) is not None}
+    # (a method that draws keeps its PRNG key after the states: numpy's generator is not in its state)
+    states = {k: jax.tree.map(np.asarray, getattr(state, k)) for k in state._fields[1:]
+              if getattr(state, k) is not None and k != "key"}
     return {k: np.asarray(v) for k, v in x.items()}, states
 
 
@@ -189,6 +245,8 @@ def test_stdlib_optimizer_matches_numpy_float32(name, hypers):
     method = iterc.load(name)
     (ours, our_states), (ref, ref_states) = run_jax(method, hypers, params, noises), \
         run_numpy(method, hypers, params, noises)
+    if not _compared_exactly(name, hypers):
+        return _check_drawn(name, hypers, ours, ref, our_states, ref_states)
     for k in ref:
         assert ours[k].dtype == np.float32
         np.testing.assert_allclose(ours[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
@@ -231,22 +289,33 @@ def test_modelwide_optimizer_matches_numpy_float64(name, hypers):
             np.testing.assert_allclose(our_states[state], value, rtol=1e-9, atol=1e-12, err_msg=state)
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_stdlib_optimizer_matches_numpy_bfloat16(name):
+# every optimizer at its defaults; a method that draws also where its draws cannot reach the result
+BF16_CASES = [pytest.param(name, {}, id=name) for name in OPTIMIZERS] + [
+    pytest.param("frugal", dict(density=1.0), id="frugal-density1"),
+    pytest.param("frugal", dict(density=0.0), id="frugal-density0")]
+
+
+@pytest.mark.parametrize("name,hypers", BF16_CASES)
+def test_stdlib_optimizer_matches_numpy_bfloat16(name, hypers):
     """bf16 leaves beside f32 ones: computed in f32, stored back in bf16, as numpy does."""
     rng = np.random.default_rng(len(name))
     shapes = _shapes(name)
     params = _tree(rng, (ml_dtypes.bfloat16, np.float32), shapes=shapes, orthonormal=shapes in RANKED_SHAPES.values())
     noises = [_tree(rng, shapes=shapes) for _ in range(10)]
     method = iterc.load(name)
-    (ours, our_states), (ref, ref_states) = run_jax(method, {}, params, noises), run_numpy(method, {}, params, noises)
-    for name in ref_states:                             # states keep their storage dtype
-        if not isinstance(ref_states[name], dict):      # a shared `real` state: the default float
-            assert np.shape(our_states[name]) == () and np.shape(ref_states[name]) == ()
+    (ours, our_states), (ref, ref_states) = run_jax(method, hypers, params, noises), \
+        run_numpy(method, hypers, params, noises)
+    for state in ref_states:                            # states keep their storage dtype
+        if not isinstance(ref_states[state], dict):     # a shared `real` state: the default float
+            assert np.shape(our_states[state]) == () and np.shape(ref_states[state]) == ()
             continue
-        dtypes = lambda tree: [(jax.tree_util.keystr(p), np.asarray(v).dtype)          # noqa: E731
+        # (an int state is the widest int: int64 on numpy, int32 on JAX without x64)
+        dtype = lambda v: "int" if np.asarray(v).dtype.kind == "i" else np.asarray(v).dtype  # noqa: E731
+        dtypes = lambda tree: [(jax.tree_util.keystr(p), dtype(v))                     # noqa: E731
                                for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]]
-        assert dtypes(our_states[name]) == dtypes(ref_states[name])      # records of a method with rules too
+        assert dtypes(our_states[state]) == dtypes(ref_states[state])    # records of a method with rules too
+    if not _compared_exactly(name, hypers):
+        return _check_drawn(name, hypers, ours, ref, our_states, ref_states)
     # A model-wide step (a global norm, a loss-driven step size) is one value for every leaf,
     # computed from the bf16-rounded leaves: numpy's float64 totals and JAX's float32 ones
     # round a bf16 leaf one ulp apart now and then, and that moves every leaf's step. So
@@ -262,6 +331,15 @@ def test_stdlib_optimizer_matches_numpy_bfloat16(name):
 def test_every_stdlib_optimizer_is_compared():
     assert OPTIMIZERS and set(OPTIMIZERS) == {m.name for m in list_stdlib() if m.kind == "optimizer"}
     assert set(VARIANTS) <= set(OPTIMIZERS)
+
+
+def test_every_drawing_method_says_how_it_is_compared():
+    """A method that draws needs the settings compared exactly and a check of its drawn runs,
+    and VARIANTS must compare some of its settings exactly."""
+    drawing = {name for name in OPTIMIZERS if _draws(name)}
+    assert drawing == set(DRAW_FREE) == set(DRAWN_CHECKS)
+    for name in drawing:
+        assert any(DRAW_FREE[name](h) for h in VARIANTS.get(name, ())), name
 
 
 # ---------------------------------------------------------------- the eval view

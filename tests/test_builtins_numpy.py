@@ -30,6 +30,14 @@ solver everything:
     state r_svd_Vt: real[n, n] = 0
     state r_qr_Q: real[n, n] = 0
     state r_qr_R: real[n, n] = 0
+    state r_qr_tall_Q: real[m, n] = 0
+    state r_qr_tall_R: real[n, n] = 0
+    state r_svd_tall_U: real[m, n] = 0
+    state r_svd_tall_s: real[n] = 0
+    state r_svd_tall_Vt: real[n, n] = 0
+    state r_svd_top_U: real[n, 2] = 0
+    state r_svd_top_s: real[2] = 0
+    state r_svd_top_Vt: real[2, m] = 0
     step:
         z <- z + 1
         let ew, eV = eigh(S)
@@ -42,6 +50,17 @@ solver everything:
         r_svd_Vt <- abs(sVt)
         r_qr_Q <- abs(qQ)
         r_qr_R <- abs(qR)
+        let tQ, tR = qr(A.T)
+        let tU, ts, tVt = svd(A.T)
+        let kU, ks, kVt = svd(A, 2)
+        r_qr_tall_Q <- abs(tQ)
+        r_qr_tall_R <- abs(tR)
+        r_svd_tall_U <- abs(tU)
+        r_svd_tall_s <- ts
+        r_svd_tall_Vt <- abs(tVt)
+        r_svd_top_U <- abs(kU)
+        r_svd_top_s <- ks
+        r_svd_top_Vt <- abs(kVt)
     let r_add = A + B
     let r_sub = A - v[None, :]
     let r_mul = A * w[:, None]
@@ -138,7 +157,7 @@ solver everything:
     let r_randn = randn_like(A)
     let r_rand = rand_like(v)
     until z >= 1 max 1
-    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose, r_numel, r_ndim, r_channel, r_channel1, r_amax, r_amin, r_argmax, r_argmin1, r_onehot, r_onehot0, r_topk, r_sort, r_sort1, r_cumsum, r_cumsum0, r_eye, r_eye3, r_diag, r_diagonal, r_trace, r_solve, r_solve2, r_inv, r_cholesky, r_inv_root, r_sqrtm, r_prox_l1, r_prox_l2, r_prox_l2_1, r_prox_sq, r_prox_elastic, r_prox_linf, r_proj_box, r_proj_l2ball, r_proj_l2ball0, r_proj_l1ball, r_proj_linfball, r_proj_simplex, r_proj_simplex1, r_proj_nonneg, r_proj_hyperplane, r_proj_sphere, r_proj_psd, r_proj_stiefel, r_lmo_simplex, r_lmo_simplex1, r_lmo_l1ball, r_lmo_box, r_lmo_nuclear, r_mirror_entropic, r_mirror_entropic1, r_mirror_euclid, r_mirror_logbarrier, r_randn, r_rand, r_eigh_w, r_eigh_V, r_svd_U, r_svd_s, r_svd_Vt, r_qr_Q, r_qr_R
+    output z, r_add, r_sub, r_mul, r_div, r_mod, r_pow, r_neg, r_cmp, r_or, r_sqrt, r_exp, r_log, r_cos, r_abs, r_sign, r_min, r_max, r_clip, r_where, r_sigmoid, r_zeros, r_sum, r_sum0, r_mean1, r_norm, r_norm_ax, r_norm1, r_norminf, r_dot, r_lse, r_lse1, r_softmax, r_softmax_all, r_normalize, r_normalize1, r_matmul, r_matmul2, r_vecmat, r_outer, r_transpose, r_numel, r_ndim, r_channel, r_channel1, r_amax, r_amin, r_argmax, r_argmin1, r_onehot, r_onehot0, r_topk, r_sort, r_sort1, r_cumsum, r_cumsum0, r_eye, r_eye3, r_diag, r_diagonal, r_trace, r_solve, r_solve2, r_inv, r_cholesky, r_inv_root, r_sqrtm, r_prox_l1, r_prox_l2, r_prox_l2_1, r_prox_sq, r_prox_elastic, r_prox_linf, r_proj_box, r_proj_l2ball, r_proj_l2ball0, r_proj_l1ball, r_proj_linfball, r_proj_simplex, r_proj_simplex1, r_proj_nonneg, r_proj_hyperplane, r_proj_sphere, r_proj_psd, r_proj_stiefel, r_lmo_simplex, r_lmo_simplex1, r_lmo_l1ball, r_lmo_box, r_lmo_nuclear, r_mirror_entropic, r_mirror_entropic1, r_mirror_euclid, r_mirror_logbarrier, r_randn, r_rand, r_eigh_w, r_eigh_V, r_svd_U, r_svd_s, r_svd_Vt, r_qr_Q, r_qr_R, r_qr_tall_Q, r_qr_tall_R, r_svd_tall_U, r_svd_tall_s, r_svd_tall_Vt, r_svd_top_U, r_svd_top_s, r_svd_top_Vt
 '''
 
 
@@ -164,14 +183,20 @@ def _onehot(i, shape):
     return out.reshape(shape)
 
 
-def _several_results(S, Q):
-    """eigh, svd, qr by scipy (each up to the signs of the vectors, hence abs)."""
+def _several_results(S, Q, A):
+    """eigh, svd, qr by scipy (each up to the signs of the vectors, hence abs); A is wide
+    ([n, m], n < m): A.T tall for the thin qr and svd, A itself for the top 2."""
     import scipy.linalg as sl
     w, V = sl.eigh(S)
     U, sv, Vt = sl.svd(Q)
     Qq, Rq = sl.qr(Q)
+    tQ, tR = sl.qr(A.T, mode="economic")
+    tU, ts, tVt = sl.svd(A.T, full_matrices=False)
+    kU, ks, kVt = sl.svd(A)
     return {"r_eigh_w": w, "r_eigh_V": np.abs(V), "r_svd_U": np.abs(U), "r_svd_s": sv, "r_svd_Vt": np.abs(Vt),
-            "r_qr_Q": np.abs(Qq), "r_qr_R": np.abs(Rq)}
+            "r_qr_Q": np.abs(Qq), "r_qr_R": np.abs(Rq), "r_qr_tall_Q": np.abs(tQ), "r_qr_tall_R": np.abs(tR),
+            "r_svd_tall_U": np.abs(tU), "r_svd_tall_s": ts, "r_svd_tall_Vt": np.abs(tVt),
+            "r_svd_top_U": np.abs(kU[:, :2]), "r_svd_top_s": ks[:2], "r_svd_top_Vt": np.abs(kVt[:2])}
 
 
 def _operators(A, B, v, w, p, S, Q):
@@ -222,7 +247,9 @@ def _operators(A, B, v, w, p, S, Q):
 
 
 # not bit-for-bit algorithms: bisection, scipy's matrix functions, LAPACK variants
-LOOSE = {"r_eigh_w", "r_eigh_V", "r_svd_U", "r_svd_s", "r_svd_Vt", "r_qr_Q", "r_qr_R", "r_inv_root", "r_sqrtm", "r_prox_linf", "r_proj_l1ball", "r_proj_simplex", "r_proj_simplex1", "r_proj_psd",
+LOOSE = {"r_eigh_w", "r_eigh_V", "r_svd_U", "r_svd_s", "r_svd_Vt", "r_qr_Q", "r_qr_R", "r_qr_tall_Q", "r_qr_tall_R",
+         "r_svd_tall_U", "r_svd_tall_s", "r_svd_tall_Vt", "r_svd_top_U", "r_svd_top_s", "r_svd_top_Vt",
+         "r_inv_root", "r_sqrtm", "r_prox_linf", "r_proj_l1ball", "r_proj_simplex", "r_proj_simplex1", "r_proj_psd",
          "r_proj_stiefel", "r_lmo_nuclear", "r_solve", "r_solve2", "r_inv", "r_cholesky"}
 
 
@@ -291,7 +318,7 @@ def test_each_builtin_matches_numpy(solver, seed):
     M = rng.normal(size=(n, n))
     S, Q = M @ M.T + n * np.eye(n), rng.normal(size=(n, n))
     got = solver.solve(A=A, B=B, v=v, w=w, p=p, S=S, Q=Q).outputs
-    want_all = {**expected(A, B, v, w, p), **_operators(A, B, v, w, p, S, Q), **_several_results(S, Q)}
+    want_all = {**expected(A, B, v, w, p), **_operators(A, B, v, w, p, S, Q), **_several_results(S, Q, A)}
     for name, want in want_all.items():
         tol = 1e-9 if name in LOOSE else 1e-12
         np.testing.assert_allclose(got[name], want, rtol=tol, atol=tol, err_msg=name)

@@ -180,7 +180,7 @@ def test_each_builtin_matches_numpy(tmp_path, seed):
     """The builtins program of test_builtins_numpy.py, on the JAX backend. The random draws
     come from JAX's PRNG there (numpy's PCG64 in the reference), so only their shapes and
     finiteness are compared."""
-    from test_builtins_numpy import LOOSE, _operators
+    from test_builtins_numpy import LOOSE, _operators, _several_results
     path = tmp_path / "everything.iter"
     path.write_text(PROGRAM)
     rng = np.random.default_rng(seed)
@@ -192,7 +192,8 @@ def test_each_builtin_matches_numpy(tmp_path, seed):
     M = rng.normal(size=(n, n))
     S, Q = M @ M.T + n * np.eye(n), rng.normal(size=(n, n))
     got = iterc.load(path).jax()(A=A, B=B, v=v, w=w, p=p, S=S, Q=Q).outputs
-    for name, want in {**expected(A, B, v, w, p), **_operators(A, B, v, w, p, S, Q)}.items():
+    for name, want in {**expected(A, B, v, w, p), **_operators(A, B, v, w, p, S, Q),
+                       **_several_results(S, Q, A)}.items():
         assert np.shape(got[name]) == np.shape(want), name
         if name in ("r_randn", "r_rand"):
             assert np.all(np.isfinite(np.asarray(got[name]))), name

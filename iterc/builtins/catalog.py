@@ -727,16 +727,63 @@ def _tuple_rule(results):
     return rule
 
 
+def _not_wide(sig: Sig, fix: str) -> tuple:
+    """A matrix argument that is not known to be wide: [m, n] with m >= n is checked when the
+    run starts (the runtime helper), literal sizes here."""
+    m, n = shape = _matrix(sig, 0)
+    _numeric(sig, 0)
+    if isinstance(m, int) and isinstance(n, int) and m < n:
+        raise BuiltinError("E0201", f"`{sig.name}` of a wide matrix: argument 1 is {sig.args[0]}, "
+                           f"{m} rows < {n} columns", arg=0, hint=fix)
+    return shape
+
+
+def qr_rule(sig: Sig):
+    """The reduced QR of a tall or square [m, n] (m >= n): Q [m, n], R [n, n]."""
+    from ..types import TupleType
+    m, n = _not_wide(sig, "take `qr(A.T)`: A.T = Q R gives A = R.T Q.T")
+    return TupleType((Type("real", (m, n)), Type("real", (n, n))))
+
+
+def svd_rule(sig: Sig):
+    """Thin SVD of a tall or square [m, n]: U [m, n], s [n], Vt [n, n]; the top r of any
+    [m, n] with `svd(A, r)`: U [m, r], s [r], Vt [r, n]."""
+    from ..types import TupleType
+    if len(sig.args) == 1:
+        m, n = _not_wide(sig, "take `svd(A.T)`: A.T = U diag(s) Vt gives A = Vt.T diag(s) U.T, "
+                              "or the top r with `svd(A, r)`")
+        return TupleType((Type("real", (m, n)), Type("real", (n,)), Type("real", (n, n))))
+    m, n = _matrix(sig, 0)
+    _numeric(sig, 0)
+    t, r = sig.args[1], sig.value(1)
+    if not (t.elem == "int" and t.shape == () and (isinstance(r, str) or (isinstance(r, int) and r >= 1))):
+        why = (f"it is {t}" if t.elem != "int" or t.shape != () else "it is not positive" if isinstance(r, int)
+               else "it is not a dimension")
+        raise BuiltinError("E0205", f"`svd(A, r)` needs a dimension or a positive literal integer as the rank `r`, "
+                           f"since it sizes the results, but {why}", arg=1,
+                           hint="use a literal such as `svd(A, 2)` or a dimension (`dims r`, or a dim of a "
+                                "declared shape); an `int` hyper cannot size a value yet")
+    for d, word in ((m, "rows"), (n, "columns")):
+        if isinstance(r, int) and isinstance(d, int) and r > d:
+            raise BuiltinError("E0201", f"`svd(A, {r})` asks for {r} singular triplets, but argument 1 is "
+                               f"{sig.args[0]}, with {d} {word}", arg=1, hint="r is at most min(rows, columns)")
+    return TupleType((Type("real", (m, r)), Type("real", (r,)), Type("real", (r, n))))
+
+
 # Builtins with several results, unpacked with `let w, V = eigh(A)` (the IR binds the tuple,
-# then `get(i)` each item). Square matrices: qr is the complete one (Q n x n, R n x n).
+# then `get(i)` each item). qr and svd take tall and square matrices (the reduced forms; a
+# wide one is a runtime error naming the fix), and svd(A, r) the top r of any matrix.
 register(Builtin("eigh", ("A",), _tuple_rule(lambda s: ((s[0],), s)), L,
                  "eigenvalues (ascending) and eigenvectors (as columns) of a symmetric matrix: `let w, V = eigh(A)`",
                  results=("w", "V")))
-register(Builtin("svd", ("A",), _tuple_rule(lambda s: (s, (s[0],), s)), L,
-                 "singular value decomposition of a square matrix, A = U diag(s) Vt: `let U, s, Vt = svd(A)`",
-                 results=("U", "s", "Vt")))
-register(Builtin("qr", ("A",), _tuple_rule(lambda s: (s, s)), L,
-                 "QR decomposition of a square matrix, Q orthogonal and R upper triangular: `let Q, R = qr(A)`",
+register(Builtin("svd", ("A", "r"), svd_rule, L,
+                 "singular value decomposition A = U diag(s) Vt, descending s: `let U, s, Vt = svd(A)` is the thin "
+                 "one of a tall or square [m, n] (U [m, n], s [n], Vt [n, n]); `svd(A, r)` the r largest "
+                 "singular triplets of any [m, n] (U [m, r], s [r], Vt [r, n]; r a literal or a dimension)",
+                 results=("U", "s", "Vt"), defaults=(None,)))
+register(Builtin("qr", ("A",), qr_rule, L,
+                 "reduced QR decomposition of a tall or square [m, n], Q [m, n] with orthonormal columns and R "
+                 "[n, n] upper triangular: `let Q, R = qr(A)`",
                  results=("Q", "R")))
 
 

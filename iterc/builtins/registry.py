@@ -77,7 +77,8 @@ class Builtin(Record):
     decompose: Optional[Decompose]             # composites: how to write it in primitives
     facts: frozenset                           # properties for later passes (e.g. "firmly_nonexpansive")
     defaults: tuple                            # default values of the last len(defaults) params, which
-                                               # a call may omit (the rule and decompose see fewer args)
+                                               # a call may omit (the rule and decompose see fewer args;
+                                               # None: no value, shown `[r]`)
     results: tuple[str, ...]                   # names of several results (`eigh`: w, V); () for one
 
     def __init__(self, name, params, rule, kind, summary, keywords=(), operator=None, callable=True,
@@ -100,7 +101,8 @@ class Builtin(Record):
         shown = list(self.params)
         for k, d in enumerate(self.defaults):
             i = len(shown) - len(self.defaults) + k
-            shown[i] = f"{shown[i]}={d:g}" if isinstance(d, float) else f"{shown[i]}={d}"
+            shown[i] = f"[{shown[i]}]" if d is None else f"{shown[i]}={d:g}" if isinstance(d, float) \
+                else f"{shown[i]}={d}"
         return shown
 
     def signature(self, keywords: bool = True) -> str:

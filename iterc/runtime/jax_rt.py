@@ -29,6 +29,7 @@ import numpy as np
 import optax
 from jax import lax
 
+from . import linalg
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
@@ -106,6 +107,19 @@ def proj_stiefel(A):
 def lmo_nuclear(G, r):
     u, _, vt = jnp.linalg.svd(G, full_matrices=False)
     return -r * jnp.outer(u[:, 0], vt[0])
+
+
+def qr(A):
+    """The reduced QR of a tall or square A (m >= n): Q [m, n], R [n, n]; a wide A fails at trace time."""
+    linalg.check_qr(jnp.shape(A))
+    return jnp.linalg.qr(A, mode="reduced")
+
+
+def svd(A, r=None):
+    """The thin SVD of a tall or square A, or with r (static) its r largest singular triplets."""
+    linalg.check_svd(jnp.shape(A), r)
+    u, s, vt = jnp.linalg.svd(A, full_matrices=False)
+    return (u, s, vt) if r is None else (u[:, :r], s[:r], vt[:r])
 
 
 def rng_next(key):

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import optree
 
-from . import domains
+from . import domains, linalg
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
 from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
@@ -28,7 +28,7 @@ __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOp
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax",
            "normalize", "total", "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",
            "iota", "sort", "cumsum", "onehot", "topk_mask", "inv_root", "matrix_sqrt", "proj_psd",
-           "proj_stiefel", "lmo_nuclear", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
+           "proj_stiefel", "lmo_nuclear", "qr", "svd", "prox_l1", "prox_l2", "prox_sq", "prox_elastic", "prox_linf",
            "proj_box", "proj_l2ball", "proj_l1ball", "proj_linfball", "proj_simplex", "proj_nonneg",
            "proj_hyperplane", "proj_sphere", "lmo_simplex", "lmo_l1ball", "lmo_box", "mirror_entropic",
            "mirror_euclid", "mirror_logbarrier"]
@@ -211,6 +211,22 @@ def proj_stiefel(A):
 def lmo_nuclear(G, r):
     U, _, Vt = np.linalg.svd(_float(G), full_matrices=False)
     return -r * np.outer(U[:, 0], Vt[0])
+
+
+def qr(A):
+    """The reduced QR of a tall or square A (m >= n): Q [m, n], R [n, n]."""
+    A = _float(A)
+    linalg.check_qr(A.shape)
+    return np.linalg.qr(A, mode="reduced")
+
+
+def svd(A, r=None):
+    """The thin SVD of a tall or square A (U [m, n], s [n], Vt [n, n]), or with r its r
+    largest singular triplets, of any A (U [m, r], s [r], Vt [r, n]); s descending."""
+    A = _float(A)
+    linalg.check_svd(A.shape, r)
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    return (U, s, Vt) if r is None else (U[:, :r], s[:r], Vt[:r])
 
 
 # ---------------------------------------------------------------- prox operators and projections

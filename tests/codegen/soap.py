@@ -101,8 +101,8 @@ def step_soap__rule1(hp, t, x, g, M, V, L, R, QL, QR):
             sort_desc_zero_2 = 0 * sort_desc_est_2[:, None] * sort_desc_est_2[None, :]  # soap.iter:35
             PR = np.where(sort_desc_rank_2[:, None] == sort_desc_idx_2[None, :], sort_desc_zero_2 + 1, sort_desc_zero_2)  # soap.iter:87
             V = PL.T @ V @ PR  # soap.iter:88
-            QL1 = np.linalg.qr(_matmul_11 @ PL, mode="complete")[0]  # soap.iter:89
-            QR1 = np.linalg.qr(_matmul_12 @ PR, mode="complete")[0]  # soap.iter:90
+            QL1 = rt.qr(_matmul_11 @ PL)[0]  # soap.iter:89
+            QR1 = rt.qr(_matmul_12 @ PR)[0]  # soap.iter:90
             QL = QL1  # soap.iter:91
             QR = QR1  # soap.iter:92
     return x, M, V, L, R, QL, QR
@@ -198,7 +198,7 @@ def step_soap__rule2(hp, t, x, g, M, V, L, Q):
                 sort_desc_zero = 0 * sort_desc_est[:, None] * sort_desc_est[None, :]  # soap.iter:35
                 P = np.where(sort_desc_rank[:, None] == sort_desc_idx[None, :], sort_desc_zero + 1, sort_desc_zero)  # soap.iter:124
                 V = P.T @ V  # soap.iter:125
-                Q1 = np.linalg.qr(_matmul_4 @ P, mode="complete")[0]  # soap.iter:126
+                Q1 = rt.qr(_matmul_4 @ P)[0]  # soap.iter:126
                 Q = Q1  # soap.iter:127
     return x, M, V, L, Q
 

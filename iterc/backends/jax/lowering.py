@@ -57,7 +57,9 @@ TABLE = {
     "solve": "jnp.linalg.solve({0}, {1})", "cholesky": "jnp.linalg.cholesky({0})",
     "eigh_vecs": "jnp.linalg.eigh({0})[1]",
     "ndim": "jnp.ndim({0})", "channel_sum": "rt.channel_sum({0})",
-    "eigh": "jnp.linalg.eigh({0})", "svd": "jnp.linalg.svd({0})", "qr": "jnp.linalg.qr({0}, mode=\"complete\")",
+    # svd and qr through rt: reduced forms, a wide matrix refused at trace time
+    "eigh": "jnp.linalg.eigh({0})",
+    "svd": lambda args, kw, types, t: f"rt.svd({', '.join(args)})", "qr": "rt.qr({0})",
     "get": lambda args, kw, types, t: f"{args[0]}[{kw['index']}]",
     "proj_stiefel": "rt.proj_stiefel({0})", "lmo_nuclear": "rt.lmo_nuclear({0}, {1})",
     # a function oracle is the caller's function, traced under jit

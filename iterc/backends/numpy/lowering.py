@@ -60,7 +60,8 @@ TABLE = {
     "solve": "np.linalg.solve({0}, {1})", "cholesky": "np.linalg.cholesky({0})",
     "eigh_vecs": "np.linalg.eigh({0})[1]",
     # several results: the tuple, then `get` each item
-    "eigh": "np.linalg.eigh({0})", "svd": "np.linalg.svd({0})", "qr": "np.linalg.qr({0}, mode=\"complete\")",
+    # (svd and qr through rt: reduced forms, and a clear error for a wide matrix)
+    "eigh": "np.linalg.eigh({0})", "svd": _rt("svd"), "qr": _rt("qr"),
     "get": lambda args, kw, types, t: f"{args[0]}[{kw['index']}]",
     # composites numpy writes itself: selection and matrices
     "numel": "np.size({0})", "amax": "np.max({0}{axis_kw})", "amin": "np.min({0}{axis_kw})",

@@ -345,6 +345,19 @@ class SourceEmitter:
                 lists[key] = fresh(named[v.name] + "_part" if v.source is None and v.name in named else key)
         return lists, crossing
 
+    def phased_return(self, lists: dict[str, str]) -> None:
+        """The end of a phased step: the param's and per-leaf states' lists, a shared state's
+        scalar (each per-leaf yield is printed under its slot's name, so its list is the one
+        the leaf phases filled)."""
+        yields = []
+        for slot, y in zip([self.m.param] + list(self.m.states), self.m.body.yields):
+            if slot.shared:
+                yields.append(self.expr(y))
+            else:
+                assert self.namer.name(y) == slot.name, (slot.name, y)
+                yields.append(lists[slot.name])
+        self.w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
+
     def dims_line(self) -> None:
         p = self.m.param
         if p.type.shape != LEAF and p.type.shape != ():

@@ -406,6 +406,20 @@ def _shared_out(value, slot: Slot):
     return numpy_dtype(slot.dtype if slot.dtype != "like_param" else "f64").type(np.asarray(value).reshape(()))
 
 
+def _float_leaves(spec: Spec, params):
+    """The parameter leaves as arrays (ints as float64), each checked against the param's
+    shape, with the tree structure and the leaves' paths."""
+    leaves, structure, paths = _flatten(params)
+    arrays = []
+    for path, leaf in zip(paths, leaves):
+        arr = np.asarray(leaf)
+        if not is_float(arr.dtype):
+            arr = arr.astype(np.float64)
+        check_param_shape(spec, path, arr.shape)
+        arrays.append(arr)
+    return arrays, structure, paths
+
+
 class Optimizer:
     """A reference optimizer over a parameter tree: `init(params)`, `step(params, state, grads, **oracles)`.
 
@@ -442,15 +456,7 @@ class Optimizer:
         return f"<iterc numpy optimizer {self.spec.name} {self.hypers}>"
 
     def _leaves(self, params):
-        leaves, structure, paths = _flatten(params)
-        arrays = []
-        for path, leaf in zip(paths, leaves):
-            arr = np.asarray(leaf)
-            if not is_float(arr.dtype):
-                arr = arr.astype(np.float64)
-            check_param_shape(self.spec, path, arr.shape)
-            arrays.append(arr)
-        return arrays, structure, paths
+        return _float_leaves(self.spec, params)
 
     def init(self, params) -> dict:
         leaves, structure, _ = self._leaves(params)
@@ -646,15 +652,7 @@ class RuledOptimizer:
         return dict(rule.hypers(hp))
 
     def _leaves(self, params):
-        leaves, structure, paths = _flatten(params)
-        arrays = []
-        for path, leaf in zip(paths, leaves):
-            arr = np.asarray(leaf)
-            if not is_float(arr.dtype):
-                arr = arr.astype(np.float64)
-            check_param_shape(self.spec, path, arr.shape)
-            arrays.append(arr)
-        return arrays, structure, paths
+        return _float_leaves(self.spec, params)
 
     has_eval_view = False               # the checker rejects `eval` in a method with rules
 

@@ -391,14 +391,7 @@ class MethodEmitter(SourceEmitter):
                 continue
             leaf_no += 1
             self.leaf_phase(p, leaf_no, n_leaf, lists)
-        yields = []
-        for slot, y in zip([m.param] + list(m.states), m.body.yields):
-            if slot.shared:
-                yields.append(self.expr(y))
-            else:
-                assert self.namer.name(y) == slot.name, (slot.name, y)
-                yields.append(lists[slot.name])
-        w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
+        self.phased_return(lists)
         w.dedent()
         w.line()
         w.line()

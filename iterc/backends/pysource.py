@@ -345,6 +345,14 @@ class SourceEmitter:
                 lists[key] = fresh(named[v.name] + "_part" if v.source is None and v.name in named else key)
         return lists, crossing
 
+    def emit(self) -> None:
+        """The method's code: the header, then its optimizer or solver (each target's own)."""
+        self.header()
+        if isinstance(self.m, OptimizerIR):
+            self.optimizer()
+        else:
+            self.solver()
+
     def phased_return(self, lists: dict[str, str]) -> None:
         """The end of a phased step: the param's and per-leaf states' lists, a shared state's
         scalar (each per-leaf yield is printed under its slot's name, so its list is the one

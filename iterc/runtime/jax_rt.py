@@ -587,21 +587,27 @@ class _Optimizer:
         hp = self.hypers.at(jnp.maximum(jnp.asarray(state.count) - 1, 0), overrides)   # the last step's hypers
         leaves, treedef, _ = _flatten(params)
         cds = [_compute(x.dtype) for x in leaves]
-        states_in = []
-        for slot in spec.states:
-            value = getattr(state, slot.name) if slot.name in self.live else None
-            if slot.shared:
-                states_in.append(self._shared_in(value, slot))
-            elif value is None:
-                states_in.append([None] * len(leaves))
-            else:
-                states_in.append([jnp.asarray(v, cd) for v, cd in
-                                  zip(_leaves_like(spec, treedef, value, f"state `{slot.name}`"), cds)])
+        states_in = self._states_in(state, treedef, len(leaves), cds)
         out = []
         for i, (x, cd) in enumerate(zip(leaves, cds)):
             args = [s if slot.shared else s[i] for slot, s in zip(spec.states, states_in)]
             out.append(jnp.asarray(self.eval_leaf(hp, x.astype(cd), *args), cd).astype(x.dtype))
         return treedef.unflatten(out)
+
+    def _states_in(self, state, treedef, n: int, cds) -> list:
+        """Each state as a step reads it: a shared one as its scalar, a per-leaf one as a list
+        of its leaves in their compute dtypes (a state that is not live: a list of None)."""
+        out = []
+        for slot in self.spec.states:
+            value = getattr(state, slot.name) if slot.name in self.live else None
+            if slot.shared:
+                out.append(self._shared_in(value, slot))
+            elif value is None:
+                out.append([None] * n)
+            else:
+                out.append([jnp.asarray(v, cd) for v, cd in
+                            zip(_leaves_like(self.spec, treedef, value, f"state `{slot.name}`"), cds)])
+        return out
 
     def _update_phased(self, hp, t, count, leaves, treedef, updates, extra, state):
         """Every leaf at once: lists in (each leaf in its compute dtype), lists out; a `value`
@@ -612,16 +618,7 @@ class _Optimizer:
         one = [jnp.zeros((), _dtype(float))]
         oracles_in = [self._oracle(o, updates, extra, treedef, one)[0] if o.kind == "value"
                       else self._oracle(o, updates, extra, treedef, leaves) for o in spec.oracles]
-        states_in = []
-        for slot in spec.states:
-            value = getattr(state, slot.name) if slot.name in self.live else None
-            if slot.shared:
-                states_in.append(self._shared_in(value, slot))
-            elif value is None:
-                states_in.append([None] * len(leaves))
-            else:
-                states_in.append([jnp.asarray(v, cd) for v, cd in
-                                  zip(_leaves_like(spec, treedef, value, f"state `{slot.name}`"), cds)])
+        states_in = self._states_in(state, treedef, len(leaves), cds)
         keys = {}
         if spec.random:                     # the step's key; the state keeps the other half of the split
             keys[state._fields[-1]], step_key = jax.random.split(state[-1])

@@ -406,6 +406,16 @@ def _shared_out(value, slot: Slot):
     return numpy_dtype(slot.dtype if slot.dtype != "like_param" else "f64").type(np.asarray(value).reshape(()))
 
 
+def _with_overrides(spec: Spec, base: Hypers, overrides: dict, per: str) -> Hypers:
+    """The hypers for one step (or call) with real hypers overridden; a static hyper
+    (control flow, sizes) cannot change after the optimizer is made."""
+    static = [h.name for h in spec.hypers if h.static and h.name in overrides]
+    if static:
+        raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
+                         f"cannot change per {per}; set it when creating the optimizer")
+    return resolve(spec.name, spec.hypers, spec.conditions, overrides, base=base) if overrides else base
+
+
 def _float_leaves(spec: Spec, params):
     """The parameter leaves as arrays (ints as float64), each checked against the param's
     shape, with the tree structure and the leaves' paths."""
@@ -497,11 +507,7 @@ class Optimizer:
         spec = self.spec
         oracle_names = {o.name for o in spec.oracles}
         overrides = {k: v for k, v in kwargs.items() if k not in oracle_names}
-        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
-        if static:
-            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
-                             f"cannot change per step; set it when creating the optimizer")
-        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        hp = _with_overrides(spec, self.hypers, overrides, "step")
         t = int(state["t"]) + 1
         leaves, structure, paths = self._leaves(params)
         n = len(leaves)
@@ -564,11 +570,7 @@ class Optimizer:
         if self._eval_leaf is None:
             return params
         spec = self.spec
-        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
-        if static:
-            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
-                             f"cannot change per call; set it when creating the optimizer")
-        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        hp = _with_overrides(spec, self.hypers, overrides, "call")
         leaves, structure, _ = self._leaves(params)
         live = {s.name for s in self.live}
         cds = [compute_dtype(x.dtype) for x in leaves]
@@ -685,11 +687,7 @@ class RuledOptimizer:
         spec = self.spec
         oracle_names = {o.name for o in spec.oracles}
         overrides = {k: v for k, v in kwargs.items() if k not in oracle_names}
-        static = [h.name for h in spec.hypers if h.static and h.name in overrides]
-        if static:
-            raise ValueError(f"{spec.name}: hyper `{static[0]}` is static (it steers control flow or sizes), so it "
-                             f"cannot change per step; set it when creating the optimizer")
-        hp = resolve(spec.name, spec.hypers, spec.conditions, overrides, base=self.hypers) if overrides else self.hypers
+        hp = _with_overrides(spec, self.hypers, overrides, "step")
         leaves, structure, paths = self._leaves(params)
         records = structure.flatten_up_to(state["leaves"])
         exports = self._exports(params, grads, hp, int(state["t"]), kwargs)

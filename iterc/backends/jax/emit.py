@@ -572,13 +572,6 @@ class MethodEmitter(SourceEmitter):
         w.line(f"return rt.solver(SPEC_{m.name}, solve_{m.name}, hypers, check_every)")
         w.dedent()
 
-    def emit(self) -> None:
-        self.header()
-        if isinstance(self.m, OptimizerIR):
-            self.optimizer()
-        else:
-            self.solver()
-
 
 def _parts(m) -> list:
     """A method and the methods printed for it: the step before its rules and each rule's

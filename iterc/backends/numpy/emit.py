@@ -296,13 +296,6 @@ class MethodEmitter(SourceEmitter):
         w.line(f"return rt.Solver(SPEC_{m.name}, solve_{m.name}, hypers)")
         w.dedent()
 
-    def emit(self) -> None:
-        self.header()
-        if isinstance(self.m, OptimizerIR):
-            self.optimizer()
-        else:
-            self.solver()
-
 
 def emit_module(module: ModuleIR, target: Target) -> str:
     w = Writer()

@@ -1,6 +1,6 @@
 """iterc's JAX `adamw` against `optax.adamw` on a GPT-2-small-shaped parameter tree.
 
-    python bench/jax_optimizers.py [--d-model 256] [--layers 12] [--vocab 8192] [--steps 50]
+    python bench/jax_optimizers.py [--d-model 256] [--layers 12] [--vocab 8192] [--steps 50] [--rounds 5]
 
 The tree has GPT-2 small's 148 leaves (token and position embeddings, 12 blocks of two
 layer norms, attention and MLP weights and biases, a final layer norm), scaled down so a
@@ -11,15 +11,22 @@ same process on the same data, alternating, and each pattern reports the median 
 - update: `jax.jit(tx.update)(grads, state, params)` alone;
 - train step: update and `optax.apply_updates` under one jit, params and state donated.
 
-Beside the median times: the ratio iterc / optax (goal <= 1.0) and the ratio of the
-fastest calls (less sensitive to other load on the machine), the bandwidth a byte model implies
-(fp32 AdamW reads params, grads, m, v and writes updates (or params), m, v: 28 bytes per
-parameter), a measured copy bandwidth for scale, and compile time (trace + lower, and XLA).
+Both patterns are timed in `--rounds` rounds; each round gives the ratio iterc / optax of
+the medians (goal <= 1.0), and the table shows the median round (its times, the bandwidth
+a byte model implies: fp32 AdamW reads params, grads, m, v and writes updates (or params),
+m, v, 28 bytes per parameter), the median of the rounds' ratios and their range. On a
+shared 2-core machine one round's ratio moves by a few percent either way, so the spread is
+printed too. Load-independent: the elementwise ops per parameter in the compiled programs
+(every op of every fusion, times the elements it runs over, divided by the parameter
+count; parameters, constants, broadcasts and reshapes not counted) and the number of
+fusions. Then a measured copy bandwidth for scale, and compile time (trace + lower, XLA).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -68,6 +75,21 @@ def interleaved(calls: dict, steps: int) -> dict[str, float]:
     return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
+def fused_ops(hlo: str) -> tuple[int, int]:
+    """(elementwise ops summed over every fusion's output elements, number of fusions) of an
+    optimized HLO module's entry computation."""
+    ops = {}
+    for m in re.finditer(r"^(%[\w.\-]+) \([^\n]*\{\n(.*?)\n\}", hlo, re.S | re.M):
+        ops[m.group(1)] = sum(1 for line in m.group(2).split("\n") if "=" in line and not re.search(
+            r" (parameter|constant|broadcast|bitcast|reshape|tuple|get-tuple-element)\(", line))
+    entry = hlo[hlo.index("ENTRY"):]
+    total = count = 0
+    for m in re.finditer(r"= \w+\[([\d,]*)\][^\n]*? fusion\([^\n]*calls=(%[\w.\-]+)", entry):
+        total += ops.get(m.group(2), 0) * math.prod(int(d) for d in m.group(1).split(",") if d)
+        count += 1
+    return total, count
+
+
 def compile_time(fn, *args) -> tuple[float, float]:
     start = time.perf_counter()
     lowered = jax.jit(fn).lower(*args)
@@ -101,6 +123,7 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=8192)
     parser.add_argument("--ctx", type=int, default=256)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     params = gpt2_tree(args.d_model, args.layers, args.vocab, args.ctx)
@@ -126,12 +149,11 @@ def main() -> None:
         results[name]["trace"], results[name]["compile"] = compile_time(tx.update, grads, state, params)
 
     # update alone: the same inputs every call (nothing donated)
-    calls = {}
+    update_calls = {}
     for name, tx in txs.items():
         update, state = jax.jit(tx.update), tx.init(params)
-        calls[name] = lambda update=update, state=state: update(grads, state, params)
-    for name, t in interleaved(calls, args.steps).items():
-        results[name]["update"] = t
+        update_calls[name] = lambda update=update, state=state: update(grads, state, params)
+        results[name]["update ops"] = fused_ops(update.lower(grads, state, params).compile().as_text())
 
     # train step: update and apply_updates in one jit, params and state donated and carried
     def make_step(tx):
@@ -140,19 +162,31 @@ def main() -> None:
             return optax.apply_updates(params, updates), state
         return jax.jit(step, donate_argnums=(0, 1))
 
-    calls = {name: donated(make_step(tx), (jax.tree.map(jnp.copy, params), tx.init(params)), grads)
-             for name, tx in txs.items()}
-    for name, t in interleaved(calls, args.steps).items():
-        results[name]["train step"] = t
+    train_calls = {}
+    for name, tx in txs.items():
+        step = make_step(tx)
+        results[name]["train step ops"] = fused_ops(step.lower(params, tx.init(params), grads).compile().as_text())
+        train_calls[name] = donated(step, (jax.tree.map(jnp.copy, params), tx.init(params)), grads)
+
+    rounds: dict[str, list] = {"update": [], "train step": []}
+    for _ in range(args.rounds):
+        for pattern, calls in (("update", update_calls), ("train step", train_calls)):
+            rounds[pattern].append(interleaved(calls, args.steps))
 
     print()
-    print(f"{'pattern':<12} {'iterc ms':>9} {'optax ms':>9} {'ratio':>6} {'iterc GB/s':>11} {'optax GB/s':>11}"
-          f" {'min ratio':>10}")
+    print(f"{'pattern':<12} {'iterc ms':>9} {'optax ms':>9} {'ratio':>6} {'range':>11} {'iterc GB/s':>11}"
+          f" {'optax GB/s':>11} {'ops/param':>10} {'fusions':>9}")
     for pattern in ("update", "train step"):
-        (a, a_min), (b, b_min) = results["iterc"][pattern], results["optax"][pattern]
+        ratios = sorted(r["iterc"][0] / r["optax"][0] for r in rounds[pattern])
+        mid = statistics.median_low(ratios)
+        middle = next(r for r in rounds[pattern] if r["iterc"][0] / r["optax"][0] == mid)
+        a, b = middle["iterc"][0], middle["optax"][0]
         gbs = [BYTES_PER_PARAM * n / t / 1e9 for t in (a, b)]
-        print(f"{pattern:<12} {a * 1e3:9.2f} {b * 1e3:9.2f} {a / b:6.2f} {gbs[0]:11.1f} {gbs[1]:11.1f}"
-              f" {a_min / b_min:10.2f}")
+        ops = [results[k][pattern + " ops"] for k in ("iterc", "optax")]
+        print(f"{pattern:<12} {a * 1e3:9.2f} {b * 1e3:9.2f} {statistics.median(ratios):6.3f} "
+              f"{ratios[0]:5.2f}-{ratios[-1]:.2f} {gbs[0]:11.1f} {gbs[1]:11.1f} "
+              f"{ops[0][0] / n:4.1f}/{ops[1][0] / n:4.1f} {ops[0][1]:4d}/{ops[1][1]:d}")
+    print(f"(ratio: the median of {args.rounds} rounds' ratios of medians; ops/param and fusions: iterc/optax)")
     print()
     print(f"{'compile':<12} {'iterc s':>9} {'optax s':>9} {'ratio':>6}")
     for what in ("trace", "compile"):

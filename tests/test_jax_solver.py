@@ -232,3 +232,50 @@ def test_the_step_counter_is_the_widest_int(tmp_path):
     sol = iterc.load(path).solve(backend="jax")
     assert np.asarray(sol["s"]).dtype == np.float64
     np.testing.assert_allclose(float(sol["s"]), float(ref["s"]), rtol=1e-14)
+
+
+# ---------------------------------------------------------------- progress
+
+def test_progress_callback_sees_numpys_rounds_and_residuals():
+    """`callback=(t, residual)` on JAX runs on the host after each round that tests the stopping
+    rule: with check_every=1, every round, with the residuals numpy reports."""
+    C, a, b = _problem(2, 8, 6)
+    method = iterc.load(SINKHORN)
+    ours, ref = [], []
+    sol = method.solve(C=C, a=a, b=b, eps=0.3, tol=1e-10, backend="jax", callback=lambda t, r: ours.append((t, r)))
+    method.solve(C=C, a=a, b=b, eps=0.3, tol=1e-10, callback=lambda t, r: ref.append((t, r)))
+    assert [t for t, _ in ours] == [t for t, _ in ref] == list(range(1, int(sol.info.iterations) + 1))
+    assert all(isinstance(r, float) for _, r in ours)
+    np.testing.assert_allclose([r for _, r in ours], [r for _, r in ref], rtol=1e-6, atol=1e-15)
+
+
+def test_progress_callback_at_a_cadence_and_its_errors():
+    C, a, b = _problem(4, 7, 9)
+    solver = iterc.load(SINKHORN).jax(eps=0.2, tol=1e-300, max_iter=40, check_every=5)
+    seen = []
+    sol = solver(C=C, a=a, b=b, callback=lambda t, r: seen.append((t, r)), callback_every=10)
+    assert [t for t, _ in seen] == [10, 20, 30, 40] and int(sol.info.iterations) == 40
+    ref = []
+    iterc.load(SINKHORN).solve(C=C, a=a, b=b, eps=0.2, tol=1e-300, max_iter=40,
+                               callback=lambda t, r: ref.append((t, r)), callback_every=10)
+    np.testing.assert_allclose([r for _, r in seen], [r for _, r in ref], rtol=1e-6)
+    default = []                                         # callback_every defaults to check_every
+    solver(C=C, a=a, b=b, callback=lambda t, r: default.append(t))
+    assert default == [5, 10, 15, 20, 25, 30, 35, 40]
+    with pytest.raises(ValueError, match="not a multiple of check_every=5.*callback_every=5"):
+        solver(C=C, a=a, b=b, callback=print, callback_every=3)
+    with pytest.raises(ValueError, match="callback_every must be an integer >= 1"):
+        solver(C=C, a=a, b=b, callback=print, callback_every=0)
+    with pytest.raises(ValueError, match="needs a callback"):
+        solver(C=C, a=a, b=b, callback_every=5)
+    with pytest.raises(TypeError, match="callback must be a function"):
+        solver(C=C, a=a, b=b, callback=3)
+    assert solver(C=C, a=a, b=b).info.iterations == 40      # no callback: the loop runs alone
+
+
+def test_progress_callback_without_a_residual_gets_none():
+    seen = []
+    iterc.load(SINKHORN.parent.parent.parent / "examples" / "langevin.iter").solve(
+        x0=np.zeros(1), grad_f=lambda x: x, steps=3, backend="jax",
+                                 callback=lambda t, r: seen.append((t, r)))
+    assert seen == [(1, None), (2, None), (3, None)]

@@ -38,7 +38,7 @@ def prepare(module, target):
     verify = None
     if os.environ.get("ITERC_VERIFY") == "1":
         from ..ir.verify import verify_method as verify
-    module = optimize_module(module, verify=verify, keep=target.keep)
+    module = optimize_module(module, verify=verify, keep=target.keep, update=target.update)
     check_lowerable(target, module.methods)
     return module
 

@@ -57,6 +57,7 @@ class Target:
     ns: str                           # the array namespace in generated code: "np", "jnp"
     table: dict[str, Lowering]
     axis: str = "axis"                # how reductions spell the axis keyword ("dim" in torch)
+    update: bool = False              # an optimizer's step returns the param's update (optax's contract)
 
     @property
     def keep(self) -> frozenset:

@@ -210,6 +210,8 @@ class SourceEmitter:
                 w.line("random=True,")
             if m.phases:
                 w.line("phased=True,")
+            if m.yields_update:
+                w.line("update=True,")
         else:
             w.line("states=" + tuple_code(self.slot(s) for s in m.states) + ",")
             w.line("inputs=(")
@@ -361,6 +363,8 @@ class SourceEmitter:
         for slot, y in zip([self.m.param] + list(self.m.states), self.m.body.yields):
             if slot.shared:
                 yields.append(self.expr(y))
+            elif slot is self.m.param and self.m.yields_update:     # the update's list
+                yields.append(lists[self.namer.name(y)])
             else:
                 assert self.namer.name(y) == slot.name, (slot.name, y)
                 yields.append(lists[slot.name])

@@ -289,7 +289,8 @@ class RuleIR:
 
 @dataclass(frozen=True)
 class OptimizerIR:
-    """One step on one parameter leaf: (hypers, t, param, oracles, states) -> (param, states)."""
+    """One step on one parameter leaf: (hypers, t, param, oracles, states) -> (param, states)
+    (the param's update instead of its new value when `yields_update`)."""
     name: str
     doc: Optional[str]
     source_path: str
@@ -311,6 +312,8 @@ class OptimizerIR:
     rules: tuple[RuleIR, ...] = ()     # a method with rules: each leaf goes to one (body: the param unchanged)
     before: Optional["OptimizerIR"] = None   # its step before the rules: a phased method whose shared
                                              # states are the model-wide values the rules read as hypers
+    yields_update: bool = False        # the body's first yield is the param's update (new - old), not its
+                                       # new value (passes.update_form, for targets whose contract is an update)
     kind = "optimizer"
 
 

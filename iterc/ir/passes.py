@@ -437,9 +437,147 @@ def hoist_invariants(m):
                    loop=replace(loop, body=Block(kept, loop.body.yields)))
 
 
+# ---------------------------------------------------------------- the step as an update
+
+class _ChainBroken(Exception):
+    pass
+
+
+class _UpdateForm:
+    """See `update_form`. `delta` maps each version of the param (its SSA name) to the
+    update it stands for so far: an operand, or None for "no change yet" (the entry value)."""
+
+    def __init__(self, m: OptimizerIR):
+        self.x = m.param.var
+        self.names = Names(all_names(m))
+        sources = {v.source for b in method_blocks(m) for st in walk(b)
+                   for v in ((st.target,) if isinstance(st, Assign) else getattr(st, "results", ()))}
+        base, k = f"{self.x.name}_update", 1
+        self.source = base
+        while self.source in sources or self.source in self.names.taken:
+            k += 1
+            self.source = f"{base}{k}"
+        self.defs = {st.target.name: st for st in walk(m.body) if isinstance(st, Assign)}
+
+    def version(self, v) -> bool:
+        return isinstance(v, Var) and (v.name == self.x.name or v.source == self.x.name)
+
+    def emit(self, out: list, fn: str, args: tuple, span, named: bool) -> Var:
+        t = result_type(fn, [a.type for a in args], {})
+        target = Var(self.names.fresh(self.source if named else f"_{fn}"), t, place_of(fn, args, t),
+                     source=self.source if named else None, span=span)
+        out.append(Assign(target, Apply(fn, args, t), span))
+        return target
+
+    def block(self, block: Block, delta: dict) -> tuple[list, dict]:
+        out: list = []
+        for st in block.stmts:
+            if isinstance(st, Assign):
+                if self.version(st.target):
+                    delta[st.target.name] = self.step(st, delta, out)
+            elif isinstance(st, If):
+                st = self.if_(st, delta)
+            elif any(self.version(v) for v in st.results) or \
+                    any(isinstance(s, Assign) and self.version(s.target) for b in sub_blocks(st) for s in walk(b)):
+                raise _ChainBroken                         # a loop carrying the param
+            out.append(st)
+        return out, delta
+
+    def known(self, v, delta: dict):
+        if v.name == self.x.name:
+            return None
+        if v.name not in delta:
+            raise _ChainBroken
+        return delta[v.name]
+
+    def step(self, st: Assign, delta: dict, out: list):
+        """The update after `st` (a new version of the param), its statements put in `out`
+        before `st`, where everything they read is bound and the param not yet rebound."""
+        op, t, span = st.op, st.target.type, st.span
+        if isinstance(op, Var) and self.version(op):
+            return self.known(op, delta)
+        if not isinstance(op, Apply) or len(op.args) != 2:
+            raise _ChainBroken
+        a, b = op.args
+        if op.fn == "add" and self.version(b) and not self.version(a):
+            a, b = b, a
+        if op.fn == "mul" and self.version(b) and not self.version(a):
+            a, b = b, a
+        if not self.version(a) or self.version(b):
+            raise _ChainBroken
+        d = self.known(a, delta)
+        if op.fn in ("add", "sub"):
+            if d is not None:
+                return self.emit(out, op.fn, (d, b), span, True)
+            if b.type != t:                                # a broadcast scalar: keep `new - old`
+                raise _ChainBroken
+            return b if op.fn == "add" else self.emit(out, "neg", (b,), span, True)
+        if op.fn == "mul" and d is None:                   # x * s = x + x * (s - 1); s = 1 - c gives -c
+            sd = self.defs.get(b.name) if isinstance(b, Var) else None
+            if sd is not None and isinstance(sd.op, Apply) and sd.op.fn == "sub" \
+                    and isinstance(sd.op.args[0], Const) and sd.op.args[0].value == 1:
+                s1 = self.emit(out, "neg", (sd.op.args[1],), span, False)
+            else:
+                s1 = self.emit(out, "sub", (b, Const(1.0, REAL)), span, False)
+            return self.emit(out, "mul", (a, s1), span, True)
+        raise _ChainBroken
+
+    def if_(self, st: If, delta: dict) -> If:
+        idx = [i for i, r in enumerate(st.results) if self.version(r)]
+        then, dt = self.block(st.then, dict(delta))
+        orelse, de = self.block(st.orelse, dict(delta))
+        if not idx:
+            return replace(st, then=Block(tuple(then), st.then.yields), orelse=Block(tuple(orelse), st.orelse.yields))
+        if len(idx) > 1:
+            raise _ChainBroken
+        i = idx[0]
+        ut, ue = (self.known(b.yields[i], d) if self.version(b.yields[i]) else self._broken()
+                  for b, d in ((st.then, dt), (st.orelse, de)))
+        r = st.results[i]
+        if ut is None and ue is None:
+            delta[r.name] = None
+            return replace(st, then=Block(tuple(then), st.then.yields), orelse=Block(tuple(orelse), st.orelse.yields))
+        ut = ut if ut is not None else self.emit(then, "zeros_like", (self.x,), st.span, True)
+        ue = ue if ue is not None else self.emit(orelse, "zeros_like", (self.x,), st.span, True)
+        res = Var(self.names.fresh(self.source), r.type, r.place, source=self.source, span=r.span)
+        delta[r.name] = res
+        return replace(st, then=Block(tuple(then), st.then.yields + (ut,)),
+                       orelse=Block(tuple(orelse), st.orelse.yields + (ue,)), results=st.results + (res,))
+
+    @staticmethod
+    def _broken():
+        raise _ChainBroken
+
+
+def update_form(m):
+    """An optimizer whose step yields the param's *update* (new value minus old) instead of
+    its new value, for a target whose contract is an update (optax: `update` returns what
+    `apply_updates` adds). Along the chain of the param's versions, `x <- x * s` (x the
+    entry value) contributes `x * (s - 1)` (`x * -c` when s is `1 - c`), `x <- x - b` and
+    `x <- x + b` subtract or add b, and an `if` carries the update through its branches,
+    so the update is computed directly: fewer element ops than `new - old`, and no
+    subtraction of nearly equal values. Any other step on the chain (a projection, a loop
+    carrying the param) leaves the method as it was, for the runtime to subtract; so does
+    a step that leaves the param unchanged."""
+    if not isinstance(m, OptimizerIR) or m.rules:      # `optimize` gives each rule's method its own
+        return m
+    y = m.body.yields[0]
+    form = _UpdateForm(m)
+    try:
+        stmts, delta = form.block(m.body, {})
+        if not form.version(y):
+            raise _ChainBroken
+        d = form.known(y, delta)
+    except _ChainBroken:
+        return m
+    if d is None:
+        return m
+    return replace(m, body=Block(tuple(stmts), (d,) + m.body.yields[1:]), yields_update=True)
+
+
 # ---------------------------------------------------------------- the pipeline
 
-def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
+def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = None, update: bool = False):
     """CSE, DCE, then (for a target) decomposition of the composites it does not keep;
     for an optimizer, state liveness, and for one that reads model-wide values, the
     decomposition of model-wide composites and the split into phases (phases.py); a
@@ -450,6 +588,8 @@ def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = N
         passes += [lambda x: decompose(x, keep), cse, dce]
     if isinstance(m, OptimizerIR):
         passes.append(state_liveness)
+        if update:
+            passes += [update_form, cse, dce]
         if is_model_wide(m):
             passes += [lambda x: decompose(x, frozenset(REGISTRY) - model_composites()), cse, dce, split_phases]
     else:
@@ -459,10 +599,11 @@ def optimize(m, verify: Optional[Callable] = None, keep: Optional[frozenset] = N
         if verify is not None:
             verify(m)
     if isinstance(m, OptimizerIR) and m.rules:
-        m = replace(m, rules=tuple(replace(r, method=optimize(r.method, verify, keep)) for r in m.rules),
+        m = replace(m, rules=tuple(replace(r, method=optimize(r.method, verify, keep, update)) for r in m.rules),
                     before=optimize(m.before, verify, keep) if m.before is not None else None)
     return m
 
 
-def optimize_module(module: ModuleIR, verify: Optional[Callable] = None, keep: Optional[frozenset] = None):
-    return ModuleIR(module.source_path, tuple(optimize(m, verify, keep) for m in module.methods))
+def optimize_module(module: ModuleIR, verify: Optional[Callable] = None, keep: Optional[frozenset] = None,
+                    update: bool = False):
+    return ModuleIR(module.source_path, tuple(optimize(m, verify, keep, update) for m in module.methods))

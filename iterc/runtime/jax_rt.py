@@ -291,12 +291,15 @@ def repeat(cap, body: Callable, *init):
     return (*carry, stopped)
 
 
-def iterate(round_fn: Callable, reads: tuple, init: tuple, cap: int, check_every: int = 1):
+def iterate(round_fn: Callable, reads: tuple, init: tuple, cap: int, check_every: int = 1,
+            progress: Optional[Callable] = None, observed: Optional[int] = None):
     """A solver's loop: rounds t = 1, 2, ..., each `round_fn(t, *[values[i] for i in reads])`
     returning every carried value, the last one the stop flag. Ends after a round whose flag
     holds, or after `cap` rounds. The flag is tested every `check_every` rounds: the rounds
     in between keep only what the next round reads, so XLA drops the rest (the residual,
-    the solver's lets). Returns (rounds run, values)."""
+    the solver's lets). `progress(t, residual)`, if given, runs on the host after each
+    round that tests the flag (`values[observed]` is the residual then). Returns (rounds
+    run, values)."""
     k = int(check_every)
 
     def pick(values):
@@ -305,7 +308,10 @@ def iterate(round_fn: Callable, reads: tuple, init: tuple, cap: int, check_every
     values, want = _loop_carry(lambda v: tuple(round_fn(jnp.asarray(1, _widest_int()), *pick(v))), tuple(init))
 
     def full_round(t, part):
-        return _conform(tuple(round_fn(t, *part)), want)
+        out = _conform(tuple(round_fn(t, *part)), want)
+        if progress is not None:
+            jax.debug.callback(progress, t, *(() if observed is None else (out[observed],)), ordered=True)
+        return out
 
     # the widest int (int64 with x64), as an optimizer's t: `1 / (t + 1)` is then a float of
     # the default width, not float32
@@ -562,7 +568,8 @@ class _Optimizer:
             if spec.random:
                 ins.append(jax.random.fold_in(step_key, i))
             out = self.step_leaf(hp, t, xc, *(o[i] for o in oracles), *ins)
-            new_updates.append((jnp.asarray(out[0], cd) - xc).astype(x.dtype))
+            u = jnp.asarray(out[0], cd) if spec.update else jnp.asarray(out[0], cd) - xc
+            new_updates.append(u.astype(x.dtype))
             for j, slot in enumerate(spec.states):
                 if slot.name in self.live:
                     new_states[j].append(jnp.asarray(out[1 + j], self._storage(slot, x.dtype)))
@@ -624,7 +631,8 @@ class _Optimizer:
             keys[state._fields[-1]], step_key = jax.random.split(state[-1])
             states_in.append(step_key)
         out = self.step_leaf(hp, t, xs, *oracles_in, *states_in)
-        new_updates = [(jnp.asarray(v, cd) - xc).astype(x.dtype) for v, cd, xc, x in zip(out[0], cds, xs, leaves)]
+        new_updates = [(jnp.asarray(v, cd) if spec.update else jnp.asarray(v, cd) - xc).astype(x.dtype)
+                       for v, cd, xc, x in zip(out[0], cds, xs, leaves)]
         trees = {}
         for slot, values in zip(spec.states, out[1:]):
             if slot.name not in self.live:
@@ -906,9 +914,7 @@ class Solver:
         if missing:
             raise ValueError(f"{spec.name}: missing input(s) {', '.join('`' + m + '`' for m in missing)}")
         inputs = {s.name: kwargs.pop(s.name) for s in spec.inputs}
-        if "callback" in kwargs or "callback_every" in kwargs:
-            raise ValueError(f"{spec.name}: callback= is available on the numpy backend only; the JAX solve "
-                             "runs as one compiled loop")
+        progress = self._progress(kwargs.pop("callback", None), kwargs.pop("callback_every", None))
         functions = {}
         for o in spec.oracles:
             if o.name not in kwargs:
@@ -922,21 +928,49 @@ class Solver:
         if kwargs:                                        # check overrides now, where they are known
             hp = resolve(spec.name, spec.hypers, spec.conditions, kwargs | static, base=self.hypers)
             spec.check_periods(hp)
-        key = tuple(sorted(static.items())) + tuple((n, id(f)) for n, f in functions.items())
+        key = tuple(sorted(static.items())) + tuple((n, id(f)) for n, f in functions.items()) + (id(progress),)
         if key not in self._compiled:
-            self._compiled[key] = jax.jit(self._run(static, functions))
+            self._compiled[key] = jax.jit(self._run(static, functions, progress))
         return self._compiled[key](inputs, dynamic)
 
     solve = __call__
 
-    def _run(self, static: dict[str, Any], functions: Optional[dict[str, Callable]] = None) -> Callable:
+    def _progress(self, callback: Optional[Callable], every) -> Optional[Callable]:
+        """The host side of `callback=(t, residual)`: called after the rounds that test the
+        stopping rule (every `check_every`), those a multiple of `callback_every`. Under
+        vmap, once per problem of the batch."""
+        name = self.spec.name
+        if callback is None:
+            if every is not None:
+                raise ValueError(f"{name}: callback_every= needs a callback=")
+            return None
+        if not callable(callback):
+            raise TypeError(f"{name}: callback must be a function of (t, residual), got {type(callback).__name__}")
+        every = self.check_every if every is None else every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"{name}: callback_every must be an integer >= 1, got {every!r}")
+        if every % self.check_every:
+            raise ValueError(f"{name}: callback_every={every} is not a multiple of check_every={self.check_every}; "
+                             f"the JAX solve computes the residual only on the rounds that check it "
+                             f"(pass callback_every={self.check_every * max(1, round(every / self.check_every))})")
+
+        def report(t, residual=None):
+            t = int(t)
+            if t % every == 0:
+                callback(t, None if residual is None else float(residual))
+        report.__name__ = f"progress_{name}"
+        return report
+
+    def _run(self, static: dict[str, Any], functions: Optional[dict[str, Callable]] = None,
+             progress: Optional[Callable] = None) -> Callable:
         spec = self.spec
         functions = functions or {}
 
         def run(inputs, dynamic):
             hp = resolve(spec.name, spec.hypers, (), {**self._hypers.given, **static, **dynamic})
             arrays = {s.name: jnp.asarray(inputs[s.name], _dtype(numpy_dtype(s.dtype))) for s in spec.inputs}
-            outputs, info = self._solve(hp, **arrays, **functions, check_every=self.check_every)
+            extra = {"progress": progress} if progress is not None else {}
+            outputs, info = self._solve(hp, **arrays, **functions, check_every=self.check_every, **extra)
             return Solution({name: _as_elem(outputs[name], elem) for name, elem in spec.outputs}, info)
         return run
 

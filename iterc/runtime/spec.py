@@ -59,6 +59,7 @@ class Spec:
     periods: tuple[tuple[str, Callable[[Hypers], Any]], ...] = ()
     random: bool = False                           # optimizer: its step draws from a generator (`_rng`)
     phased: bool = False                           # optimizer: the step takes every leaf at once (lists)
+    update: bool = False                           # optimizer: the step returns the param's update, not its new value
 
     def check_periods(self, hp: Hypers) -> None:
         """`every k` needs k >= 1: checked when hypers are resolved, not at the division."""

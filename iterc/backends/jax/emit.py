@@ -322,7 +322,7 @@ class MethodEmitter(SourceEmitter):
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
         then = ", then the next key" if m.key is not None else ""
-        w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}{then}."""')
+        w.line(f'"""One step on one parameter leaf: {self.results_doc(x, state_names)}{then}."""')
         self.scopes = [set(args) | {d.name for d in m.dims}]
         self.dims_line()
         self.namer.plan(m.body)
@@ -334,6 +334,12 @@ class MethodEmitter(SourceEmitter):
         w.line()
         self.optimizer_factory()
         self.eval_params_function()
+
+    def results_doc(self, x: str, states) -> str:
+        """What a step returns, for its docstring: the param's update (optax's contract)
+        where the IR computes it directly, else the param's new value; then the states'."""
+        head = f"the update of {x} (new minus old), the new" if self.m.yields_update else f"the new {x},"
+        return f"{head} {', '.join(states)}" if states else head.removesuffix(", the new").removesuffix(",")
 
     def eval_params_function(self) -> None:
         """`NAME_eval_params(params, state, **hypers)`: the eval view of a whole tree, as
@@ -380,7 +386,7 @@ class MethodEmitter(SourceEmitter):
         w.line(f"def step_{m.name}({', '.join(args)}):")
         w.indent()
         w.line(f'"""One step on every leaf of the parameter tree, in {n_leaf} leaf phase'
-               f'{"s" if n_leaf != 1 else ""}: the new {", ".join(outs)}."""')
+               f'{"s" if n_leaf != 1 else ""}: {self.results_doc(outs[0], outs[1:])}."""')
         self.scopes = [set(args)]
         leaf_no = 0
         for p in m.phases:
@@ -516,10 +522,10 @@ class MethodEmitter(SourceEmitter):
         m, w = self.m, self.w
         inputs = [i.name for i in m.inputs]
         oracles = [o.var.name for o in m.oracles]
-        w.line(f"def solve_{m.name}({', '.join(['hp'] + inputs + oracles)}, *, check_every=1):")
+        w.line(f"def solve_{m.name}({', '.join(['hp'] + inputs + oracles)}, *, check_every=1, progress=None):")
         w.indent()
         w.line('"""Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""')
-        self.scopes = [{"hp", "check_every", *inputs, *oracles}]
+        self.scopes = [{"hp", "check_every", "progress", *inputs, *oracles}]
         if m.dims:
             w.line(f"dims = rt.bind_dims(SPEC_{m.name}, {{{', '.join(f'{chr(34)}{n}{chr(34)}: {n}' for n in inputs)}}})")
             for d in m.dims:
@@ -544,6 +550,9 @@ class MethodEmitter(SourceEmitter):
         values = [self.namer.name(p) for p in loop.params]
         args = [name, repr(tuple(reads)), f"({', '.join(values)}{',' if len(values) == 1 else ''})", "_cap",
                 "check_every"]
+        args.append("progress")                # a hook sees (t, the residual) after each round that checks
+        if m.residual is not None:
+            args.append(f"observed={list(loop.results).index(m.residual)}")
         for text in wrap(f"{t}, ({', '.join(values)}{',' if len(values) == 1 else ''}) = rt.iterate(", args, ")",
                          "    "):
             w.line(text)

@@ -77,4 +77,4 @@ TABLE = {
     "sigmoid": "jax.nn.sigmoid({0})", "clip": "jnp.clip({0}, {1}, {2})", "outer": "jnp.outer({0}, {1})",
 }
 
-JAX = Target("jax", "jnp", TABLE)
+JAX = Target("jax", "jnp", TABLE, update=True)

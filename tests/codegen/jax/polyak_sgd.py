@@ -34,6 +34,7 @@ SPEC_polyak_sgd = rt.Spec(
         rt.Oracle("f", "value"),
     ),
     phased=True,
+    update=True,
 )
 
 
@@ -46,7 +47,7 @@ def init_polyak_sgd(hp, x, live):
 
 
 def step_polyak_sgd(hp, t, xs, gs, f):
-    """One step on every leaf of the parameter tree, in 2 leaf phases: the new xs."""
+    """One step on every leaf of the parameter tree, in 2 leaf phases: the update of xs (new minus old)."""
     gap = f - hp.f_min  # polyak_sgd.iter:23
     if hp.positive_gap:  # polyak_sgd.iter:24
         gap = jnp.maximum(gap, 0)  # polyak_sgd.iter:25
@@ -59,12 +60,12 @@ def step_polyak_sgd(hp, t, xs, gs, f):
     _add = sq_norm + hp.eps  # polyak_sgd.iter:26
     step_size = jnp.where(_add <= 2.220446049250313e-16, 0, jnp.minimum(gap / _add, hp.max_lr))  # polyak_sgd.iter:26
 
-    def _leaf_2(g, x):  # leaf phase 2 of 2
-        x = x - step_size * hp.scaling * g  # polyak_sgd.iter:27
-        return x
+    def _leaf_2(g):  # leaf phase 2 of 2
+        x_update = -(step_size * hp.scaling * g)  # polyak_sgd.iter:27
+        return x_update
 
-    xs = rt.leafwise(_leaf_2, gs, xs)
-    return xs,
+    x_updates = rt.leafwise(_leaf_2, gs)
+    return x_updates,
 
 
 def polyak_sgd(*, max_lr=None, scaling=None, f_min=None, eps=None, positive_gap=None,

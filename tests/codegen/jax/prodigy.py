@@ -53,6 +53,7 @@ SPEC_prodigy = rt.Spec(
         rt.Oracle("g", "grad"),
     ),
     phased=True,
+    update=True,
 )
 
 
@@ -77,7 +78,7 @@ def init_shared_prodigy(hp, live):
 
 
 def step_prodigy(hp, t, xs, gs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator):
-    """One step on every leaf of the parameter tree, in 2 leaf phases: the new xs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator."""
+    """One step on every leaf of the parameter tree, in 2 leaf phases: the update of xs (new minus old), the new p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator."""
     bias_correction = 1.0  # prodigy.iter:38
     if hp.use_bias_correction:  # prodigy.iter:39
         bias_correction = jnp.sqrt(1 - hp.beta2 ** t) / (1 - hp.beta1 ** t)  # prodigy.iter:40
@@ -137,28 +138,31 @@ def step_prodigy(hp, t, xs, gs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_nume
 
     def _leaf_2(x, exp_avg_sq, exp_avg):  # leaf phase 2 of 2
 
-        def _then_53_2(x):  # prodigy.iter:53
+        def _then_53_2():  # prodigy.iter:53
 
-            def _then_60(x):  # prodigy.iter:60
-                x = x - hp.weight_decay * dlr * x  # prodigy.iter:61
-                return x
+            def _then_60():  # prodigy.iter:60
+                x_update = -(hp.weight_decay * dlr * x)  # prodigy.iter:61
+                return x_update
 
-            def _else_60(x):
-                return x
+            def _else_60():
+                x_update = jnp.zeros_like(x)  # prodigy.iter:60
+                return x_update
 
-            x = rt.select(jnp.logical_and(hp.weight_decay != 0, hp.decouple), _then_60, _else_60, x)  # prodigy.iter:60
+            x_update = rt.select(jnp.logical_and(hp.weight_decay != 0, hp.decouple), _then_60,
+                _else_60)  # prodigy.iter:60
 
-            x = x - dlr * (exp_avg / (jnp.sqrt(exp_avg_sq) + d * hp.eps))  # prodigy.iter:62
-            return x
+            x_update = x_update - dlr * (exp_avg / (jnp.sqrt(exp_avg_sq) + d * hp.eps))  # prodigy.iter:62
+            return x_update
 
-        def _else_53_2(x):
-            return x
+        def _else_53_2():
+            x_update = jnp.zeros_like(x)  # prodigy.iter:53
+            return x_update
 
-        x = rt.select(_gt_6, _then_53_2, _else_53_2, x)  # prodigy.iter:53
-        return x
+        x_update = rt.select(_gt_6, _then_53_2, _else_53_2)  # prodigy.iter:53
+        return x_update
 
-    xs = rt.leafwise(_leaf_2, xs, exp_avg_sqs, exp_avgs)
-    return xs, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator
+    x_updates = rt.leafwise(_leaf_2, xs, exp_avg_sqs, exp_avgs)
+    return x_updates, p0s, ss, exp_avgs, exp_avg_sqs, d, d_max, d_numerator
 
 
 def prodigy(lr=None, *, beta1=None, beta2=None, beta3=None, eps=None, weight_decay=None, decouple=None,

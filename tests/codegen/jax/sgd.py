@@ -34,6 +34,7 @@ SPEC_sgd = rt.Spec(
     oracles=(
         rt.Oracle("g", "grad"),
     ),
+    update=True,
 )
 
 
@@ -47,14 +48,14 @@ def init_sgd(hp, x, live):
 
 
 def step_sgd(hp, t, x, g, buf):
-    """One step on one parameter leaf: the new x, buf."""
+    """One step on one parameter leaf: the update of x (new minus old), the new buf."""
     d = g + hp.weight_decay * x  # sgd.iter:19
 
-    def _then_20(x, buf):  # sgd.iter:20
-        x = x - hp.lr * d  # sgd.iter:21
-        return x, buf
+    def _then_20(buf):  # sgd.iter:20
+        x_update = -(hp.lr * d)  # sgd.iter:21
+        return buf, x_update
 
-    def _else_20(x, buf):
+    def _else_20(buf):
         def _then_23(buf):  # sgd.iter:23
             buf = d  # sgd.iter:24
             return buf
@@ -66,13 +67,13 @@ def step_sgd(hp, t, x, g, buf):
         buf = rt.select(t == 1, _then_23, _else_23, buf)  # sgd.iter:23
 
         if hp.nesterov:  # sgd.iter:27
-            x = x - hp.lr * (d + hp.momentum * buf)  # sgd.iter:28
+            x_update = -(hp.lr * (d + hp.momentum * buf))  # sgd.iter:28
         else:
-            x = x - hp.lr * buf  # sgd.iter:30
-        return x, buf
+            x_update = -(hp.lr * buf)  # sgd.iter:30
+        return buf, x_update
 
-    x, buf = rt.select(hp.momentum == 0, _then_20, _else_20, x, buf)  # sgd.iter:20
-    return x, buf
+    buf, x_update = rt.select(hp.momentum == 0, _then_20, _else_20, buf)  # sgd.iter:20
+    return x_update, buf
 
 
 def sgd(lr=None, *, momentum=None, dampening=None, weight_decay=None, nesterov=None, learning_rate=None,

@@ -36,7 +36,7 @@ SPEC_sinkhorn = rt.Spec(
 )
 
 
-def solve_sinkhorn(hp, C, a, b, *, check_every=1):
+def solve_sinkhorn(hp, C, a, b, *, check_every=1, progress=None):
     """Iterate until the stopping rule holds or the cap is reached: (outputs, info)."""
     dims = rt.bind_dims(SPEC_sinkhorn, {"C": C, "a": a, "b": b})
     n = dims["n"]
@@ -76,7 +76,7 @@ def solve_sinkhorn(hp, C, a, b, *, check_every=1):
         return f, g, P, err, _residual, _converged, _stop
 
     t, (f, g, P, err, _residual, _converged, _stop) = rt.iterate(_round, (1, 2, 3),
-        (f, g, P, err, _residual, _converged, _stop), _cap, check_every)
+        (f, g, P, err, _residual, _converged, _stop), _cap, check_every, progress, observed=4)
     return {"P": P, "f": f, "g": g}, rt.SolveInfo(t, _residual, _converged)
 
 

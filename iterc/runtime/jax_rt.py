@@ -561,13 +561,14 @@ class _Optimizer:
             # the leaf's index folded into the step's key; a leaf's step returns its last key
             next_key, step_key = jax.random.split(state[-1])
             keys[state._fields[-1]] = next_key
+        leaf_step = self.step_leaf(hp, t)       # the step's per-step values, traced once for all leaves
         for i, x in enumerate(leaves):
             cd = _compute(x.dtype)
             xc = x.astype(cd)
             ins = [None if s[i] is None else jnp.asarray(s[i], cd) for s in states]
             if spec.random:
                 ins.append(jax.random.fold_in(step_key, i))
-            out = self.step_leaf(hp, t, xc, *(o[i] for o in oracles), *ins)
+            out = leaf_step(xc, *(o[i] for o in oracles), *ins)
             u = jnp.asarray(out[0], cd) if spec.update else jnp.asarray(out[0], cd) - xc
             new_updates.append(u.astype(x.dtype))
             for j, slot in enumerate(spec.states):

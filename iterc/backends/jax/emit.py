@@ -319,21 +319,60 @@ class MethodEmitter(SourceEmitter):
             self.optimizer_factory()
             self.eval_params_function()
             return
-        w.line(f"def step_{m.name}({', '.join(args)}):")
+        self.namer.plan(m.body)
+        once, per_leaf = self.per_step(m.body)
+        t = m.counter.name
+        w.line(f"def step_{m.name}(hp, {t}):")
+        w.indent()
+        w.line(f'"""Step {t}: what it computes once for all leaves, then `leaf`, its step on one parameter leaf."""'
+               if once else f'"""Step {t}: `leaf`, its step on one parameter leaf."""')
+        self.scopes = [{"hp", t}]
+        self.statements(Block(once))
+        leaf = self.fresh("leaf")
+        self.gap()
+        w.line(f"def {leaf}({', '.join(args[2:])}):")
         w.indent()
         then = ", then the next key" if m.key is not None else ""
         w.line(f'"""One step on one parameter leaf: {self.results_doc(x, state_names)}{then}."""')
-        self.scopes = [set(args) | {d.name for d in m.dims}]
+        self.scopes.append(set(args[2:]) | {d.name for d in m.dims})
         self.dims_line()
-        self.namer.plan(m.body)
-        self.statements(m.body)
+        self.statements(Block(per_leaf))
         w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if len(m.body.yields) > 1
                else f"return ({self.expr(m.body.yields[0])},)")
+        self.scopes.pop()
+        w.dedent()
+        w.line()
+        w.line(f"return {leaf}")
         w.dedent()
         w.line()
         w.line()
         self.optimizer_factory()
         self.eval_params_function()
+
+    def per_step(self, body: Block) -> tuple[tuple, tuple]:
+        """The step's top-level statements split into those computed once per step for all
+        leaves (values of the hypers and the counter only: bias corrections, step sizes)
+        and the rest, run per leaf. Under `jax.jit` the per-step ones are then traced once,
+        not once per leaf. A value whose name the step binds twice stays per leaf, as do
+        draws and oracle calls; so do temporaries printed inline where they are used."""
+        m = self.m
+        bound: dict[str, int] = {}
+        for s in walk(body):
+            for v in (s.target,) if isinstance(s, Assign) else s.results:
+                if v.source is not None:
+                    bound[v.source] = bound.get(v.source, 0) + 1
+        slots = {m.param.name} | {s.name for s in m.states}
+        pure = {h.name for h in m.hypers} | {m.counter.name}
+        once, per_leaf = [], []
+        for s in body.stmts:
+            ok = (isinstance(s, Assign) and s.target.place <= Place.STEP
+                  and not (isinstance(s.op, Apply) and REGISTRY[s.op.fn].kind in (Kind.LIBRARY, Kind.SPECIAL))
+                  and all(not isinstance(v, Var) or v.name in pure for v in operands_read(s))
+                  and (s.target.source is None or (bound[s.target.source] == 1 and s.target.source not in slots)))
+            if ok:
+                pure.add(s.target.name)
+            (once if ok and self.namer.printed(s) else per_leaf).append(s)
+        return tuple(once), tuple(per_leaf)
 
     def results_doc(self, x: str, states) -> str:
         """What a step returns, for its docstring: the param's update (optax's contract)

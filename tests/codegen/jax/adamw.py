@@ -53,19 +53,24 @@ def init_adamw(hp, x, live):
     return m, v, vmax
 
 
-def step_adamw(hp, t, x, g, m, v, vmax):
-    """One step on one parameter leaf: the update of x (new minus old), the new m, v, vmax."""
-    x_update = x * -(hp.lr * hp.weight_decay)  # adamw.iter:22
-    m = hp.beta1 * m + (1 - hp.beta1) * g  # adamw.iter:23
-    v = hp.beta2 * v + (1 - hp.beta2) * g * g  # adamw.iter:24
+def step_adamw(hp, t):
+    """Step t: what it computes once for all leaves, then `leaf`, its step on one parameter leaf."""
     step_size = hp.lr / (1 - hp.beta1 ** t)  # adamw.iter:25
     bc2_sqrt = jnp.sqrt(1 - hp.beta2 ** t)  # adamw.iter:26
-    if hp.amsgrad:  # adamw.iter:27
-        vmax = jnp.maximum(vmax, v)  # adamw.iter:28
-        x_update = x_update - step_size * m / (jnp.sqrt(vmax) / bc2_sqrt + hp.eps)  # adamw.iter:29
-    else:
-        x_update = x_update - step_size * m / (jnp.sqrt(v) / bc2_sqrt + hp.eps)  # adamw.iter:31
-    return x_update, m, v, vmax
+
+    def leaf(x, g, m, v, vmax):
+        """One step on one parameter leaf: the update of x (new minus old), the new m, v, vmax."""
+        x_update = x * -(hp.lr * hp.weight_decay)  # adamw.iter:22
+        m = hp.beta1 * m + (1 - hp.beta1) * g  # adamw.iter:23
+        v = hp.beta2 * v + (1 - hp.beta2) * g * g  # adamw.iter:24
+        if hp.amsgrad:  # adamw.iter:27
+            vmax = jnp.maximum(vmax, v)  # adamw.iter:28
+            x_update = x_update - step_size * m / (jnp.sqrt(vmax) / bc2_sqrt + hp.eps)  # adamw.iter:29
+        else:
+            x_update = x_update - step_size * m / (jnp.sqrt(v) / bc2_sqrt + hp.eps)  # adamw.iter:31
+        return x_update, m, v, vmax
+
+    return leaf
 
 
 def adamw(lr=None, *, beta1=None, beta2=None, eps=None, weight_decay=None, amsgrad=None, learning_rate=None,

@@ -53,25 +53,29 @@ def init_rmsprop(hp, x, live):
     return v, gavg, buf
 
 
-def step_rmsprop(hp, t, x, g, v, gavg, buf):
-    """One step on one parameter leaf: the update of x (new minus old), the new v, gavg, buf."""
-    d = g + hp.weight_decay * x  # rmsprop.iter:22
-    v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
-    if hp.centered:  # rmsprop.iter:24
-        gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
-    avg = jnp.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
+def step_rmsprop(hp, t):
+    """Step t: `leaf`, its step on one parameter leaf."""
+    def leaf(x, g, v, gavg, buf):
+        """One step on one parameter leaf: the update of x (new minus old), the new v, gavg, buf."""
+        d = g + hp.weight_decay * x  # rmsprop.iter:22
+        v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
+        if hp.centered:  # rmsprop.iter:24
+            gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
+        avg = jnp.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
 
-    def _then_27(buf):  # rmsprop.iter:27
-        buf = hp.momentum * buf + d / avg  # rmsprop.iter:28
-        x_update = -(hp.lr * buf)  # rmsprop.iter:29
-        return buf, x_update
+        def _then_27(buf):  # rmsprop.iter:27
+            buf = hp.momentum * buf + d / avg  # rmsprop.iter:28
+            x_update = -(hp.lr * buf)  # rmsprop.iter:29
+            return buf, x_update
 
-    def _else_27(buf):
-        x_update = -(hp.lr * d / avg)  # rmsprop.iter:31
-        return buf, x_update
+        def _else_27(buf):
+            x_update = -(hp.lr * d / avg)  # rmsprop.iter:31
+            return buf, x_update
 
-    buf, x_update = rt.select(hp.momentum > 0, _then_27, _else_27, buf)  # rmsprop.iter:27
-    return x_update, v, gavg, buf
+        buf, x_update = rt.select(hp.momentum > 0, _then_27, _else_27, buf)  # rmsprop.iter:27
+        return x_update, v, gavg, buf
+
+    return leaf
 
 
 def rmsprop(lr=None, *, alpha=None, eps=None, weight_decay=None, momentum=None, centered=None,

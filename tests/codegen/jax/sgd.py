@@ -47,33 +47,37 @@ def init_sgd(hp, x, live):
     return buf,
 
 
-def step_sgd(hp, t, x, g, buf):
-    """One step on one parameter leaf: the update of x (new minus old), the new buf."""
-    d = g + hp.weight_decay * x  # sgd.iter:19
+def step_sgd(hp, t):
+    """Step t: `leaf`, its step on one parameter leaf."""
+    def leaf(x, g, buf):
+        """One step on one parameter leaf: the update of x (new minus old), the new buf."""
+        d = g + hp.weight_decay * x  # sgd.iter:19
 
-    def _then_20(buf):  # sgd.iter:20
-        x_update = -(hp.lr * d)  # sgd.iter:21
-        return buf, x_update
+        def _then_20(buf):  # sgd.iter:20
+            x_update = -(hp.lr * d)  # sgd.iter:21
+            return buf, x_update
 
-    def _else_20(buf):
-        def _then_23(buf):  # sgd.iter:23
-            buf = d  # sgd.iter:24
-            return buf
+        def _else_20(buf):
+            def _then_23(buf):  # sgd.iter:23
+                buf = d  # sgd.iter:24
+                return buf
 
-        def _else_23(buf):
-            buf = hp.momentum * buf + (1 - hp.dampening) * d  # sgd.iter:26
-            return buf
+            def _else_23(buf):
+                buf = hp.momentum * buf + (1 - hp.dampening) * d  # sgd.iter:26
+                return buf
 
-        buf = rt.select(t == 1, _then_23, _else_23, buf)  # sgd.iter:23
+            buf = rt.select(t == 1, _then_23, _else_23, buf)  # sgd.iter:23
 
-        if hp.nesterov:  # sgd.iter:27
-            x_update = -(hp.lr * (d + hp.momentum * buf))  # sgd.iter:28
-        else:
-            x_update = -(hp.lr * buf)  # sgd.iter:30
-        return buf, x_update
+            if hp.nesterov:  # sgd.iter:27
+                x_update = -(hp.lr * (d + hp.momentum * buf))  # sgd.iter:28
+            else:
+                x_update = -(hp.lr * buf)  # sgd.iter:30
+            return buf, x_update
 
-    buf, x_update = rt.select(hp.momentum == 0, _then_20, _else_20, buf)  # sgd.iter:20
-    return x_update, buf
+        buf, x_update = rt.select(hp.momentum == 0, _then_20, _else_20, buf)  # sgd.iter:20
+        return x_update, buf
+
+    return leaf
 
 
 def sgd(lr=None, *, momentum=None, dampening=None, weight_decay=None, nesterov=None, learning_rate=None,

@@ -215,6 +215,34 @@ def test_state_pickles_and_restores_in_a_fresh_process(tmp_path):
     assert proc.stdout.strip() == "AdamwState ('count', 'm', 'v', 'vmax')"
 
 
+def test_state_checkpoints_with_orbax_and_training_resumes_exactly(tmp_path):
+    """Params and an optimizer state (a NamedTuple with a None field, None leaves in the
+    tree) saved by orbax's StandardCheckpointer and restored against `tx.init`'s structure:
+    the same class, and the next steps give the same params as the run that never stopped."""
+    ocp = pytest.importorskip("orbax.checkpoint")
+    tx = iterc.load("adamw").optax(lr=0.01, weight_decay=0.1)
+    rng = np.random.default_rng(5)
+    x = {"w": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32), "rest": [jnp.zeros(2), None, jnp.float32(1.5)]}
+    grads = [jax.tree.map(lambda v: jnp.asarray(rng.normal(size=np.shape(v)), jnp.float32), x) for _ in range(6)]
+    s = tx.init(x)
+    for g in grads[:3]:
+        x, s = _apply(tx, x, s, g)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp_path / "step3", {"params": x, "opt": s})
+    checkpointer.wait_until_finished()
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, {"params": x, "opt": tx.init(x)})
+    back = checkpointer.restore(tmp_path / "step3", target)
+    assert type(back["opt"]) is type(s) and back["opt"].vmax is None and int(back["opt"].count) == 3
+    resumed_x, resumed_s = back["params"], back["opt"]
+    for g in grads[3:]:
+        x, s = _apply(tx, x, s, g)
+        resumed_x, resumed_s = _apply(tx, resumed_x, resumed_s, g)
+    for ours, ref in ((resumed_x, x), (resumed_s, s)):
+        assert jax.tree.structure(ours) == jax.tree.structure(ref)
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(ref)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_maximize_ascends_like_numpy():
     ours, ref, _ = _run_both("adam", dict(lr=0.01), maximize=True)
     _close(ours, ref)

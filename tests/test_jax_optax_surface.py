@@ -243,6 +243,40 @@ def test_state_checkpoints_with_orbax_and_training_resumes_exactly(tmp_path):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+WRAPPERS = {
+    "MultiSteps": lambda tx: optax.MultiSteps(tx, every_k_schedule=3),
+    "masked": lambda tx: optax.masked(tx, {"w": True, "b": False, "s": True}),
+    "apply_if_finite": lambda tx: optax.apply_if_finite(tx, max_consecutive_errors=3),
+    "multi_transform": lambda tx: optax.multi_transform({"a": tx, "b": optax.sgd(0.1)}, {"w": "a", "b": "b", "s": "a"}),
+}
+
+
+@pytest.mark.parametrize("wrap", list(WRAPPERS))
+def test_optax_wrappers_take_an_iterc_transformation_as_they_take_optax_adamw(wrap):
+    """Gradient accumulation, masks, skipping non-finite steps and per-label transforms:
+    the same params as the wrapper around optax.adamw, in float64, over 9 steps (one
+    gradient non-finite, which apply_if_finite skips)."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(2)
+        params = {"w": jnp.asarray(rng.normal(size=(3, 4))), "b": jnp.asarray(rng.normal(size=4)), "s": jnp.float64(0.5)}
+        grads = [jax.tree.map(lambda v: jnp.asarray(rng.normal(size=np.shape(v))), params) for _ in range(9)]
+        grads[4] = {**grads[4], "w": grads[4]["w"].at[0, 0].set(jnp.nan)} if wrap == "apply_if_finite" else grads[4]
+        out = []
+        for tx in (iterc.load("adamw").optax(lr=0.01, weight_decay=0.1), optax.adamw(0.01, weight_decay=0.1)):
+            tx = WRAPPERS[wrap](tx)
+            x, state = params, tx.init(params)
+            update = jax.jit(tx.update)
+            for g in grads:
+                updates, state = update(g, state, x)
+                x = optax.apply_updates(x, updates)
+            out.append(x)
+        for k in params:
+            assert np.all(np.isfinite(np.asarray(out[0][k])))
+            np.testing.assert_allclose(np.asarray(out[0][k]), np.asarray(out[1][k]), rtol=1e-12, atol=1e-14, err_msg=k)
+        moved = {k: not np.allclose(out[0][k], params[k]) for k in params}
+        assert moved == {"w": True, "b": True, "s": True}
+
+
 def test_maximize_ascends_like_numpy():
     ours, ref, _ = _run_both("adam", dict(lr=0.01), maximize=True)
     _close(ours, ref)

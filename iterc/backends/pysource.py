@@ -371,10 +371,25 @@ class SourceEmitter:
         self.w.line(f"return {', '.join(yields)}" + ("," if len(yields) == 1 else ""))
 
     def dims_line(self) -> None:
+        """The leaf's sizes (`m, n = x.shape`), then the int hypers that size a state
+        (`rank = hp.rank`), as locals the shapes in the code below name."""
         p = self.m.param
         if p.type.shape != LEAF and p.type.shape != ():
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
             self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
+        for name in hyper_dims(self.m):
+            self.w.line(f"{name} = {self.namer.hyper_prefix}{name}")
+
+    def state_shape_checks(self) -> None:
+        """At the top of a step: each state sized by an int hyper has the shape this instance
+        gives it (a state saved under another `rank` is an error naming both shapes)."""
+        sized = hyper_dims(self.m)
+        for s in self.m.states:
+            if s.shared or s.type.shape == LEAF or not any(d in sized for d in s.type.shape):
+                continue
+            sizes = ", ".join(f"{d} = {{{d}}}" for d in s.type.shape if isinstance(d, str))
+            want = tuple_code(str(d) for d in s.type.shape)
+            self.w.line(f'rt.check_state_shape("{self.m.name}", "{s.name}", {s.name}, {want}, f"{sizes}")')
 
     def header(self) -> None:
         """The method's banner and docstring lines, then its Spec."""
@@ -387,6 +402,17 @@ class SourceEmitter:
         self.spec()
         w.line()
         w.line()
+
+
+def hyper_dims(m) -> list[str]:
+    """The int hypers an optimizer's values take a size from (`state Q: real[n, rank]`,
+    `eye(rank)`): the code binds each as a local, as it binds the leaf's sizes."""
+    from ..ir.passes import method_blocks
+    hypers = {h.name for h in m.hypers}
+    types = [s.type for s in m.states] + [v.type for b in method_blocks(m) for s in walk(b)
+                                          for v in ((s.target,) if isinstance(s, Assign) else s.results)]
+    shapes = [getattr(t, "shape", ()) for t in types]
+    return sorted({d for shape in shapes if shape != LEAF for d in shape if isinstance(d, str) and d in hypers})
 
 
 def totals_to_keep(m) -> set[str]:

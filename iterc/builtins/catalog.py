@@ -588,7 +588,7 @@ def eye_rule(sig: Sig) -> Type:
            else "it is not a dimension")
     raise BuiltinError("E0205", f"`eye(n)` needs a dimension or a literal integer as `n`, but {why}", arg=0,
                        hint="use a dimension (`dims n`, or a dim of a declared shape such as `real[n, n]`), "
-                            "or a literal such as `eye(3)`")
+                            "an `int` hyper, or a literal such as `eye(3)`")
 
 
 def diag_rule(sig: Sig) -> Type:
@@ -759,10 +759,10 @@ def svd_rule(sig: Sig):
     if not (t.elem == "int" and t.shape == () and (isinstance(r, str) or (isinstance(r, int) and r >= 1))):
         why = (f"it is {t}" if t.elem != "int" or t.shape != () else "it is not positive" if isinstance(r, int)
                else "it is not a dimension")
-        raise BuiltinError("E0205", f"`svd(A, r)` needs a dimension or a positive literal integer as the rank `r`, "
-                           f"since it sizes the results, but {why}", arg=1,
-                           hint="use a literal such as `svd(A, 2)` or a dimension (`dims r`, or a dim of a "
-                                "declared shape); an `int` hyper cannot size a value yet")
+        raise BuiltinError("E0205", f"`svd(A, r)` needs a dimension, an `int` hyper or a positive literal integer "
+                           f"as the rank `r`, since it sizes the results, but {why}", arg=1,
+                           hint="use a literal such as `svd(A, 2)`, an `int` hyper, or a dimension (`dims r`, or "
+                                "a dim of a declared shape)")
     for d, word in ((m, "rows"), (n, "columns")):
         if isinstance(r, int) and isinstance(d, int) and r > d:
             raise BuiltinError("E0201", f"`svd(A, {r})` asks for {r} singular triplets, but argument 1 is "
@@ -779,7 +779,7 @@ register(Builtin("eigh", ("A",), _tuple_rule(lambda s: ((s[0],), s)), L,
 register(Builtin("svd", ("A", "r"), svd_rule, L,
                  "singular value decomposition A = U diag(s) Vt, descending s: `let U, s, Vt = svd(A)` is the thin "
                  "one of a tall or square [m, n] (U [m, n], s [n], Vt [n, n]); `svd(A, r)` the r largest "
-                 "singular triplets of any [m, n] (U [m, r], s [r], Vt [r, n]; r a literal or a dimension)",
+                 "singular triplets of any [m, n] (U [m, r], s [r], Vt [r, n]; r a literal, a dimension or an `int` hyper)",
                  results=("U", "s", "Vt"), defaults=(None,)))
 register(Builtin("qr", ("A",), qr_rule, L,
                  "reduced QR decomposition of a tall or square [m, n], Q [m, n] with orthonormal columns and R "
@@ -913,7 +913,7 @@ def _matrix_sqrt(emit, args, kw, t):
     return _spectral(emit, args[0], lambda w: emit("sqrt", w))
 
 
-register(Builtin("eye", ("n",), eye_rule, E, "the n x n identity matrix (n a dimension or a literal integer)",
+register(Builtin("eye", ("n",), eye_rule, E, "the n x n identity matrix (n a dimension, an `int` hyper or a literal integer)",
                  decompose=_eye))
 register(Builtin("diag", ("v",), diag_rule, E, "the diagonal matrix with v on its diagonal: [n] -> [n, n]",
                  decompose=_diag))

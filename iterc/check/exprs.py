@@ -292,11 +292,13 @@ class ExprChecker:
         return result
 
     def _known_value(self, node):
-        """What a rule may know of an argument before the run: a dimension's name, or a
-        literal integer (for `eye(n)`); None otherwise."""
+        """What a rule may know of an argument before the run: a dimension's name (or an
+        `int` hyper's, a size the caller fixes), or a literal integer (for `eye(n)`); None
+        otherwise."""
         if isinstance(node, ast.Name):
             sym = self.scopes.lookup(node.id)
-            return sym.name if sym is not None and sym.kind == "dim" else None
+            known = sym is not None and (sym.kind == "dim" or (sym.kind == "hyper" and sym.type == INT))
+            return sym.name if known else None
         return _static_int(node)
 
     def _unary(self, node: ast.Unary):

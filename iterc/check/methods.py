@@ -81,6 +81,7 @@ class MethodChecker:
         self.duplicates: set[str] = set()           # states/params whose name an earlier member took
         self.every_stack: list[str] = []
         self.dim_names_declared: set[str] = set()
+        self.hyper_dims: set[str] = set()           # int hypers that size a state (`state Q: real[n, rank]`)
         self.draws = False                          # a random draw was checked: lowering threads a key
         self.periods_warned: set[str] = set()       # hypers already warned about (W0007)
 
@@ -152,6 +153,12 @@ class MethodChecker:
             if isinstance(d, ast.Num):
                 dims.append(int(d.value))
                 continue
+            if d.name not in self.dim_names_declared and not binds_dims and where == "state" \
+                    and self.m.kind == "optimizer" and self.int_hyper(d.name):
+                dims.append(d.name)                 # a size the caller chooses: an int hyper (static)
+                self.hyper_dims.add(d.name)
+                self.x.reads.add(d.name)
+                continue
             if d.name not in self.dim_names_declared:
                 if binds_dims:
                     self.dim_names_declared.add(d.name)
@@ -164,6 +171,11 @@ class MethodChecker:
                 self.dims_bound.add(d.name)
             dims.append(d.name)
         return Type(elem, tuple(dims))
+
+    def int_hyper(self, name: str) -> bool:
+        """Whether `name` is an `int` hyper (static: it may size a state)."""
+        sym = self.x.scopes.lookup(name)
+        return sym is not None and sym.kind == "hyper" and sym.type is not None and sym.type == INT
 
     def step_let_error(self, name: str, span, let: ast.Let, where: str = "") -> Diagnostic:
         """A solver's `until`, `let` or `output` naming a `let` of the step."""
@@ -179,6 +191,14 @@ class MethodChecker:
         does: a dimension is known only as a size of the param (optimizer) or of an input."""
         if where == "hyper":
             return "a hyper is a scalar; tensors that change belong in `state`, data in `input`"
+        sym = self.x.scopes.lookup(dim)
+        if sym is not None and sym.kind == "hyper" and self.m.kind == "optimizer" and where == "state":
+            return (f"`{dim}` is a hyper of type `{sym.type}`; a state's size can be an `int` hyper "
+                    f"(`hyper {dim}: int = 4`) or a size of the param")
+        if sym is not None and sym.kind == "hyper":
+            return (f"`{dim}` is a hyper; a size in a {where}'s type comes from the "
+                    f"{'param' if self.m.kind == 'optimizer' else 'inputs'} (only an optimizer's states "
+                    f"may take a size from an `int` hyper)")
         bound = [d.name for d in self.dims if d.name in self.dims_bound]
         known = f"use a dimension it has ({', '.join(f'`{b}`' for b in bound)}), or " if bound else ""
         if self.m.kind == "optimizer":

@@ -32,11 +32,12 @@ from jax import lax
 from . import linalg
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, check_state_shape, choose_rule
 
 __all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "optimizer", "state_class", "Solver", "Solution",
            "SolveInfo", "solver", "require_steps", "full", "cast", "size", "norm", "channel_sum", "normalize",
-           "host", "cond", "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise", "leaf_keys"]
+           "host", "cond", "select", "fori_loop", "repeat", "iterate", "bind_dims", "total", "leafwise", "leaf_keys",
+           "check_state_shape"]
 
 def _widest_int():
     """int64 with x64 enabled, else int32 (asking for int64 without x64 warns on every trace)."""

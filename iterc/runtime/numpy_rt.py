@@ -21,9 +21,10 @@ import optree
 from . import domains, linalg
 from .dtypes import compute_dtype, is_float, numpy_dtype
 from .hypers import Condition, Hyper, Hypers, resolve
-from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, choose_rule
+from .spec import Oracle, Pattern, Slot, Spec, bind_dims, check_param_shape, check_state_shape, choose_rule
 
-__all__ = ["Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule", "Pattern",
+__all__ = ["check_state_shape", "Spec", "Slot", "Hyper", "Condition", "Oracle", "Optimizer", "RuledOptimizer", "Rule",
+           "Pattern",
            "choose_rule", "Solver", "Solution", "SolveInfo",
            "require_steps", "full", "cast", "size", "sigmoid", "norm", "channel_sum", "logsumexp", "softmax",
            "normalize", "total", "bind_dims", "rng", "randn_like", "rand_like", "solve_info", "FunctionOracle",

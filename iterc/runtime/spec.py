@@ -105,6 +105,16 @@ def bind_dims(spec: Spec, values: dict[str, Any], what: str = "input") -> dict[s
     return dims
 
 
+def check_state_shape(method: str, state: str, value, want: tuple, sizes: str) -> None:
+    """A state sized by an int hyper (`state Q: real[n, rank]`) must have the shape this
+    instance gives it: one saved under another `rank` is an error, not a silent misfit."""
+    shape = tuple(getattr(value, "shape", ()))
+    if shape != tuple(want):
+        raise ValueError(f"{method}: state `{state}` has shape {shape}, but with {sizes} it must have shape "
+                         f"{tuple(want)}; was it made by an optimizer with other hypers? Start from "
+                         f"`init`, or create the optimizer with the hypers the state was made with")
+
+
 def check_param_shape(spec: Spec, path: str, shape: tuple) -> None:
     """A ranked param (`real[3, n]`) fixes the rank and the static dims of every leaf."""
     dims = spec.param.dims

@@ -36,7 +36,7 @@ SPEC_powersgd__rule1 = rt.Spec(
     ),
     param=rt.Slot("x", "real", "like_param", ('m', 'n')),
     states=(
-        rt.Slot("Q", "real", "like_param", ('n', 'n')),
+        rt.Slot("Q", "real", "like_param", ('n', 'matrix_approximation_rank')),
         rt.Slot("e", "real", "like_param", ('m', 'n'), live=lambda hp: hp.use_error_feedback),
         rt.Slot("buf", "real", "like_param", ('m', 'n')),
     ),
@@ -49,8 +49,8 @@ SPEC_powersgd__rule1 = rt.Spec(
 def init_powersgd__rule1(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     m, n = x.shape
-    _add = 1 + 0 * np.eye(n)  # powersgd.iter:48
-    Q = rt.full((n, n), np.sqrt(2 / n) * np.cos(3.141592653589793 * (rt.cumsum(_add, axis=0) - 0.5) * (rt.cumsum(_add, axis=1) - 0.5) / n), x.dtype)  # powersgd.iter:48
+    matrix_approximation_rank = hp.matrix_approximation_rank
+    Q = rt.full((n, matrix_approximation_rank), np.sqrt(2 / n) * np.cos(3.141592653589793 * np.outer(rt.cumsum(np.sum(np.eye(n), axis=0)) - 0.5, rt.cumsum(np.sum(np.eye(hp.matrix_approximation_rank), axis=0)) - 0.5) / n), x.dtype)  # powersgd.iter:48
     e = rt.full((m, n), 0, x.dtype) if "e" in live else None  # powersgd.iter:49
     buf = rt.full((m, n), 0, x.dtype)  # powersgd.iter:50
     return Q, e, buf
@@ -59,6 +59,8 @@ def init_powersgd__rule1(hp, x, live):
 def step_powersgd__rule1(hp, t, x, g, Q, e, buf):
     """One step on one parameter leaf: the new x, Q, e, buf."""
     m, n = x.shape
+    matrix_approximation_rank = hp.matrix_approximation_rank
+    rt.check_state_shape("powersgd__rule1", "Q", Q, (n, matrix_approximation_rank), f"n = {n}, matrix_approximation_rank = {matrix_approximation_rank}")
     r = np.minimum(np.minimum(m, n), hp.matrix_approximation_rank)  # powersgd.iter:52
     G = g  # powersgd.iter:53
     if t > hp.start_powerSGD_iter and (m + n) * r * hp.min_compression_rate < m * n:  # powersgd.iter:54
@@ -66,15 +68,15 @@ def step_powersgd__rule1(hp, t, x, g, Q, e, buf):
         if hp.use_error_feedback:  # powersgd.iter:56
             M = g + e  # powersgd.iter:57
         Qo = 0 * Q  # powersgd.iter:58
-        P = 0 * M  # powersgd.iter:59
+        P = 0 * (M @ Q)  # powersgd.iter:59
         for j in range(1, r + 1):  # powersgd.iter:60
             c = rt.onehot(j - 1, np.sum(Q, axis=0))  # powersgd.iter:61
-            _matmul = Q @ c  # powersgd.iter:62
-            q = _matmul - Qo @ (Qo.T @ _matmul)  # powersgd.iter:62
+            _matmul_2 = Q @ c  # powersgd.iter:62
+            q = _matmul_2 - Qo @ (Qo.T @ _matmul_2)  # powersgd.iter:62
             qh = q / (rt.norm(q) + hp.orthogonalization_epsilon)  # powersgd.iter:63
             Qo = Qo + np.outer(qh, c)  # powersgd.iter:64
-            _matmul_5 = M @ qh  # powersgd.iter:65
-            p = _matmul_5 - P @ (P.T @ _matmul_5)  # powersgd.iter:65
+            _matmul_6 = M @ qh  # powersgd.iter:65
+            p = _matmul_6 - P @ (P.T @ _matmul_6)  # powersgd.iter:65
             P = P + np.outer(p / (rt.norm(p) + hp.orthogonalization_epsilon), c)  # powersgd.iter:66
         Q = M.T @ P  # powersgd.iter:67
         G = P @ Q.T  # powersgd.iter:68

@@ -37,7 +37,7 @@ from ...ir.passes import all_names, operands_read, sub_blocks, walk
 from ...ir.phases import free_vars
 from ...types import KEY
 from ..pyexpr import Target
-from ..pysource import INDENT, SourceEmitter, Writer, comment, dims_tuple, totals_to_keep, tuple_code
+from ..pysource import INDENT, SourceEmitter, Writer, comment, dims_tuple, hyper_dims, totals_to_keep, tuple_code
 
 # optax's names for hypers, accepted as keyword aliases when the method has the hyper
 OPTAX_ALIASES = (("learning_rate", "lr"), ("b1", "beta1"), ("b2", "beta2"))
@@ -336,6 +336,7 @@ class MethodEmitter(SourceEmitter):
         w.line(f'"""One step on one parameter leaf: {self.results_doc(x, state_names)}{then}."""')
         self.scopes.append(set(args[2:]) | {d.name for d in m.dims})
         self.dims_line()
+        self.state_shape_checks()
         self.statements(Block(per_leaf))
         w.line(f"return {', '.join(self.expr(y) for y in m.body.yields)}" if len(m.body.yields) > 1
                else f"return ({self.expr(m.body.yields[0])},)")
@@ -458,6 +459,9 @@ class MethodEmitter(SourceEmitter):
         self.scopes.append(set(params + keys))
         if dims:
             self.dims_line()
+        elif hyper_dims(self.m):                          # sizes set by int hypers, without the leaf's
+            for d in hyper_dims(self.m):
+                w.line(f"{d} = hp.{d}")
         # a temporary stored for a later phase, computed by the phase's last lines: returned as is
         stmts, direct = list(p.stmts), {}
         stored = {v.name for v in p.stores if v.source is None}
@@ -570,6 +574,9 @@ class MethodEmitter(SourceEmitter):
             for d in m.dims:
                 w.line(f'{d.name} = dims["{d.name}"]')
                 self.scopes[-1].add(d.name)
+        for d in hyper_dims(m):                # sizes set by int hypers (`svd(A, k)`)
+            w.line(f"{d} = hp.{d}")
+            self.scopes[-1].add(d)
         loop = m.loop
         self.dtypes = {s.name: f'"{s.dtype.value}"' for s in m.states if s.dtype != DType.F64}
         self.namer.plan(m.init)

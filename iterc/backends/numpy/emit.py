@@ -19,7 +19,7 @@ from ... import __version__
 from ...ir import Assign, Block, DType, For, If, ModuleIR, OptimizerIR, Origin, While
 from ...ir.phases import free_vars
 from ..pyexpr import Target
-from ..pysource import SourceEmitter, Writer, comment, dims_tuple, totals_to_keep
+from ..pysource import SourceEmitter, Writer, comment, dims_tuple, hyper_dims, totals_to_keep
 
 
 class MethodEmitter(SourceEmitter):
@@ -131,6 +131,7 @@ class MethodEmitter(SourceEmitter):
         w.indent()
         w.line(f'"""One step on one parameter leaf: the new {", ".join([x] + state_names)}."""')
         self.dims_line()
+        self.state_shape_checks()
         self.namer.plan(m.body)
         self.statements(m.body)
         w.line(f"return {', '.join(self.expr(y) for y in yields)}" if state_names
@@ -226,6 +227,9 @@ class MethodEmitter(SourceEmitter):
                    f"{', '.join(f'{lists[self.namer.name(v)]}[{index}]' for v in loads)}")
         if any(v.origin == Origin.DIM for v in p.loads):
             self.dims_line()
+        else:                                             # sizes set by int hypers, without the leaf's
+            for d in hyper_dims(self.m):
+                w.line(f"{d} = hp.{d}")
         start = len(w.lines)
         for s in p.stmts:
             if not self.namer.printed(s):
@@ -257,6 +261,8 @@ class MethodEmitter(SourceEmitter):
             w.line(f"dims = rt.bind_dims(SPEC_{m.name}, {{{', '.join(f'{chr(34)}{n}{chr(34)}: {n}' for n in inputs)}}})")
             for d in m.dims:
                 w.line(f'{d.name} = dims["{d.name}"]')
+        for d in hyper_dims(m):                # sizes set by int hypers (`svd(A, k)`)
+            w.line(f"{d} = hp.{d}")
         loop = m.loop
         self.dtypes = {s.name: f'"{s.dtype.value}"' for s in m.states if s.dtype != DType.F64}
         self.namer.plan(m.init)

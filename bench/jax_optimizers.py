@@ -1,6 +1,6 @@
 """iterc's JAX `adamw` against `optax.adamw` on a GPT-2-small-shaped parameter tree.
 
-    python bench/jax_optimizers.py [--d-model 256] [--layers 12] [--vocab 8192] [--steps 50] [--rounds 5]
+    python bench/jax_optimizers.py [--d-model 256] [--layers 12] [--vocab 8192] [--steps 50] [--rounds 5] [--others]
 
 The tree has GPT-2 small's 148 leaves (token and position embeddings, 12 blocks of two
 layer norms, attention and MLP weights and biases, a final layer norm), scaled down so a
@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=256)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--others", action="store_true",
+                        help="also time the train step of sgd, adam, lion and rmsprop against optax's")
     args = parser.parse_args()
 
     params = gpt2_tree(args.d_model, args.layers, args.vocab, args.ctx)
@@ -198,6 +200,40 @@ def main() -> None:
     for what in ("trace", "compile"):
         a, b = results["iterc"][what], results["optax"][what]
         print(f"{what:<12} {a:9.3f} {b:9.3f} {a / b:6.2f}")
+    if args.others:
+        other_methods(params, grads, args, n, make_step)
+
+
+# stdlib methods beside optax's of the same name, with the same hypers (the same work per
+# element; the update rules agree where the names do, e.g. optax.sgd has no dampening)
+OTHERS = {
+    "sgd (momentum 0.9)": (lambda: iterc.load("sgd").optax(lr=1e-2, momentum=0.9),
+                           lambda: optax.sgd(1e-2, momentum=0.9)),
+    "adam": (lambda: iterc.load("adam").optax(lr=1e-3), lambda: optax.adam(1e-3)),
+    "lion": (lambda: iterc.load("lion").optax(lr=1e-4, weight_decay=1e-2), lambda: optax.lion(1e-4, weight_decay=1e-2)),
+    "rmsprop": (lambda: iterc.load("rmsprop").optax(lr=1e-3), lambda: optax.rmsprop(1e-3)),
+}
+
+
+def other_methods(params, grads, args, n, make_step) -> None:
+    """The train step of a few more methods against optax's: ratio of medians (median of
+    the rounds), element ops per parameter and fusions, both from the compiled programs."""
+    print()
+    print(f"{'train step':<20} {'iterc ms':>9} {'optax ms':>9} {'ratio':>6} {'range':>11} {'ops/param':>10}"
+          f" {'fusions':>9}")
+    for label, makers in OTHERS.items():
+        calls, ops = {}, {}
+        for name, make in zip(("iterc", "optax"), makers):
+            tx = make()
+            step = make_step(tx)
+            ops[name] = fused_ops(step.lower(params, tx.init(params), grads).compile().as_text())
+            calls[name] = donated(step, (jax.tree.map(jnp.copy, params), tx.init(params)), grads)
+        rounds = [interleaved(calls, args.steps) for _ in range(args.rounds)]
+        ratios = sorted(r["iterc"][0] / r["optax"][0] for r in rounds)
+        middle = next(r for r in rounds if r["iterc"][0] / r["optax"][0] == statistics.median_low(ratios))
+        print(f"{label:<20} {middle['iterc'][0] * 1e3:9.2f} {middle['optax'][0] * 1e3:9.2f} "
+              f"{statistics.median(ratios):6.3f} {ratios[0]:5.2f}-{ratios[-1]:.2f} "
+              f"{ops['iterc'][0] / n:4.1f}/{ops['optax'][0] / n:4.1f} {ops['iterc'][1]:4d}/{ops['optax'][1]:d}")
 
 
 if __name__ == "__main__":

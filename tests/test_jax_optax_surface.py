@@ -277,6 +277,36 @@ def test_optax_wrappers_take_an_iterc_transformation_as_they_take_optax_adamw(wr
         assert moved == {"w": True, "b": True, "s": True}
 
 
+def test_a_zero_weight_decay_is_skipped_as_torch_skips_it():
+    """A real hyper that is exactly 0 when the transformation is made multiplies to zeros
+    that XLA never reads (`g + weight_decay * x` costs no pass over x). As torch.optim.Adam
+    skips a zero weight decay, an infinite parameter entry then gets a finite update; the
+    other entries match torch. Given per call or through inject_hyperparams, the hyper is a
+    traced value and nothing is skipped."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x0 = rng.normal(size=(3, 4)).astype(np.float32)
+    x0[1, 2] = np.inf
+    grads = [rng.normal(size=(3, 4)).astype(np.float32) for _ in range(5)]
+    p = torch.nn.Parameter(torch.tensor(x0))
+    opt = torch.optim.Adam([p], lr=0.01, weight_decay=0.0)
+    for g in grads:
+        p.grad = torch.tensor(g)
+        opt.step()
+    tx = iterc.load("adam").optax(lr=0.01)                 # weight_decay = 0, the default
+    x, state = {"w": jnp.asarray(x0)}, None
+    state = tx.init(x)
+    for g in grads:
+        updates, state = jax.jit(tx.update)({"w": jnp.asarray(g)}, state, x)
+        assert np.isfinite(np.asarray(updates["w"])).all()
+        x = optax.apply_updates(x, updates)
+    np.testing.assert_allclose(np.asarray(x["w"]), p.detach().numpy(), rtol=1e-5, atol=1e-6)
+    x = {"w": jnp.asarray(x0)}
+    state = tx.init(x)
+    updates, _ = tx.update({"w": jnp.asarray(grads[0])}, state, x, weight_decay=0.0)   # per call: traced
+    assert np.isnan(np.asarray(updates["w"])[1, 2])
+
+
 def test_maximize_ascends_like_numpy():
     ours, ref, _ = _run_both("adam", dict(lr=0.01), maximize=True)
     _close(ours, ref)

@@ -119,9 +119,10 @@ def test_the_update_is_computed_directly_where_the_chain_allows(programs, name):
 
 
 def test_weight_decay_becomes_a_multiply_by_minus_c():
-    """`x <- x * (1 - lr * wd)` contributes `x * -(lr * wd)`: one multiply, no `- x`."""
+    """`x <- x * (1 - lr * wd)` contributes `-(lr * wd) * x` (the scalar first, so that a zero
+    weight decay folds): one multiply, no `- x`."""
     source = iterc.load("adamw").source("jax")
-    assert "x_update = x * -(hp.lr * hp.weight_decay)" in source
+    assert "x_update = -(hp.lr * hp.weight_decay) * x" in source
     assert "return x_update, m, v, vmax" in source
 
 

@@ -519,7 +519,7 @@ class _UpdateForm:
                 s1 = self.emit(out, "neg", (sd.op.args[1],), span, False)
             else:
                 s1 = self.emit(out, "sub", (b, Const(1.0, REAL)), span, False)
-            return self.emit(out, "mul", (a, s1), span, True)
+            return self.emit(out, "mul", (s1, a), span, True)     # the scalar first: `-(lr * wd) * x`
         raise _ChainBroken
 
     def if_(self, st: If, delta: dict) -> If:

@@ -360,6 +360,49 @@ def _static_value(spec: Spec, name: str, value):
     return value
 
 
+class _Zero(float):
+    """A real hyper that is exactly 0 when the transformation is made (not a schedule, not
+    overridden for the call, not injected): its product with a tensor is zeros of the
+    tensor's shape, which XLA never reads, so `g + weight_decay * x` costs no pass over x,
+    as torch skips a zero weight decay (a non-finite x then gives 0 there, not NaN). With a
+    scalar it stays this zero; everywhere else it is 0.0."""
+    __slots__ = ()
+
+    def __new__(cls):
+        return float.__new__(cls, 0.0)
+
+    def __mul__(self, other):
+        if isinstance(other, (int, float)):
+            return self
+        shape = getattr(other, "shape", None)
+        if shape is None:
+            return NotImplemented
+        return self if shape == () else jnp.zeros_like(other)
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return self
+
+    def __pos__(self):
+        return self
+
+    def __repr__(self) -> str:
+        return "0.0"
+
+
+_ZERO = _Zero()
+
+
+def _fold_zeros(spec: Spec, hp: Hypers, keep=()) -> Hypers:
+    """`hp` with each real hyper that is a Python 0.0 (and not in `keep`) as `_ZERO`."""
+    zero = {h.name for h in spec.hypers if h.elem == "real" and not h.static and h.name not in keep
+            and type(getattr(hp, h.name, None)) is float and getattr(hp, h.name) == 0.0}
+    if not zero:
+        return hp
+    return Hypers({k: (_ZERO if k in zero else v) for k, v in hp.as_dict().items()})
+
+
 class _Hypers:
     """The hypers of one instantiation. `base` is resolved and checked once (conditions on
     scheduled hypers are not: a warmup from 0 may start outside `lr > 0`); `at(count)`
@@ -387,12 +430,14 @@ class _Hypers:
                              f"so it cannot change per step; set it when creating the optimizer")
 
     def at(self, count, overrides: Optional[dict[str, Any]] = None) -> Hypers:
+        """The hypers of one step: a real hyper exactly 0 for good is `_ZERO` (see there)."""
         if not self.schedules and not overrides:
-            return self.base
+            return _fold_zeros(self.spec, self.base)
         values = dict(self.given)
         values.update({k: f(count) for k, f in self.schedules.items()})
         values.update(overrides or {})
-        return resolve(self.spec.name, self.spec.hypers, (), values)
+        return _fold_zeros(self.spec, resolve(self.spec.name, self.spec.hypers, (), values),
+                           keep=set(self.schedules) | set(overrides or {}))
 
 
 def _merge_aliases(spec: Spec, hypers: dict[str, Any], aliases: Optional[dict[str, Any]]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ SPEC_rmsprop = rt.Spec(
     param=rt.Slot("x", "real", "like_param"),
     states=(
         rt.Slot("v", "real", "like_param"),
-        rt.Slot("gavg", "real", "like_param"),
+        rt.Slot("gavg", "real", "like_param", live=lambda hp: hp.centered),
         rt.Slot("buf", "real", "like_param"),
     ),
     oracles=(
@@ -42,7 +42,7 @@ SPEC_rmsprop = rt.Spec(
 def init_rmsprop(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     v = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:17
-    gavg = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:18
+    gavg = rt.full(x.shape, 0, x.dtype) if "gavg" in live else None  # rmsprop.iter:18
     buf = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:19
     return v, gavg, buf
 
@@ -51,14 +51,15 @@ def step_rmsprop(hp, t, x, g, v, gavg, buf):
     """One step on one parameter leaf: the new x, v, gavg, buf."""
     d = g + hp.weight_decay * x  # rmsprop.iter:22
     v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
-    if hp.centered:  # rmsprop.iter:24
-        gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
-    avg = np.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
-    if hp.momentum > 0:  # rmsprop.iter:27
-        buf = hp.momentum * buf + d / avg  # rmsprop.iter:28
-        x = x - hp.lr * buf  # rmsprop.iter:29
+    avg = np.sqrt(v) + hp.eps  # rmsprop.iter:24
+    if hp.centered:  # rmsprop.iter:25
+        gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:26
+        avg = np.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:27
+    if hp.momentum > 0:  # rmsprop.iter:28
+        buf = hp.momentum * buf + d / avg  # rmsprop.iter:29
+        x = x - hp.lr * buf  # rmsprop.iter:30
     else:
-        x = x - hp.lr * d / avg  # rmsprop.iter:31
+        x = x - hp.lr * d / avg  # rmsprop.iter:32
     return x, v, gavg, buf
 
 

@@ -60,7 +60,7 @@ def step_adamw(hp, t):
 
     def leaf(x, g, m, v, vmax):
         """One step on one parameter leaf: the update of x (new minus old), the new m, v, vmax."""
-        x_update = x * -(hp.lr * hp.weight_decay)  # adamw.iter:22
+        x_update = -(hp.lr * hp.weight_decay) * x  # adamw.iter:22
         m = hp.beta1 * m + (1 - hp.beta1) * g  # adamw.iter:23
         v = hp.beta2 * v + (1 - hp.beta2) * g * g  # adamw.iter:24
         if hp.amsgrad:  # adamw.iter:27

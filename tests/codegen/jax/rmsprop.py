@@ -32,7 +32,7 @@ SPEC_rmsprop = rt.Spec(
     param=rt.Slot("x", "real", "like_param"),
     states=(
         rt.Slot("v", "real", "like_param"),
-        rt.Slot("gavg", "real", "like_param"),
+        rt.Slot("gavg", "real", "like_param", live=lambda hp: hp.centered),
         rt.Slot("buf", "real", "like_param"),
     ),
     oracles=(
@@ -48,7 +48,7 @@ RmspropState = rt.state_class("RmspropState", ("count", "v", "gavg", "buf"))
 def init_rmsprop(hp, x, live):
     """The initial state of one parameter leaf (only the states in `live`)."""
     v = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:17
-    gavg = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:18
+    gavg = rt.full(x.shape, 0, x.dtype) if "gavg" in live else None  # rmsprop.iter:18
     buf = rt.full(x.shape, 0, x.dtype)  # rmsprop.iter:19
     return v, gavg, buf
 
@@ -59,20 +59,21 @@ def step_rmsprop(hp, t):
         """One step on one parameter leaf: the update of x (new minus old), the new v, gavg, buf."""
         d = g + hp.weight_decay * x  # rmsprop.iter:22
         v = hp.alpha * v + (1 - hp.alpha) * d * d  # rmsprop.iter:23
-        if hp.centered:  # rmsprop.iter:24
-            gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:25
-        avg = jnp.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:26
+        avg = jnp.sqrt(v) + hp.eps  # rmsprop.iter:24
+        if hp.centered:  # rmsprop.iter:25
+            gavg = hp.alpha * gavg + (1 - hp.alpha) * d  # rmsprop.iter:26
+            avg = jnp.sqrt(v - gavg * gavg) + hp.eps  # rmsprop.iter:27
 
-        def _then_27(buf):  # rmsprop.iter:27
-            buf = hp.momentum * buf + d / avg  # rmsprop.iter:28
-            x_update = -(hp.lr * buf)  # rmsprop.iter:29
+        def _then_28(buf):  # rmsprop.iter:28
+            buf = hp.momentum * buf + d / avg  # rmsprop.iter:29
+            x_update = -(hp.lr * buf)  # rmsprop.iter:30
             return buf, x_update
 
-        def _else_27(buf):
-            x_update = -(hp.lr * d / avg)  # rmsprop.iter:31
+        def _else_28(buf):
+            x_update = -(hp.lr * d / avg)  # rmsprop.iter:32
             return buf, x_update
 
-        buf, x_update = rt.select(hp.momentum > 0, _then_27, _else_27, buf)  # rmsprop.iter:27
+        buf, x_update = rt.select(hp.momentum > 0, _then_28, _else_28, buf)  # rmsprop.iter:28
         return x_update, v, gavg, buf
 
     return leaf

@@ -377,6 +377,10 @@ class SourceEmitter:
         if p.type.shape != LEAF and p.type.shape != ():
             names = [d if isinstance(d, str) else "_" for d in p.type.shape]
             self.w.line(f"{', '.join(names)}{',' if len(names) == 1 else ''} = {self.leaf_ref}.shape")
+        self.hyper_dim_lines()
+
+    def hyper_dim_lines(self) -> None:
+        """`rank = hp.rank` for each int hyper that sizes a value of the method."""
         for name in hyper_dims(self.m):
             self.w.line(f"{name} = {self.namer.hyper_prefix}{name}")
 

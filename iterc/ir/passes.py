@@ -531,8 +531,9 @@ class _UpdateForm:
         if len(idx) > 1:
             raise _ChainBroken
         i = idx[0]
-        ut, ue = (self.known(b.yields[i], d) if self.version(b.yields[i]) else self._broken()
-                  for b, d in ((st.then, dt), (st.orelse, de)))
+        if not (self.version(st.then.yields[i]) and self.version(st.orelse.yields[i])):
+            raise _ChainBroken
+        ut, ue = self.known(st.then.yields[i], dt), self.known(st.orelse.yields[i], de)
         r = st.results[i]
         if ut is None and ue is None:
             delta[r.name] = None
@@ -543,10 +544,6 @@ class _UpdateForm:
         delta[r.name] = res
         return replace(st, then=Block(tuple(then), st.then.yields + (ut,)),
                        orelse=Block(tuple(orelse), st.orelse.yields + (ue,)), results=st.results + (res,))
-
-    @staticmethod
-    def _broken():
-        raise _ChainBroken
 
 
 def update_form(m):

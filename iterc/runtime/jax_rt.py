@@ -422,6 +422,7 @@ class _Hypers:
         conditions = tuple(c for c in spec.conditions if not set(c.names) & set(self.schedules))
         self.base = resolve(spec.name, spec.hypers, conditions, probe)
         spec.check_periods(self.base)
+        self.traced_base = _fold_zeros(spec, self.base, keep=set(self.schedules))
 
     def check_overrides(self, overrides: dict[str, Any]) -> None:
         static = [k for k in overrides if k in self.static]
@@ -432,7 +433,7 @@ class _Hypers:
     def at(self, count, overrides: Optional[dict[str, Any]] = None) -> Hypers:
         """The hypers of one step: a real hyper exactly 0 for good is `_ZERO` (see there)."""
         if not self.schedules and not overrides:
-            return _fold_zeros(self.spec, self.base)
+            return self.traced_base
         values = dict(self.given)
         values.update({k: f(count) for k, f in self.schedules.items()})
         values.update(overrides or {})

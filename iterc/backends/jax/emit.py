@@ -378,8 +378,9 @@ class MethodEmitter(SourceEmitter):
     def results_doc(self, x: str, states) -> str:
         """What a step returns, for its docstring: the param's update (optax's contract)
         where the IR computes it directly, else the param's new value; then the states'."""
-        head = f"the update of {x} (new minus old), the new" if self.m.yields_update else f"the new {x},"
-        return f"{head} {', '.join(states)}" if states else head.removesuffix(", the new").removesuffix(",")
+        if not self.m.yields_update:
+            return "the new " + ", ".join([x, *states])
+        return f"the update of {x} (new minus old)" + (f", the new {', '.join(states)}" if states else "")
 
     def eval_params_function(self) -> None:
         """`NAME_eval_params(params, state, **hypers)`: the eval view of a whole tree, as
@@ -459,9 +460,8 @@ class MethodEmitter(SourceEmitter):
         self.scopes.append(set(params + keys))
         if dims:
             self.dims_line()
-        elif hyper_dims(self.m):                          # sizes set by int hypers, without the leaf's
-            for d in hyper_dims(self.m):
-                w.line(f"{d} = hp.{d}")
+        else:                                             # sizes set by int hypers, without the leaf's
+            self.hyper_dim_lines()
         # a temporary stored for a later phase, computed by the phase's last lines: returned as is
         stmts, direct = list(p.stmts), {}
         stored = {v.name for v in p.stores if v.source is None}
@@ -574,9 +574,8 @@ class MethodEmitter(SourceEmitter):
             for d in m.dims:
                 w.line(f'{d.name} = dims["{d.name}"]')
                 self.scopes[-1].add(d.name)
-        for d in hyper_dims(m):                # sizes set by int hypers (`svd(A, k)`)
-            w.line(f"{d} = hp.{d}")
-            self.scopes[-1].add(d)
+        self.hyper_dim_lines()                 # sizes set by int hypers (`svd(A, k)`)
+        self.scopes[-1].update(hyper_dims(m))
         loop = m.loop
         self.dtypes = {s.name: f'"{s.dtype.value}"' for s in m.states if s.dtype != DType.F64}
         self.namer.plan(m.init)

@@ -19,7 +19,7 @@ from ... import __version__
 from ...ir import Assign, Block, DType, For, If, ModuleIR, OptimizerIR, Origin, While
 from ...ir.phases import free_vars
 from ..pyexpr import Target
-from ..pysource import SourceEmitter, Writer, comment, dims_tuple, hyper_dims, totals_to_keep
+from ..pysource import SourceEmitter, Writer, comment, dims_tuple, totals_to_keep
 
 
 class MethodEmitter(SourceEmitter):
@@ -228,8 +228,7 @@ class MethodEmitter(SourceEmitter):
         if any(v.origin == Origin.DIM for v in p.loads):
             self.dims_line()
         else:                                             # sizes set by int hypers, without the leaf's
-            for d in hyper_dims(self.m):
-                w.line(f"{d} = hp.{d}")
+            self.hyper_dim_lines()
         start = len(w.lines)
         for s in p.stmts:
             if not self.namer.printed(s):
@@ -261,8 +260,7 @@ class MethodEmitter(SourceEmitter):
             w.line(f"dims = rt.bind_dims(SPEC_{m.name}, {{{', '.join(f'{chr(34)}{n}{chr(34)}: {n}' for n in inputs)}}})")
             for d in m.dims:
                 w.line(f'{d.name} = dims["{d.name}"]')
-        for d in hyper_dims(m):                # sizes set by int hypers (`svd(A, k)`)
-            w.line(f"{d} = hp.{d}")
+        self.hyper_dim_lines()                 # sizes set by int hypers (`svd(A, k)`)
         loop = m.loop
         self.dtypes = {s.name: f'"{s.dtype.value}"' for s in m.states if s.dtype != DType.F64}
         self.namer.plan(m.init)
